@@ -1,0 +1,51 @@
+# chatnight: `make run` sets everything up and starts the product on embedded defaults;
+# `make test` sets everything up and runs every test. Downloads are cached outside the
+# repository (libchdb under ~/.cache/chatnight), so later runs work offline.
+
+SHELL := /bin/bash
+GO    ?= go
+BIN   := bin/chatnight
+ARGS  ?= --simulate
+VERSION := $(shell git describe --always --dirty 2>/dev/null || echo dev)
+
+.PHONY: all setup system-deps go-deps libchdb build run test test-unit fuzz bench vet clean
+
+all: build
+
+## setup: install Debian packages (chromium for browser tests), Go modules and libchdb
+setup: system-deps go-deps libchdb
+
+system-deps:
+	@scripts/system-deps.sh
+
+go-deps:
+	@$(GO) mod download
+
+libchdb:
+	@scripts/fetch-libchdb.sh >/dev/null
+
+build: go-deps
+	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/chatnight
+
+## run: start chatnight with the demo simulator on embedded NATS and ClickHouse
+run: setup build
+	$(BIN) run $(ARGS)
+
+## test: every test, vet, and a short run of each fuzz target
+test: setup vet test-unit fuzz
+
+vet:
+	$(GO) vet ./...
+
+test-unit:
+	$(GO) test -count=1 -timeout 20m ./...
+
+fuzz:
+	@scripts/fuzz.sh 4s
+
+## bench: benchmarks (throughput and latency targets live here, not in unit tests)
+bench: setup
+	$(GO) test -run '^$$' -bench . -benchtime 1x ./...
+
+clean:
+	rm -rf bin

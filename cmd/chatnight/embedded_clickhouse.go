@@ -1,0 +1,37 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"time"
+
+	"github.com/chatnight/chatnight/chdb"
+	"github.com/chatnight/chatnight/chdb/endpoint"
+)
+
+// startEmbeddedClickHouse loads chDB with its data under the data dir and serves it as a
+// ClickHouse HTTP endpoint, which the rest of the process (and curl, Grafana, another
+// chatnight's `process` or `serve`) reaches with an ordinary DSN.
+func (s *stack) startEmbeddedClickHouse(ctx context.Context, o *Options) (string, error) {
+	dir := filepath.Join(o.DataDir, "clickhouse")
+	engine, err := chdb.Open(dir)
+	if err != nil {
+		return "", fmt.Errorf("embedded ClickHouse: %w", err)
+	}
+	s.closers = append(s.closers, func() { _ = engine.Close() })
+	srv, err := endpoint.NewServer(engine, endpoint.Options{Addr: o.ClickHouseHTTPAddr, Logger: s.log.With("component", "clickhouse-http")})
+	if err != nil {
+		return "", fmt.Errorf("embedded ClickHouse endpoint: %w", err)
+	}
+	if err := srv.Start(ctx); err != nil {
+		return "", err
+	}
+	s.closers = append(s.closers, func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+	})
+	s.log.Info("embedded ClickHouse started", "http", "http://"+srv.Addr()+"/", "data", dir)
+	return "http://" + srv.Addr() + "/default", nil
+}

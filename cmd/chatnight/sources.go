@@ -1,0 +1,136 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"slices"
+	"strings"
+
+	"github.com/chatnight/chatnight/community"
+	"github.com/chatnight/chatnight/ingest"
+	"github.com/chatnight/chatnight/ingest/archive"
+	"github.com/chatnight/chatnight/ingest/bluesky"
+	"github.com/chatnight/chatnight/ingest/mastodon"
+	"github.com/chatnight/chatnight/ingest/xapi"
+)
+
+// buildSources makes the live sources the communities ask for in their `sources` lists.
+func buildSources(ctx context.Context, st *stack, cfg *community.Config, metrics *ingest.Metrics, log *slog.Logger) ([]ingest.Source, error) {
+	following := func(network string) []community.Community {
+		var out []community.Community
+		for _, cm := range cfg.Communities {
+			if slices.Contains(cm.Sources, network) {
+				out = append(out, cm)
+			}
+		}
+		return out
+	}
+	// Only the networks a community lists are contacted.
+	if len(following("x"))+len(following("mastodon"))+len(following("bluesky")) == 0 {
+		return nil, nil
+	}
+	sub := *cfg
+	var all []ingest.Source
+	cursors, err := ingest.OpenCursors(ctx, st.js)
+	if err != nil {
+		return nil, err
+	}
+	if cms := following("x"); len(cms) > 0 {
+		client := xapi.ClientConfig{
+			BaseURL: cfg.Sources.X.BaseURL, BearerTokenEnv: cfg.Sources.X.BearerTokenEnv,
+			Log: log.With("source", "x"), Metrics: metrics,
+		}
+		var src ingest.Source
+		if cfg.Sources.X.Mode == "stream" {
+			src, err = xapi.NewStream(xapi.StreamConfig{ClientConfig: client, Communities: cms, Cursors: cursors, Backfill: true})
+		} else {
+			src, err = xapi.NewSearch(xapi.SearchConfig{ClientConfig: client, Communities: cms, Cursors: cursors, PollInterval: cfg.Sources.X.PollInterval})
+		}
+		if err != nil {
+			return nil, fmt.Errorf("x source: %w", err)
+		}
+		all = append(all, src)
+	}
+	if cms := following("mastodon"); len(cms) > 0 {
+		sub.Communities = cms
+		srcs, err := mastodon.Sources(&sub, os.Getenv, mastodon.Deps{Cursors: cursors, Metrics: metrics, Log: log.With("source", "mastodon")})
+		if err != nil {
+			return nil, fmt.Errorf("mastodon sources: %w", err)
+		}
+		all = append(all, srcs...)
+	}
+	if cms := following("bluesky"); len(cms) > 0 {
+		sub.Communities = cms
+		srcs, err := bluesky.Sources(&sub, os.Getenv, bluesky.Deps{Cursors: cursors, Metrics: metrics, Log: log.With("source", "bluesky")})
+		if err != nil {
+			return nil, fmt.Errorf("bluesky sources: %w", err)
+		}
+		all = append(all, srcs...)
+	}
+	return all, nil
+}
+
+func importCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var o Options
+	synopsis := "import --community ID --format FORMAT [--match-hashtags] FILE... ('-' reads stdin)"
+	fs := newFlagSet("import", synopsis, stderr, &o, flagsConfig|flagsNATS)
+	communityID := fs.String("community", "", "community the archive belongs to (required)")
+	format := fs.String("format", "", "archive format: "+strings.Join(archive.FormatNames(), ", "))
+	match := fs.Bool("match-hashtags", false, "keep only posts that carry one of the community's hashtags")
+	batch := fs.Int("batch", archive.DefaultBatchSize, "posts per NATS message")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	files := fs.Args()
+	if *communityID == "" || *format == "" || len(files) == 0 {
+		fs.Usage()
+		return errUsage
+	}
+	if _, err := archive.LookupFormat(*format); err != nil {
+		return err
+	}
+	log, err := o.logger(stderr)
+	if err != nil {
+		return err
+	}
+	cfg, err := o.communities()
+	if err != nil {
+		return err
+	}
+	cm, ok := cfg.Lookup(*communityID)
+	if !ok {
+		return fmt.Errorf("community %q is not in %s (known: %v); add it to a --config file", *communityID, configName(cfg.Path), cfg.IDs())
+	}
+	st := newStack(log)
+	defer st.close()
+	if err := st.connectNATS(ctx, &o, false, "chatnight-import"); err != nil {
+		return err
+	}
+	em := ingest.NewEmitter(st.js, ingest.NewMetrics(nil), log)
+	sum, err := archive.Import(ctx, archive.Options{
+		Community: cm, Format: *format, MatchHashtags: *match, BatchSize: *batch,
+		Progress: stderr, IsTerminal: isTerminal(stderr),
+	}, em, files...)
+	fmt.Fprintf(stdout, "import: %s\n", sum)
+	if err != nil {
+		if errors.Is(err, context.Canceled) {
+			return fmt.Errorf("interrupted; run the same import again to finish it (what was stored is not stored twice)")
+		}
+		return err
+	}
+	return nil
+}
+
+// isTerminal reports whether w is a character device, where a progress bar makes sense.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}

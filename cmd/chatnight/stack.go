@@ -1,0 +1,100 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/chatnight/chatnight/bus"
+	"github.com/chatnight/chatnight/bus/embedded"
+	"github.com/chatnight/chatnight/storage"
+	"github.com/chatnight/chatnight/storage/schema"
+)
+
+// stack is what a subcommand connects to: NATS and ClickHouse, embedded or real, and
+// the metrics registry. close releases them in reverse order.
+type stack struct {
+	log     *slog.Logger
+	reg     *prometheus.Registry
+	nc      *nats.Conn
+	js      jetstream.JetStream
+	ch      driver.Conn
+	chDSN   string
+	closers []func()
+}
+
+func newStack(log *slog.Logger) *stack {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return &stack{log: log, reg: reg}
+}
+
+func (s *stack) close() {
+	for i := len(s.closers) - 1; i >= 0; i-- {
+		s.closers[i]()
+	}
+	s.closers = nil
+}
+
+// connectNATS uses o.NATSURL, or starts the embedded server when it is empty and
+// embedded is allowed, then makes sure the streams exist.
+func (s *stack) connectNATS(ctx context.Context, o *Options, embeddedOK bool, name string) error {
+	url := o.NATSURL
+	if url == "" && embeddedOK {
+		srv, err := embedded.Start(embedded.Options{DataDir: o.DataDir, Listen: o.NATSListen})
+		if err != nil {
+			return err
+		}
+		s.closers = append(s.closers, srv.Shutdown)
+		url = srv.ClientURL()
+		s.log.Info("embedded NATS started", "url", url, "store", o.DataDir+"/nats")
+	} else if url == "" {
+		url = bus.DefaultURL
+	}
+	nc, js, err := bus.Connect(ctx, url, name)
+	if err != nil {
+		return err
+	}
+	s.closers = append(s.closers, func() { _ = nc.Drain() })
+	if err := bus.EnsureStreams(ctx, js, bus.StreamOptions{}); err != nil {
+		return err
+	}
+	s.nc, s.js = nc, js
+	return nil
+}
+
+// connectClickHouse uses o.ClickHouseDSN, or starts the embedded engine when it is
+// empty, and applies the schema.
+func (s *stack) connectClickHouse(ctx context.Context, o *Options) error {
+	dsn := o.ClickHouseDSN
+	if dsn == "" {
+		var err error
+		dsn, err = s.startEmbeddedClickHouse(ctx, o)
+		if err != nil {
+			return err
+		}
+	}
+	conn, err := storage.Open(ctx, dsn)
+	if err != nil {
+		return err
+	}
+	s.closers = append(s.closers, func() { _ = conn.Close() })
+	applied, err := schema.Migrate(ctx, conn)
+	if err != nil {
+		return fmt.Errorf("apply schema: %w", err)
+	}
+	if len(applied) > 0 {
+		s.log.Info("schema migrated", "applied", applied)
+	}
+	s.ch, s.chDSN = conn, dsn
+	return nil
+}
+
+var errNoClickHouse = errors.New("no ClickHouse configured")

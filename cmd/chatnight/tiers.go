@@ -1,0 +1,161 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/chatnight/chatnight/community"
+	"github.com/chatnight/chatnight/ingest"
+	"github.com/chatnight/chatnight/ingest/simulator"
+	"github.com/chatnight/chatnight/pipeline/derive"
+	"github.com/chatnight/chatnight/pipeline/processor"
+	"github.com/chatnight/chatnight/pipeline/threads"
+	"github.com/chatnight/chatnight/storage"
+	"github.com/chatnight/chatnight/web"
+)
+
+const tierFlags = flagsConfig | flagsNATS | flagsClickHouse | flagsEmbedded
+
+func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var o Options
+	fs := newFlagSet("run", "run [flags]", stderr, &o, tierFlags|flagsHTTP|flagsProcessor)
+	fs.BoolVar(&o.Simulate, "simulate", false, "run the demo simulator: a chat night for each community, posted live")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	return runTiers(ctx, &o, stdout, stderr, tiers{ingest: true, process: true, serve: true, simulate: o.Simulate})
+}
+
+func processCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var o Options
+	fs := newFlagSet("process", "process [flags]", stderr, &o, tierFlags|flagsProcessor)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	return runTiers(ctx, &o, stdout, stderr, tiers{process: true})
+}
+
+func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var o Options
+	fs := newFlagSet("serve", "serve [flags]", stderr, &o, tierFlags|flagsHTTP)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	return runTiers(ctx, &o, stdout, stderr, tiers{serve: true})
+}
+
+func ingestCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var o Options
+	fs := newFlagSet("ingest", "ingest [flags]", stderr, &o, flagsConfig|flagsNATS|flagsEmbedded)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	return runTiers(ctx, &o, stdout, stderr, tiers{ingest: true})
+}
+
+type tiers struct{ ingest, process, serve, simulate bool }
+
+// runTiers connects what the chosen tiers need and runs them until ctx is done or one
+// of them fails; then everything stops and is released in order.
+func runTiers(ctx context.Context, o *Options, stdout, stderr io.Writer, t tiers) error {
+	log, err := o.logger(stderr)
+	if err != nil {
+		return err
+	}
+	cfg, err := o.communities()
+	if err != nil {
+		return err
+	}
+	st := newStack(log)
+	defer st.close()
+	if err := st.connectNATS(ctx, o, true, "chatnight"); err != nil {
+		return err
+	}
+	if t.process || t.serve {
+		if err := st.connectClickHouse(ctx, o); err != nil {
+			return err
+		}
+	}
+	g, ctx := errgroup.WithContext(ctx)
+	if t.process {
+		m := processor.NewMetrics(st.reg)
+		w := storage.NewWriter(st.ch)
+		p := processor.New(processor.Config{BatchPosts: o.BatchPosts, BatchWait: o.BatchWait}, st.js,
+			derive.New(cfg, threads.NewClickHouse(st.ch), time.Now), w, m, log.With("tier", "process"))
+		g.Go(func() error { return p.Run(ctx) })
+	}
+	if t.serve {
+		srv, err := web.New(web.Config{Addr: o.HTTPAddr, AllowedOrigins: splitList(o.AllowedOrigins)}, web.Deps{
+			Communities: cfg, JS: st.js, NC: st.nc, CH: st.ch,
+			Gatherer: st.reg, Registerer: st.reg, Log: log.With("tier", "serve"),
+		})
+		if err != nil {
+			return err
+		}
+		g.Go(func() error { return srv.Run(ctx) })
+		fmt.Fprintf(stdout, "chatnight is up: open http://%s/\n", o.HTTPAddr)
+	}
+	metrics := ingest.NewMetrics(st.reg)
+	if t.ingest {
+		sources, err := buildSources(ctx, st, cfg, metrics, log)
+		if err != nil {
+			return err
+		}
+		for _, src := range sources {
+			em := ingest.NewEmitter(st.js, metrics, log.With("source", src.Name()))
+			g.Go(func() error { return src.Run(ctx, em) })
+		}
+		if len(sources) == 0 && !t.simulate {
+			log.Info("no live sources configured; add sources to a --config file, run `chatnight import`, or use --simulate")
+		}
+	}
+	if t.simulate {
+		em := ingest.NewEmitter(st.js, metrics, log.With("source", "sim"))
+		g.Go(func() error { return demo(ctx, cfg, em, log) })
+	}
+	if o.ClickHouseDSN == "" && (t.process || t.serve) {
+		log.Info("embedded ClickHouse is serving", "http", "http://"+o.ClickHouseHTTPAddr+"/")
+	}
+	err = g.Wait()
+	log.Info("stopped")
+	return err
+}
+
+// demo posts one simulated chat night after another for every community, live.
+func demo(ctx context.Context, cfg *community.Config, em *ingest.Emitter, log *slog.Logger) error {
+	g, ctx := errgroup.WithContext(ctx)
+	for i := range cfg.Communities {
+		cm := &cfg.Communities[i]
+		g.Go(func() error {
+			for night := 0; ctx.Err() == nil; night++ {
+				start := time.Now().UTC()
+				n := simulator.Night{Community: cm, Seed: uint64(start.UnixNano()), Posts: 300, Start: start}
+				log.Info("simulating a chat night", "community", cm.ID, "posts", n.Posts)
+				if _, err := simulator.Publish(ctx, n, simulator.Options{Rate: 2}, em); err != nil {
+					if ctx.Err() != nil {
+						return nil
+					}
+					return err
+				}
+			}
+			return nil
+		})
+	}
+	return g.Wait()
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, part := range strings.Split(s, ",") {
+		if part = strings.TrimSpace(part); part != "" {
+			out = append(out, part)
+		}
+	}
+	return out
+}

@@ -1,0 +1,415 @@
+package archive
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/chatnight/chatnight/bus"
+	"github.com/chatnight/chatnight/bus/bustest"
+	"github.com/chatnight/chatnight/community"
+	"github.com/chatnight/chatnight/ingest"
+	"github.com/chatnight/chatnight/post"
+)
+
+var hcldr = &community.Community{ID: "hcldr", Hashtags: []string{"hcldr"}}
+
+type env struct {
+	nats *bustest.Env
+	log  *bytes.Buffer
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	return &env{nats: bustest.Start(t), log: &bytes.Buffer{}}
+}
+
+// emitter is a fresh Emitter, as each `chatnight import` run has its own.
+func (e *env) emitter() *ingest.Emitter {
+	return ingest.NewEmitter(e.nats.JS, ingest.NewMetrics(nil), slog.New(slog.NewTextHandler(e.log, nil)))
+}
+
+func (e *env) importFiles(t *testing.T, opts Options, files ...string) (Summary, string) {
+	t.Helper()
+	var out bytes.Buffer
+	if opts.Community == nil {
+		opts.Community = hcldr
+	}
+	opts.Progress = &out
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	sum, err := Import(ctx, opts, e.emitter(), files...)
+	if err != nil {
+		t.Fatalf("Import: %v\n%s", err, out.String())
+	}
+	return sum, out.String()
+}
+
+func (e *env) count(t *testing.T, stream, filter string) int {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	s, err := e.nats.JS.Stream(ctx, stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := s.Info(ctx, jetstream.WithSubjectFilter(filter))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, c := range info.State.Subjects {
+		n += int(c)
+	}
+	return n
+}
+
+// posts reads every post published for community from an import.
+func (e *env) posts(t *testing.T, communityID string) []*post.Post {
+	t.Helper()
+	subj := bus.PostsSubject(communityID, post.SourceImport)
+	msgs := e.nats.Messages(t, bus.PostsStream, subj, e.count(t, bus.PostsStream, subj), 5*time.Second)
+	var out []*post.Post
+	for _, m := range msgs {
+		ps, bad := post.Decode(m.Data())
+		if len(bad) > 0 {
+			t.Fatalf("bad line in %s: %v", m.Subject(), bad[0].Err)
+		}
+		if n, _ := strconv.Atoi(m.Headers().Get(bus.HeaderBatchPosts)); len(ps) > 1 && n != len(ps) {
+			t.Errorf("message says %d posts, carries %d", n, len(ps))
+		}
+		if !strings.HasPrefix(m.Headers().Get(jetstream.MsgIDHeader), "import-") {
+			t.Errorf("message id %q", m.Headers().Get(jetstream.MsgIDHeader))
+		}
+		out = append(out, ps...)
+	}
+	return out
+}
+
+func ids(posts []*post.Post) []string {
+	var out []string
+	for _, p := range posts {
+		out = append(out, p.ID)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func find(posts []*post.Post, id string) *post.Post {
+	for _, p := range posts {
+		if p.ID == id {
+			return p
+		}
+	}
+	return nil
+}
+
+func TestImportEachFormatAndReimport(t *testing.T) {
+	for _, tc := range []struct {
+		format, file string
+		want         Summary
+		wantIDs      []string
+		invalidLines []int
+	}{
+		{
+			format: "x-v2", file: "hcldr_v2.jsonl",
+			want: Summary{Files: 1, Read: 6, Imported: 9, Duplicates: 1, Invalid: 2},
+			wantIDs: []string{"x:1780370000000000050", "x:1780380000000000101", "x:1780380000000000102", "x:1780380000000000103", "x:1780380000000000104",
+				"x:1780380000000000105", "x:1780380000000000106", "x:1780380000000000107", "x:1780380000000000108"},
+			invalidLines: []int{2, 7},
+		},
+		{
+			format: "x-v1", file: "hcldr_v1.json",
+			want:         Summary{Files: 1, Read: 6, Imported: 6, Invalid: 1},
+			wantIDs:      []string{"x:1780370000000000050", "x:1780380000000000101", "x:1780380000000000102", "x:1780380000000000103", "x:1780380000000000104", "x:1780380000000000105"},
+			invalidLines: []int{151}, // where the array element starts
+		},
+		{
+			format: "tags-csv", file: "hcldr_tags.csv",
+			want:         Summary{Files: 1, Read: 8, Imported: 5, Duplicates: 1, Invalid: 2},
+			wantIDs:      []string{"x:1780380000000000101", "x:1780380000000000102", "x:1780380000000000103", "x:1780380000000000104", "x:1780380000000000106"},
+			invalidLines: []int{8, 10},
+		},
+		{
+			format: "mastodon", file: "hcldr_mastodon.json",
+			// the reblog carries its original again: one duplicate
+			want: Summary{Files: 1, Read: 3, Imported: 3, Duplicates: 1},
+			wantIDs: []string{"mastodon:https://fosstodon.org/users/dave/statuses/112300000000000099/activity",
+				"mastodon:https://masto.ai/users/bob/statuses/112300000000000002",
+				"mastodon:https://mastodon.social/users/carol/statuses/112300000000000001"},
+		},
+		{
+			format: "jetstream", file: "hcldr_jetstream.jsonl",
+			// the like and the identity event give no post
+			want: Summary{Files: 1, Read: 5, Imported: 2, Invalid: 1},
+			wantIDs: []string{"bluesky:at://did:plc:hcldrbob000000000000000/app.bsky.feed.repost/3kqa2cabc2c2b",
+				"bluesky:at://did:plc:hcldrcarol0000000000000/app.bsky.feed.post/3kqa2bxyz2c2b"},
+			invalidLines: []int{3},
+		},
+	} {
+		t.Run(tc.format, func(t *testing.T) {
+			e := newEnv(t)
+			file := filepath.Join("testdata", tc.file)
+			sum, out := e.importFiles(t, Options{Format: tc.format, BatchSize: 4}, file)
+			if sum != tc.want {
+				t.Errorf("summary = %+v, want %+v", sum, tc.want)
+			}
+			if !strings.Contains(out, tc.want.String()) {
+				t.Errorf("summary not printed:\n%s", out)
+			}
+			posts := e.posts(t, "hcldr")
+			if got := ids(posts); !slices.Equal(got, tc.wantIDs) {
+				t.Errorf("published %v, want %v", got, tc.wantIDs)
+			}
+			for _, p := range posts {
+				if p.Community != "hcldr" || p.Source != post.SourceImport || p.Validate() != nil || len(p.Raw) == 0 {
+					t.Errorf("post %s: community %q source %q raw %d bytes", p.ID, p.Community, p.Source, len(p.Raw))
+				}
+			}
+			// Malformed records are parked with their bytes and file:line.
+			dl := e.nats.Messages(t, bus.DeadLetterStream, ">", len(tc.invalidLines), 5*time.Second)
+			if len(dl) != len(tc.invalidLines) {
+				t.Fatalf("dead letters = %d, want %d", len(dl), len(tc.invalidLines))
+			}
+			lines := strings.Split(readFile(t, file), "\n")
+			for i, m := range dl {
+				wantOrigin := file + ":" + strconv.Itoa(tc.invalidLines[i])
+				if m.Subject() != "deadletter.ingest.import" || m.Headers().Get(bus.HeaderOrigin) != wantOrigin || m.Headers().Get(bus.HeaderError) == "" {
+					t.Errorf("dead letter %d: subject %s origin %q error %q, want origin %q", i, m.Subject(), m.Headers().Get(bus.HeaderOrigin), m.Headers().Get(bus.HeaderError), wantOrigin)
+				}
+				if tc.format == "x-v1" {
+					if !json.Valid(m.Data()) || !strings.Contains(string(m.Data()), `"id_str": "1780380000000000150"`) {
+						t.Errorf("dead letter payload %q, want the array element", m.Data())
+					}
+				} else if string(m.Data()) != strings.TrimSpace(lines[tc.invalidLines[i]-1]) {
+					t.Errorf("dead letter %d payload %q, want line %d as in the file", i, m.Data(), tc.invalidLines[i])
+				}
+			}
+
+			// Importing the same file again adds nothing: JetStream drops every batch.
+			msgs := e.count(t, bus.PostsStream, ">")
+			again, _ := e.importFiles(t, Options{Format: tc.format, BatchSize: 4}, file)
+			want := tc.want
+			want.Duplicates, want.Imported = tc.want.Duplicates+tc.want.Imported, 0
+			if again != want {
+				t.Errorf("re-import summary = %+v, want %+v", again, want)
+			}
+			if got := e.count(t, bus.PostsStream, ">"); got != msgs {
+				t.Errorf("posts stream has %d messages after re-import, had %d", got, msgs)
+			}
+		})
+	}
+}
+
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func TestImportFields(t *testing.T) {
+	e := newEnv(t)
+	e.importFiles(t, Options{Format: "x-v2"}, "testdata/hcldr_v2.jsonl")
+	posts := e.posts(t, "hcldr")
+	rt := find(posts, "x:1780380000000000102")
+	want := post.Post{
+		ID: "x:1780380000000000102", Source: post.SourceImport, Community: "hcldr", Kind: post.KindRepost,
+		Author:    post.Account{ID: "x:9003", Handle: "dave_it", Name: "Dave"},
+		CreatedAt: time.Date(2024, 4, 17, 0, 31, 0, 0, time.UTC),
+		Text:      "RT @bob_rn: Leaders: what would change if patients sat on every board? Long thought thread ahead for #hc…",
+		Lang:      "en", URL: "https://x.com/dave_it/status/1780380000000000102", RootID: "x:1780380000000000102",
+		RepostOfID: "x:1780370000000000050", RepostOfAuthorID: "x:9002",
+		Mentions: []post.Account{{ID: "x:9002", Handle: "bob_rn", Name: "Bob RN"}},
+		Hashtags: []string{"hcldr", "patientvoice"},
+	}
+	got := *rt
+	got.Raw = nil
+	if !got.CreatedAt.Equal(want.CreatedAt) {
+		t.Errorf("created_at = %v", got.CreatedAt)
+	}
+	got.CreatedAt = want.CreatedAt
+	if !equalPosts(&got, &want) {
+		t.Errorf("retweet = %+v\nwant       %+v", got, want)
+	}
+	if r := find(posts, "x:1780380000000000107"); r == nil || r.Kind != post.KindReply || r.ReplyToID != "x:1780380000000000103" || r.ReplyToAuthorID != "x:9002" || r.RootID != "x:1780380000000000101" {
+		t.Errorf("reply = %+v", r)
+	}
+}
+
+func equalPosts(a, b *post.Post) bool {
+	ea, _ := post.Encode(nil, a)
+	eb, _ := post.Encode(nil, b)
+	return bytes.Equal(ea, eb)
+}
+
+func TestImportMatchHashtagsStdinGzipAndBatches(t *testing.T) {
+	e := newEnv(t)
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write([]byte(readFile(t, "testdata/hcldr_v2.jsonl")))
+	zw.Close()
+	var out bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	sum, err := Import(ctx, Options{
+		Community: hcldr, Format: "x-v2", MatchHashtags: true, BatchSize: 2,
+		Stdin: &gz, Progress: &out,
+	}, e.emitter(), "-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 106 and 107 carry no #hcldr
+	want := Summary{Files: 1, Read: 6, Imported: 7, Duplicates: 1, Invalid: 2, Skipped: 2}
+	if sum != want {
+		t.Errorf("summary = %+v, want %+v", sum, want)
+	}
+	if got := e.count(t, bus.PostsStream, ">"); got != 4 {
+		t.Errorf("messages = %d, want 4 (7 posts in batches of 2)", got)
+	}
+	if find(e.posts(t, "hcldr"), "x:1780380000000000106") != nil {
+		t.Error("post without the hashtag was imported")
+	}
+	dl := e.nats.Messages(t, bus.DeadLetterStream, ">", 2, 5*time.Second)
+	if len(dl) != 2 || dl[0].Headers().Get(bus.HeaderOrigin) != "stdin:2" {
+		t.Errorf("dead letters from stdin: %d, first origin %q", len(dl), dl[0].Headers().Get(bus.HeaderOrigin))
+	}
+
+	// A byte cap splits batches too; the same cap gives the same batches again.
+	e2 := newEnv(t)
+	sum, _ = e2.importFiles(t, Options{Format: "x-v2", MaxBatchBytes: 4 << 10}, "testdata/hcldr_v2.jsonl")
+	msgs := e2.count(t, bus.PostsStream, ">")
+	if sum.Imported != 9 || msgs < 3 {
+		t.Errorf("imported %d posts in %d messages, want 9 in several", sum.Imported, msgs)
+	}
+	for _, m := range e2.nats.Messages(t, bus.PostsStream, ">", msgs, 5*time.Second) {
+		if ps, _ := post.Decode(m.Data()); len(m.Data()) > 4<<10 && len(ps) > 1 {
+			t.Errorf("message of %d bytes with %d posts over the cap", len(m.Data()), len(ps))
+		}
+	}
+	again, _ := e2.importFiles(t, Options{Format: "x-v2", MaxBatchBytes: 4 << 10}, "testdata/hcldr_v2.jsonl")
+	if again.Imported != 0 || again.Duplicates != 10 {
+		t.Errorf("re-import = %+v", again)
+	}
+}
+
+func TestImportProgress(t *testing.T) {
+	e := newEnv(t)
+	_, term := e.importFiles(t, Options{Format: "tags-csv", IsTerminal: true, ProgressEvery: time.Nanosecond}, "testdata/hcldr_tags.csv")
+	if !strings.Contains(term, "\r\033[K") || !strings.Contains(term, "100%") || !strings.Contains(term, "[========================]") || !strings.Contains(term, "records/s") || !regexp.MustCompile(`  done in [0-9.]+m?s\nimported 5 posts from 1 file\(s\): 8 records read, 1 duplicates, 2 invalid\n$`).MatchString(term) {
+		t.Errorf("terminal progress:\n%q", term)
+	}
+	_, plain := e.importFiles(t, Options{Format: "tags-csv", ProgressEvery: time.Nanosecond}, "testdata/hcldr_tags.csv")
+	if strings.Contains(plain, "\r") || strings.Count(plain, "\n") < 3 || !strings.Contains(plain, "testdata/hcldr_tags.csv ") {
+		t.Errorf("plain progress:\n%s", plain)
+	}
+	_, quiet := e.importFiles(t, Options{Format: "tags-csv"}, "testdata/hcldr_tags.csv")
+	if strings.Count(quiet, "\n") != 1 {
+		t.Errorf("a short import off a terminal prints only the summary:\n%s", quiet)
+	}
+}
+
+func TestProgressLine(t *testing.T) {
+	now := time.Date(2024, 4, 17, 0, 30, 0, 0, time.UTC)
+	var out bytes.Buffer
+	p := newProgress(&out, true, time.Second)
+	p.now = func() time.Time { return now }
+	p.startFile("big.jsonl", 4<<20)
+	now = now.Add(500 * time.Millisecond)
+	p.update(1<<20, Summary{Read: 1000})
+	if out.Len() != 0 {
+		t.Fatalf("drew before the interval: %q", out.String())
+	}
+	now = now.Add(1500 * time.Millisecond)
+	p.update(1<<20, Summary{Read: 4000, Invalid: 1})
+	want := "\r\033[Kbig.jsonl [======                  ]  25% 1.0 MiB/4.0 MiB  4000 records, 1 invalid  2000 records/s  ETA 6s"
+	if out.String() != want {
+		t.Errorf("bar = %q\nwant  %q", out.String(), want)
+	}
+	out.Reset()
+	p.terminal = false
+	now = now.Add(2 * time.Second)
+	p.update(2<<20, Summary{Read: 8000})
+	if want := "big.jsonl  50% 2.0 MiB/4.0 MiB  8000 records, 0 invalid  2000 records/s  ETA 4s\n"; out.String() != want {
+		t.Errorf("line = %q\nwant   %q", out.String(), want)
+	}
+	out.Reset()
+	p.startFile("stdin", 0)
+	now = now.Add(2 * time.Second)
+	p.update(3<<30, Summary{Read: 10})
+	if want := "stdin 3.0 GiB  10 records, 0 invalid  5 records/s\n"; out.String() != want {
+		t.Errorf("unknown size = %q\nwant           %q", out.String(), want)
+	}
+}
+
+func TestImportErrors(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name  string
+		opts  Options
+		files []string
+		want  string
+	}{
+		{"no community", Options{Format: "x-v2"}, []string{"x"}, "no community"},
+		{"bad community", Options{Community: &community.Community{ID: "Bad Id"}, Format: "x-v2"}, []string{"x"}, "community id"},
+		{"no format", Options{Community: hcldr}, []string{"x"}, "x-v1, x-v2"},
+		{"unknown format", Options{Community: hcldr, Format: "csv"}, []string{"x"}, `unknown archive format "csv"`},
+		{"no files", Options{Community: hcldr, Format: "x-v2"}, nil, "no files"},
+		{"missing file", Options{Community: hcldr, Format: "x-v2"}, []string{"testdata/nope.jsonl"}, "nope.jsonl"},
+		{"not a TAGS file", Options{Community: hcldr, Format: "tags-csv"}, []string{"testdata/hcldr_v2.jsonl"}, "lacks column"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Import(ctx, tc.opts, e.emitter(), tc.files...)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want %q", err, tc.want)
+			}
+		})
+	}
+	// A broken JSON array stops that file; what came before it is imported.
+	dir := t.TempDir()
+	broken := filepath.Join(dir, "broken.json")
+	os.WriteFile(broken, []byte(`[{"id": "1", "author_id": "2", "text": "ok #hcldr", "created_at": "2024-04-17T00:30:00Z"}, {"id": `), 0o644)
+	sum, err := Import(ctx, Options{Community: hcldr, Format: "x-v2"}, e.emitter(), broken)
+	if err == nil || !strings.Contains(err.Error(), "broken") || sum.Imported != 1 {
+		t.Fatalf("broken array: %+v, %v", sum, err)
+	}
+}
+
+// TestImportLargeLine imports a twarc2 page of over 400 KB on one line.
+func TestImportLargeLine(t *testing.T) {
+	var data []map[string]any
+	pad := strings.Repeat("context ", 300)
+	for i := range 200 {
+		data = append(data, map[string]any{
+			"id": strconv.Itoa(1780390000000000000 + i), "author_id": "9001", "text": "T1 #hcldr " + strconv.Itoa(i),
+			"created_at": "2024-04-17T00:40:00.000Z", "entities": map[string]any{"hashtags": []map[string]any{{"tag": "hcldr"}}},
+			"context_annotations": []map[string]any{{"domain": map[string]string{"id": "1", "name": pad}}},
+		})
+	}
+	line, _ := json.Marshal(map[string]any{"data": data, "includes": map[string]any{"users": []map[string]any{{"id": "9001", "username": "carol_md"}}}, "meta": map[string]any{"result_count": 200}})
+	if len(line) < 400<<10 {
+		t.Fatalf("line of %d bytes, want > 400 KB", len(line))
+	}
+	file := filepath.Join(t.TempDir(), "big.jsonl")
+	os.WriteFile(file, append(append(line, '\n'), line...), 0o644)
+	e := newEnv(t)
+	sum, _ := e.importFiles(t, Options{Format: "x-v2"}, file)
+	if want := (Summary{Files: 1, Read: 2, Imported: 200, Duplicates: 200}); sum != want {
+		t.Fatalf("summary = %+v, want %+v", sum, want)
+	}
+}

@@ -1,0 +1,80 @@
+package bluesky
+
+import (
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+
+	"github.com/chatnight/chatnight/community"
+	"github.com/chatnight/chatnight/ingest"
+)
+
+// Deps are what the Bluesky sources share.
+type Deps struct {
+	Cursors    *ingest.Cursors
+	Metrics    *ingest.Metrics
+	Log        *slog.Logger
+	HTTPClient *http.Client
+}
+
+// Sources builds the Bluesky sources for the communities that follow Bluesky (a
+// community with no sources listed follows every network): the Jetstream firehose,
+// and the searchPosts backfill when sources.bluesky.identifier is set. api_url, when
+// set, serves both handle resolution and search; otherwise handles come from
+// DefaultAppViewURL and search logs in at DefaultPDSURL. getenv reads the variable
+// named by app_password_env (os.Getenv in production).
+func Sources(cfg *community.Config, getenv func(string) string, deps Deps) ([]ingest.Source, error) {
+	var comms []community.Community
+	for _, cm := range cfg.Communities {
+		if len(cm.Sources) == 0 || slices.Contains(cm.Sources, "bluesky") {
+			comms = append(comms, cm)
+		}
+	}
+	if len(comms) == 0 {
+		return nil, nil
+	}
+	bs := cfg.Sources.Bluesky
+	profiles := NewProfiles(firstNonEmpty(bs.APIURL, DefaultAppViewURL), deps.HTTPClient, deps.Log)
+	js, err := NewJetstream(JetstreamConfig{
+		URL: bs.JetstreamURL, Communities: comms, Cursors: deps.Cursors, Profiles: profiles,
+		Metrics: deps.Metrics, Log: deps.Log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := []ingest.Source{js}
+	if bs.Identifier == "" {
+		return out, nil
+	}
+	if bs.AppPasswordEnv == "" {
+		return nil, fmt.Errorf("sources.bluesky.identifier is set but app_password_env is not: name the variable that holds the app password")
+	}
+	password := getenv(bs.AppPasswordEnv)
+	if password == "" {
+		return nil, fmt.Errorf("sources.bluesky.app_password_env names %s, which is not set", bs.AppPasswordEnv)
+	}
+	search, err := NewSearch(SearchConfig{
+		PDSURL: firstNonEmpty(bs.APIURL, DefaultPDSURL), Identifier: bs.Identifier, AppPassword: password,
+		Communities: comms, Cursors: deps.Cursors, Profiles: profiles,
+		Metrics: deps.Metrics, Log: deps.Log, HTTPClient: deps.HTTPClient,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return append(out, search), nil
+}
+
+func firstNonEmpty(ss ...string) string {
+	for _, s := range ss {
+		if s != "" {
+			return s
+		}
+	}
+	return ""
+}
+
+var (
+	_ ingest.Source = (*Jetstream)(nil)
+	_ ingest.Source = (*Search)(nil)
+)

@@ -1,0 +1,183 @@
+// Package ingest holds what every source shares: the Source contract, the Emitter that
+// publishes canonical posts and parks bad records, resumable cursors in NATS KV, and
+// backoff. Each network lives in its own package (ingest/xapi, ingest/mastodon,
+// ingest/bluesky); archive files are read by ingest/archive.
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/chatnight/chatnight/bus"
+	"github.com/chatnight/chatnight/community"
+	"github.com/chatnight/chatnight/post"
+)
+
+// Source pulls posts from one network until ctx is done. Run handles reconnects and
+// retries itself (with Backoff) and returns nil on a clean stop; a returned error is
+// fatal for that source, such as a missing credential, and says what to fix.
+type Source interface {
+	Name() string
+	Run(ctx context.Context, em *Emitter) error
+}
+
+// Emitter publishes the posts a source produces and parks what it cannot parse.
+type Emitter struct {
+	pub     *bus.Publisher
+	js      jetstream.JetStream
+	metrics *Metrics
+	log     *slog.Logger
+}
+
+// NewEmitter publishes through js.
+func NewEmitter(js jetstream.JetStream, metrics *Metrics, log *slog.Logger) *Emitter {
+	return &Emitter{pub: bus.NewPublisher(js), js: js, metrics: metrics, log: log}
+}
+
+// Post publishes one post with its stable message id. Call Flush before saving the
+// cursor that covers it.
+func (e *Emitter) Post(ctx context.Context, p *post.Post) error {
+	p.Normalize()
+	if err := p.Validate(); err != nil {
+		return fmt.Errorf("emit post: %w", err)
+	}
+	if err := e.pub.PublishPosts(ctx, p.Community, p.Source, p.MsgID(), p); err != nil {
+		return err
+	}
+	e.metrics.Posts.WithLabelValues(string(p.Source)).Inc()
+	return nil
+}
+
+// PostTo publishes a copy of p for every community whose hashtags it carries (or for
+// all of communities when matchAll is set) and reports how many copies went out.
+func (e *Emitter) PostTo(ctx context.Context, p *post.Post, communities []community.Community, matchAll bool) (int, error) {
+	n := 0
+	for i := range communities {
+		cm := &communities[i]
+		if !matchAll && !cm.MatchesTags(p.Hashtags) {
+			continue
+		}
+		cp := *p
+		cp.Community = cm.ID
+		if err := e.Post(ctx, &cp); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}
+
+// Batch publishes many posts of one community in one message under a stable batch id
+// (bulk paths: archive import, simulator).
+func (e *Emitter) Batch(ctx context.Context, community string, src post.Source, batchID string, posts []*post.Post) error {
+	if len(posts) == 0 {
+		return nil
+	}
+	if err := e.pub.PublishPosts(ctx, community, src, batchID, posts...); err != nil {
+		return err
+	}
+	e.metrics.Posts.WithLabelValues(string(src)).Add(float64(len(posts)))
+	return nil
+}
+
+// Invalid counts, logs and dead-letters a record a source could not use; origin says
+// where it was (URL and offset, file and line) so it can be found again.
+func (e *Emitter) Invalid(ctx context.Context, source, origin string, raw []byte, cause error) {
+	e.metrics.Invalid.WithLabelValues(source).Inc()
+	e.log.Warn("invalid record parked", "source", source, "origin", origin, "bytes", len(raw), "err", cause)
+	msg := nats.NewMsg(bus.DeadLetterSubject("ingest." + source))
+	msg.Data = raw
+	msg.Header.Set(bus.HeaderError, cause.Error())
+	msg.Header.Set(bus.HeaderOrigin, origin)
+	if err := e.pub.PublishMsg(ctx, msg); err != nil {
+		e.log.Error("dead letter not stored", "source", source, "origin", origin, "err", err)
+	}
+}
+
+// Flush waits until everything published so far is stored in JetStream.
+func (e *Emitter) Flush(ctx context.Context) error { return e.pub.Flush(ctx) }
+
+// Counts returns how many messages were stored as new and how many JetStream dropped as duplicates.
+func (e *Emitter) Counts() (stored, duplicates int) { return e.pub.Counts() }
+
+// Cursors keeps each source's resume point in the NATS KV bucket, so a restarted
+// ingestor continues where the last one stopped.
+type Cursors struct{ kv jetstream.KeyValue }
+
+// OpenCursors opens the cursor bucket (bus.EnsureStreams creates it).
+func OpenCursors(ctx context.Context, js jetstream.JetStream) (*Cursors, error) {
+	kv, err := js.KeyValue(ctx, bus.CursorBucket)
+	if err != nil {
+		return nil, fmt.Errorf("open cursor bucket %s: %w", bus.CursorBucket, err)
+	}
+	return &Cursors{kv: kv}, nil
+}
+
+// Get returns the cursor under key, or "" when there is none yet.
+func (c *Cursors) Get(ctx context.Context, key string) (string, error) {
+	e, err := c.kv.Get(ctx, key)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("read cursor %s: %w", key, err)
+	}
+	return string(e.Value()), nil
+}
+
+// Put stores the cursor under key. Keys use [A-Za-z0-9_.=-] only.
+func (c *Cursors) Put(ctx context.Context, key, value string) error {
+	if _, err := c.kv.PutString(ctx, key, value); err != nil {
+		return fmt.Errorf("save cursor %s: %w", key, err)
+	}
+	return nil
+}
+
+// Backoff grows the wait between retries exponentially with full jitter, so that many
+// ingestors failing together do not retry in lock step.
+type Backoff struct {
+	Min, Max time.Duration
+	attempt  int
+}
+
+// Next returns how long to wait before the next retry.
+func (b *Backoff) Next() time.Duration {
+	lo, hi := b.Min, b.Max
+	if lo <= 0 {
+		lo = 500 * time.Millisecond
+	}
+	if hi <= 0 {
+		hi = 2 * time.Minute
+	}
+	d := lo << min(b.attempt, 30)
+	if d <= 0 || d > hi {
+		d = hi
+	}
+	b.attempt++
+	return d/2 + rand.N(d/2+1)
+}
+
+// Reset starts over after a success.
+func (b *Backoff) Reset() { b.attempt = 0 }
+
+// Wait sleeps for Next() or until ctx is done.
+func (b *Backoff) Wait(ctx context.Context) error { return Sleep(ctx, b.Next()) }
+
+// Sleep waits for d or until ctx is done.
+func Sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

@@ -1,0 +1,82 @@
+package mastodon
+
+import (
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+
+	"github.com/chatnight/chatnight/community"
+	"github.com/chatnight/chatnight/ingest"
+	"github.com/chatnight/chatnight/post"
+)
+
+// Deps are what the Mastodon sources share.
+type Deps struct {
+	Cursors    *ingest.Cursors
+	Metrics    *ingest.Metrics
+	Log        *slog.Logger
+	HTTPClient *http.Client
+}
+
+// Sources builds one source per (instance, hashtag) for the communities that follow
+// Mastodon (a community with no sources listed follows every network): a Streaming
+// source when the instance has an access token, a Poller otherwise. getenv reads the
+// variables named by access_token_env (os.Getenv in production).
+func Sources(cfg *community.Config, getenv func(string) string, deps Deps) ([]ingest.Source, error) {
+	comms := Following(cfg.Communities, "mastodon")
+	var tags []string
+	for _, cm := range comms {
+		for _, h := range cm.Hashtags {
+			if t := post.NormalizeTag(h); !slices.Contains(tags, t) {
+				tags = append(tags, t)
+			}
+		}
+	}
+	var out []ingest.Source
+	for i, inst := range cfg.Sources.Mastodon.Instances {
+		token := ""
+		if inst.AccessTokenEnv != "" {
+			token = getenv(inst.AccessTokenEnv)
+			if token == "" {
+				return nil, fmt.Errorf("sources.mastodon.instances[%d].access_token_env names %s, which is not set", i, inst.AccessTokenEnv)
+			}
+		}
+		for _, tag := range tags {
+			pc := PollerConfig{
+				BaseURL: inst.BaseURL, Tag: tag, AccessToken: token, Communities: comms,
+				Interval: cfg.Sources.Mastodon.PollInterval,
+				Cursors:  deps.Cursors, Metrics: deps.Metrics, Log: deps.Log, HTTPClient: deps.HTTPClient,
+			}
+			var src ingest.Source
+			var err error
+			if token != "" {
+				src, err = NewStreaming(pc)
+			} else {
+				src, err = NewPoller(pc)
+			}
+			if err != nil {
+				return nil, fmt.Errorf("sources.mastodon.instances[%d]: %w", i, err)
+			}
+			out = append(out, src)
+		}
+	}
+	return out, nil
+}
+
+// Following returns the communities that take posts from network: those that list it
+// in their sources, or list no sources at all.
+func Following(comms []community.Community, network string) []community.Community {
+	var out []community.Community
+	for _, cm := range comms {
+		if len(cm.Sources) == 0 || slices.Contains(cm.Sources, network) {
+			out = append(out, cm)
+		}
+	}
+	return out
+}
+
+var (
+	_ ingest.Source = (*Poller)(nil)
+	_ ingest.Source = (*Streaming)(nil)
+)

@@ -1,0 +1,37 @@
+package ingest
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// Metrics are the ingest counters, labelled by source.
+type Metrics struct {
+	Posts          *prometheus.CounterVec
+	Invalid        *prometheus.CounterVec
+	Errors         *prometheus.CounterVec
+	RateLimitWaits *prometheus.CounterVec
+}
+
+// NewMetrics creates the ingest metrics and registers them with reg (nil: unregistered).
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		Posts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "chatnight", Subsystem: "ingest", Name: "posts_total",
+			Help: "Posts published to NATS, by source.",
+		}, []string{"source"}),
+		Invalid: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "chatnight", Subsystem: "ingest", Name: "invalid_records_total",
+			Help: "Records a source could not parse, parked on the dead-letter subject.",
+		}, []string{"source"}),
+		Errors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "chatnight", Subsystem: "ingest", Name: "errors_total",
+			Help: "Failed requests and dropped connections, retried with backoff.",
+		}, []string{"source"}),
+		RateLimitWaits: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "chatnight", Subsystem: "ingest", Name: "rate_limit_waits_total",
+			Help: "Times a source waited for its rate-limit window to reset.",
+		}, []string{"source"}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.Posts, m.Invalid, m.Errors, m.RateLimitWaits)
+	}
+	return m
+}

@@ -1,0 +1,341 @@
+// Package derive turns a batch of canonical posts into the rows the processor writes:
+// the posts themselves with their session and thread placement, sessions, tweetchat
+// Q/A marks and participant-graph edges. Every row is keyed so that deriving and
+// writing the same posts again, in any order and any batch split, stores the same
+// result once the tables are read with FINAL.
+//
+// What each part decides, and why it does not depend on the order posts arrive in:
+//
+//   - session_id (package sessions): a function of the post's time and the community
+//     config alone. Scheduled communities get the slot's id; unscheduled ones the post's
+//     cell, grouped into bursts when read (view detected_sessions).
+//   - root_id, depth (package threads): from the parent, read through Lookup; a reply
+//     stored before its parent is placed again, with a higher version, when the parent
+//     arrives.
+//   - Q/A marks (package qa): from the post's text and author alone; answers are linked
+//     to questions when read (views qa and qa_resolved). A reply without a numbered
+//     answer to a post asking one question answers it; that mark is made when both
+//     are known, whichever comes second.
+//   - edges (package graph): from the post alone; weights are counted when read.
+//
+// Derive reads through Lookup and nothing else; it never writes.
+package derive
+
+import (
+	"context"
+	"sort"
+	"time"
+
+	"github.com/chatnight/chatnight/community"
+	"github.com/chatnight/chatnight/pipeline/graph"
+	"github.com/chatnight/chatnight/pipeline/qa"
+	"github.com/chatnight/chatnight/pipeline/sessions"
+	"github.com/chatnight/chatnight/pipeline/threads"
+	"github.com/chatnight/chatnight/post"
+	"github.com/chatnight/chatnight/storage"
+)
+
+// Deriver derives rows for one communities configuration.
+type Deriver struct {
+	cfg    *community.Config
+	lookup threads.Lookup
+	now    func() time.Time
+}
+
+// New returns a Deriver. lookup reads the stored posts (threads.NewClickHouse in the
+// processor); now stamps ingested_at and row versions, so it must not go backwards
+// between the batches of one process, and processes should have synchronized clocks.
+func New(cfg *community.Config, lookup threads.Lookup, now func() time.Time) *Deriver {
+	if now == nil {
+		now = time.Now
+	}
+	return &Deriver{cfg: cfg, lookup: lookup, now: now}
+}
+
+// Result is what Derive makes of a batch.
+type Result struct {
+	// Batch is what storage.Writer.Write must insert.
+	Batch *storage.Batch
+	// Live describes each post of the batch, in input order (a post given twice is
+	// described once), followed by the stored posts the batch placed again in their
+	// threads (Rethreaded set). It is what the live view needs once the batch is written.
+	Live []Live
+}
+
+// Live is the compact description of a post for live events.
+type Live struct {
+	Community string
+	PostID    string
+	SessionID string // "" outside every session
+	RootID    string
+	Depth     uint16
+	IsHost    bool
+	Marks     []LiveMark // Q/A/T marks the post carries (explicit and implied)
+	// Rethreaded is set for a stored post whose thread placement this batch corrected.
+	Rethreaded bool
+}
+
+// LiveMark is one Q/A/T mark of a post.
+type LiveMark struct {
+	Kind   qa.Kind
+	Number uint16
+}
+
+// Derive returns the rows for posts; see DeriveLive.
+func (d *Deriver) Derive(ctx context.Context, posts []*post.Post) (*storage.Batch, error) {
+	res, err := d.DeriveLive(ctx, posts)
+	if err != nil {
+		return nil, err
+	}
+	return res.Batch, nil
+}
+
+// DeriveLive returns the rows for posts, and what the live view needs of each. Posts
+// must be valid and normalized (post.Decode does both). The same post (community and
+// id) given twice is derived once, from its last copy. The batch also holds stored
+// posts placed anew in their threads (with a higher version, same session_id), and
+// the Q/A marks and reply edges their new parent implies.
+func (d *Deriver) DeriveLive(ctx context.Context, posts []*post.Post) (*Result, error) {
+	now := d.now().UTC()
+	version := uint64(now.UnixNano())
+
+	// Dedupe, keeping the last copy at the place of the first.
+	type key struct{ community, id string }
+	index := make(map[key]int, len(posts))
+	uniq := make([]*post.Post, 0, len(posts))
+	for _, p := range posts {
+		k := key{p.Community, p.ID}
+		if i, ok := index[k]; ok {
+			uniq[i] = p
+			continue
+		}
+		index[k] = len(uniq)
+		uniq = append(uniq, p)
+	}
+
+	b := &storage.Batch{Posts: make([]storage.PostRow, len(uniq))}
+	res := &Result{Batch: b, Live: make([]Live, 0, len(uniq))}
+	comms := map[string]*community.Community{}
+	byCommunity := map[string][]*storage.PostRow{}
+	var order []string
+	sessionSeen := map[string]bool{}
+	for i, p := range uniq {
+		cm := d.communityOf(p.Community, comms)
+		row := &b.Posts[i]
+		*row = PostRow(p)
+		row.IngestedAt, row.Version = now, version
+		row.IsHost = cm.IsHost(p.Network(), p.Author.Handle)
+		if s := sessions.At(cm, p.CreatedAt); s != nil {
+			row.SessionID = s.ID
+			if !sessionSeen[s.ID] {
+				sessionSeen[s.ID] = true
+				b.Sessions = append(b.Sessions, s.Row(version))
+			}
+		}
+		if byCommunity[p.Community] == nil {
+			order = append(order, p.Community)
+		}
+		byCommunity[p.Community] = append(byCommunity[p.Community], row)
+	}
+
+	// Threads, community by community.
+	placed := map[string]*threads.Result{}
+	for _, c := range order {
+		r, err := threads.Place(ctx, d.lookup, c, byCommunity[c])
+		if err != nil {
+			return nil, err
+		}
+		placed[c] = r
+	}
+
+	// Marks and edges of the batch posts.
+	for i := range b.Posts {
+		row := &b.Posts[i]
+		cm := comms[row.Community]
+		parent := placed[row.Community].Parents[row.ReplyToID]
+		marks := qa.ForPost(uniq[i], cm)
+		if row.SessionID != "" {
+			marks = withImplied(marks, row, parent, cm)
+			b.QAMarks = append(b.QAMarks, qa.Rows(row, marks, version)...)
+		} else {
+			marks = nil // marks outside a session have nothing to link to
+		}
+		parentAuthor := ""
+		if parent != nil {
+			parentAuthor = parent.AuthorID
+		}
+		b.Edges = append(b.Edges, graph.Rows(row, graph.Edges(row, parentAuthor), version)...)
+		if row.ReplyToAuthorID == "" {
+			// After the edges: which mentions count must not depend on the parent being
+			// known (see package graph).
+			row.ReplyToAuthorID = parentAuthor
+		}
+		res.Live = append(res.Live, live(row, marks, false))
+	}
+
+	// Stored posts placed again, and what their new parent implies for them.
+	for _, c := range order {
+		r := placed[c]
+		for i := range r.Moved {
+			m := r.Moved[i]
+			m.Version = max(version, r.StoredVersion[m.ID]+1)
+			b.Posts = append(b.Posts, m)
+		}
+		cm := comms[c]
+		for _, a := range r.Adopted {
+			child := a.Child
+			var marks, extra []qa.Mark
+			if child.SessionID != "" {
+				marks = withImplied(qa.ForRow(child, cm), child, a.Parent, cm)
+				extra = implied(marks)
+				b.QAMarks = append(b.QAMarks, qa.Rows(child, extra, version)...)
+			}
+			if a.Moved {
+				// The reply edge may have lacked its destination when the child was
+				// written; writing it again is harmless (same key).
+				b.Edges = append(b.Edges, graph.Rows(child, onlyReplies(graph.Edges(child, a.Parent.AuthorID)), version)...)
+			}
+			if a.Moved || len(extra) > 0 {
+				res.Live = append(res.Live, live(child, marks, a.Moved))
+			}
+		}
+		for i := range r.Moved {
+			if !adopted(r.Adopted, r.Moved[i].ID) {
+				m := &r.Moved[i]
+				var marks []qa.Mark
+				if m.SessionID != "" {
+					marks = qa.ForRow(m, cm)
+				}
+				res.Live = append(res.Live, live(m, marks, true))
+			}
+		}
+	}
+	return res, nil
+}
+
+// communityOf returns the configured community, or for a community missing from the
+// config one without schedule or hosts.
+func (d *Deriver) communityOf(id string, cache map[string]*community.Community) *community.Community {
+	if cm, ok := cache[id]; ok {
+		return cm
+	}
+	cm, ok := d.cfg.Lookup(id)
+	if !ok {
+		cm = &community.Community{ID: id, SessionGap: community.DefaultSessionGap}
+	}
+	cache[id] = cm
+	return cm
+}
+
+// impliedStart marks (as Start and End) an answer made from the reply structure rather
+// than from the text.
+const impliedStart = -1
+
+// withImplied adds the answer implied by replying to a question: a reply (not by the
+// question's author) with no numbered answer of its own, to a post asking exactly one
+// question in the same session, answers that question.
+func withImplied(marks []qa.Mark, row *storage.PostRow, parent *storage.PostRow, cm *community.Community) []qa.Mark {
+	if parent == nil || row.ReplyToID == "" || row.Kind == string(post.KindRepost) ||
+		parent.SessionID != row.SessionID || parent.AuthorID == row.AuthorID {
+		return marks
+	}
+	for _, m := range marks {
+		if m.Kind == qa.Answer {
+			return marks
+		}
+	}
+	if qa.IsManualRetweet(row.Text) {
+		return marks
+	}
+	n, ok := qa.QuestionNumber(parent, cm)
+	if !ok {
+		return marks
+	}
+	return append(marks, qa.Mark{Kind: qa.Answer, Number: n, Start: impliedStart, End: impliedStart})
+}
+
+func implied(marks []qa.Mark) []qa.Mark {
+	var out []qa.Mark
+	for _, m := range marks {
+		if m.Start == impliedStart {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+func onlyReplies(edges []graph.Edge) []graph.Edge {
+	var out []graph.Edge
+	for _, e := range edges {
+		if e.Kind == graph.KindReply {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func adopted(as []threads.Adoption, id string) bool {
+	for _, a := range as {
+		if a.Child.ID == id {
+			return true
+		}
+	}
+	return false
+}
+
+func live(row *storage.PostRow, marks []qa.Mark, rethreaded bool) Live {
+	l := Live{
+		Community: row.Community, PostID: row.ID, SessionID: row.SessionID,
+		RootID: row.RootID, Depth: row.Depth, IsHost: row.IsHost, Rethreaded: rethreaded,
+	}
+	for _, m := range marks {
+		l.Marks = append(l.Marks, LiveMark{Kind: m.Kind, Number: uint16(m.Number)})
+	}
+	sort.Slice(l.Marks, func(i, j int) bool {
+		if l.Marks[i].Kind != l.Marks[j].Kind {
+			return l.Marks[i].Kind < l.Marks[j].Kind
+		}
+		return l.Marks[i].Number < l.Marks[j].Number
+	})
+	return l
+}
+
+// PostRow maps a canonical post to its posts-table row, without derived fields.
+func PostRow(p *post.Post) storage.PostRow {
+	row := storage.PostRow{
+		ID:               p.ID,
+		Community:        p.Community,
+		Source:           string(p.Source),
+		Kind:             string(p.Kind),
+		AuthorID:         p.Author.ID,
+		AuthorHandle:     p.Author.Handle,
+		AuthorName:       p.Author.Name,
+		AuthorFollowers:  p.Author.Followers,
+		CreatedAt:        p.CreatedAt,
+		Text:             p.Text,
+		Lang:             p.Lang,
+		URL:              p.URL,
+		ReplyToID:        p.ReplyToID,
+		ReplyToAuthorID:  p.ReplyToAuthorID,
+		RootID:           p.RootID,
+		QuoteOfID:        p.QuoteOfID,
+		QuoteOfAuthorID:  p.QuoteOfAuthorID,
+		RepostOfID:       p.RepostOfID,
+		RepostOfAuthorID: p.RepostOfAuthorID,
+		MentionIDs:       make([]string, len(p.Mentions)),
+		MentionHandles:   make([]string, len(p.Mentions)),
+		Hashtags:         p.Hashtags,
+		URLs:             p.URLs,
+		Raw:              string(p.Raw),
+	}
+	for i, m := range p.Mentions {
+		row.MentionIDs[i], row.MentionHandles[i] = m.ID, m.Handle
+	}
+	if row.Hashtags == nil {
+		row.Hashtags = []string{}
+	}
+	if row.URLs == nil {
+		row.URLs = []string{}
+	}
+	return row
+}

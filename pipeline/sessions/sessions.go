@@ -1,0 +1,239 @@
+// Package sessions places posts in chat sessions.
+//
+// A community with a schedule meets in slots ("tuesday 20:30 America/New_York, 60m"). A
+// post belongs to the scheduled session whose slot, widened by GraceBefore and
+// GraceAfter, contains its created_at. The slot is found in its own time zone, so a
+// 20:30 chat stays at 20:30 local time across daylight-saving changes. The session id is
+// the community and the slot's UTC start: "hcldr-20261125T013000Z". Posts of a scheduled
+// community outside every widened slot have no session ("").
+//
+// A community without a schedule has detected sessions: bursts of activity, a silence of
+// at least the community's SessionGap ending one. A burst is only known once all its
+// posts are, and posts arrive out of order and through several processes, while the
+// session_id written with a post must never change (materialized views key on it). So
+// the id stored with a post is its cell: the community's time line cut into cells of
+// SessionGap length, aligned to the Unix epoch, "ehr-C20261126T140000Z". A cell never
+// spans two bursts (two bursts are at least SessionGap apart, a cell is shorter than
+// that), so bursts are unions of consecutive cells, and they are resolved when read:
+// the chatnight.detected_sessions view (migration 0002) groups cells into bursts, and
+// Detect is the same rule in Go. A detected session is named after its first cell.
+package sessions
+
+import (
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/chatnight/chatnight/community"
+	"github.com/chatnight/chatnight/storage"
+)
+
+// The grace windows around a scheduled slot. Chats start early (hosts post a welcome,
+// participants introduce themselves) and run over (late answers, thank-yous). A post
+// from GraceBefore before the slot's start to GraceAfter after its end belongs to the
+// session. Changing them changes which session later posts get; posts already stored
+// keep theirs.
+const (
+	GraceBefore = 15 * time.Minute
+	GraceAfter  = 30 * time.Minute
+)
+
+// Session kinds, as stored in sessions.kind.
+const (
+	KindScheduled = "scheduled"
+	KindDetected  = "detected" // a burst, resolved at read time (never written by the Deriver)
+	KindCell      = "cell"     // one SessionGap-long cell of an unscheduled community
+)
+
+// idTime is the UTC time layout in session ids.
+const idTime = "20060102T150405Z"
+
+// Session is one chat session, or one cell of an unscheduled community.
+type Session struct {
+	ID        string
+	Community string
+	Kind      string
+	Start     time.Time // UTC; the slot start, or the cell start, or a burst's first post
+	End       time.Time // UTC; the slot end (start + duration), the cell end, or a burst's last post
+	Hosts     []string  // "network:@handle", sorted; scheduled sessions only
+}
+
+// Window is the span of post times that belong to a scheduled session: the slot widened
+// by the grace windows. For other kinds it is [Start, End).
+func (s *Session) Window() (from, to time.Time) {
+	if s.Kind == KindScheduled {
+		return s.Start.Add(-GraceBefore), s.End.Add(GraceAfter)
+	}
+	return s.Start, s.End
+}
+
+// Row is the sessions-table row of s.
+func (s *Session) Row(version uint64) storage.SessionRow {
+	hosts := s.Hosts
+	if hosts == nil {
+		hosts = []string{}
+	}
+	return storage.SessionRow{
+		ID: s.ID, Community: s.Community, Start: s.Start, End: s.End,
+		Kind: s.Kind, Hosts: hosts, Version: version,
+	}
+}
+
+// ScheduledID is the id of the scheduled session of community starting at start.
+func ScheduledID(communityID string, start time.Time) string {
+	return communityID + "-" + start.UTC().Format(idTime)
+}
+
+// CellID is the id of the cell of community starting at start. Community ids are lower
+// case, so the "-C" cannot be confused with a community id or a scheduled session id.
+func CellID(communityID string, start time.Time) string {
+	return communityID + "-C" + start.UTC().Format(idTime)
+}
+
+// IsCellID reports whether id names a cell rather than a scheduled session.
+func IsCellID(id string) bool {
+	if len(id) < len(idTime)+2 {
+		return false
+	}
+	return strings.HasSuffix(id[:len(id)-len(idTime)], "-C")
+}
+
+// Gap is the silence that ends a detected session of cm.
+func Gap(cm *community.Community) time.Duration {
+	if cm == nil || cm.SessionGap <= 0 {
+		return community.DefaultSessionGap
+	}
+	return cm.SessionGap
+}
+
+// At returns the session a post created at t belongs to: the scheduled session whose
+// widened slot contains t (nil outside every slot) when cm has a schedule, else t's
+// cell. When widened slots overlap, a slot that contains t itself wins over one whose
+// grace window does; then the slot nearest to t; then the earlier slot.
+func At(cm *community.Community, t time.Time) *Session {
+	if len(cm.Schedule) == 0 {
+		return Cell(cm, t)
+	}
+	return Scheduled(cm, t)
+}
+
+// Scheduled returns the scheduled session whose widened slot contains t, or nil.
+func Scheduled(cm *community.Community, t time.Time) *Session {
+	t = t.UTC()
+	var best *Session
+	var bestDist time.Duration
+	for i := range cm.Schedule {
+		slot := &cm.Schedule[i]
+		if slot.Location() == nil {
+			continue // not parsed: community.Load/Parse was not used
+		}
+		start := slot.StartOnOrBefore(t.Add(GraceBefore)).UTC()
+		end := start.Add(slot.Duration)
+		if !t.Before(end.Add(GraceAfter)) {
+			continue
+		}
+		var dist time.Duration
+		switch {
+		case t.Before(start):
+			dist = start.Sub(t)
+		case !t.Before(end):
+			dist = t.Sub(end) + time.Nanosecond // just past the end is still outside the slot
+		}
+		if best == nil || dist < bestDist || (dist == bestDist && start.Before(best.Start)) {
+			best = &Session{
+				ID: ScheduledID(cm.ID, start), Community: cm.ID, Kind: KindScheduled,
+				Start: start, End: end, Hosts: Hosts(cm),
+			}
+			bestDist = dist
+		}
+	}
+	return best
+}
+
+// Cell returns the cell of cm that contains t.
+func Cell(cm *community.Community, t time.Time) *Session {
+	gap := Gap(cm)
+	start := CellStart(t, gap)
+	return &Session{ID: CellID(cm.ID, start), Community: cm.ID, Kind: KindCell, Start: start, End: start.Add(gap)}
+}
+
+// CellStart is the start of the gap-long cell that contains t, cells being aligned to
+// the Unix epoch.
+func CellStart(t time.Time, gap time.Duration) time.Time {
+	g := gap.Milliseconds()
+	if g <= 0 {
+		g = community.DefaultSessionGap.Milliseconds()
+	}
+	ms := t.UnixMilli()
+	r := ms % g
+	if r < 0 {
+		r += g
+	}
+	return time.UnixMilli(ms - r).UTC()
+}
+
+// Hosts lists the hosts of cm as "network:@handle", sorted.
+func Hosts(cm *community.Community) []string {
+	var hosts []string
+	for network, handles := range cm.Hosts {
+		for _, h := range handles {
+			hosts = append(hosts, network+":@"+strings.TrimPrefix(h, "@"))
+		}
+	}
+	sort.Strings(hosts)
+	if hosts == nil {
+		hosts = []string{}
+	}
+	return hosts
+}
+
+// Current is what the live view shows: the scheduled session going on at now (its
+// widened slot contains now), or nil, and the start of the next scheduled session after
+// now (zero when cm has no schedule). During a session's GraceBefore, cur is that
+// session and next its start. Unscheduled communities have no session known in advance:
+// cur is nil, and the ongoing burst, if any, is the last row of detected_sessions whose
+// end is within the community's gap of now.
+func Current(cm *community.Community, now time.Time) (cur *Session, next time.Time) {
+	now = now.UTC()
+	for i := range cm.Schedule {
+		slot := &cm.Schedule[i]
+		if slot.Location() == nil {
+			continue
+		}
+		n := slot.NextStartAfter(now).UTC()
+		if next.IsZero() || n.Before(next) {
+			next = n
+		}
+	}
+	if len(cm.Schedule) > 0 {
+		cur = Scheduled(cm, now)
+	}
+	return cur, next
+}
+
+// Detect groups post times of an unscheduled community into detected sessions, the
+// read-time rule of the detected_sessions view: times sorted, a silence of at least gap
+// starts a new session. Each session is named after the cell of its first post; Start
+// and End are its first and last post.
+func Detect(communityID string, gap time.Duration, times []time.Time) []Session {
+	if len(times) == 0 {
+		return nil
+	}
+	ts := make([]time.Time, len(times))
+	for i, t := range times {
+		ts[i] = t.UTC()
+	}
+	sort.Slice(ts, func(i, j int) bool { return ts[i].Before(ts[j]) })
+	var out []Session
+	for i, t := range ts {
+		if i == 0 || t.Sub(ts[i-1]) >= gap {
+			out = append(out, Session{
+				ID: CellID(communityID, CellStart(t, gap)), Community: communityID,
+				Kind: KindDetected, Start: t, End: t,
+			})
+			continue
+		}
+		out[len(out)-1].End = t
+	}
+	return out
+}

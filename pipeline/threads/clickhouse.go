@@ -1,0 +1,77 @@
+package threads
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/chatnight/chatnight/storage"
+)
+
+// postColumns are the columns of chatnight.posts, named as storage.PostRow's ch tags.
+const postColumns = `id, community, source, kind, author_id, author_handle, author_name, author_followers,
+created_at, text, lang, url, reply_to_id, reply_to_author_id, root_id, depth, quote_of_id,
+quote_of_author_id, repost_of_id, repost_of_author_id, mention_ids, mention_handles, hashtags, urls,
+session_id, is_host, raw, ingested_at, version`
+
+// The queries of ClickHouse. Both are served by the bloom-filter skip indexes on id and
+// reply_to_id; FINAL returns the newest version of each post.
+const (
+	selectPostsByID = `SELECT ` + postColumns + `
+FROM chatnight.posts FINAL
+WHERE community = {community:String} AND id IN {ids:Array(String)}`
+
+	selectChildren = `SELECT ` + postColumns + `
+FROM chatnight.posts FINAL
+WHERE community = {community:String} AND reply_to_id IN {ids:Array(String)}`
+)
+
+// lookupChunk bounds the ids of one query: query parameters travel in the URL over HTTP.
+const lookupChunk = 500
+
+// ClickHouse is the Lookup over chatnight.posts.
+type ClickHouse struct {
+	conn driver.Conn
+}
+
+// NewClickHouse returns a Lookup reading through conn.
+func NewClickHouse(conn driver.Conn) *ClickHouse { return &ClickHouse{conn: conn} }
+
+// Posts implements Lookup.
+func (c *ClickHouse) Posts(ctx context.Context, community string, ids []string) ([]storage.PostRow, error) {
+	return c.query(ctx, selectPostsByID, community, ids)
+}
+
+// Children implements Lookup.
+func (c *ClickHouse) Children(ctx context.Context, community string, parentIDs []string) ([]storage.PostRow, error) {
+	return c.query(ctx, selectChildren, community, parentIDs)
+}
+
+func (c *ClickHouse) query(ctx context.Context, query, community string, ids []string) ([]storage.PostRow, error) {
+	var out []storage.PostRow
+	for len(ids) > 0 {
+		n := min(len(ids), lookupChunk)
+		chunk := ids[:n]
+		ids = ids[n:]
+		rows, err := c.conn.Query(ctx, query, clickhouse.Named("community", community), clickhouse.Named("ids", chunk))
+		if err != nil {
+			return nil, fmt.Errorf("query posts: %w", err)
+		}
+		for rows.Next() {
+			var r storage.PostRow
+			if err := rows.ScanStruct(&r); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("read posts: %w", err)
+			}
+			out = append(out, r)
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return nil, fmt.Errorf("read posts: %w", err)
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,118 @@
+// Package post holds the canonical post: the one shape every source is turned into
+// before it is published to NATS, and the wire encoding used on the posts stream.
+package post
+
+import (
+	"strings"
+	"time"
+)
+
+// Source says which ingestor a post came through.
+type Source string
+
+const (
+	SourceX        Source = "x"
+	SourceMastodon Source = "mastodon"
+	SourceBluesky  Source = "bluesky"
+	SourceImport   Source = "import"
+	SourceSim      Source = "sim"
+)
+
+// Kind is what a post does in the conversation.
+type Kind string
+
+const (
+	KindOriginal Kind = "original"
+	KindReply    Kind = "reply"
+	KindRepost   Kind = "repost"
+	KindQuote    Kind = "quote"
+)
+
+// Account is a participant as a network knows it.
+//
+// ID is network-qualified and stable across instances and renames:
+// "x:<user id>", "mastodon:<user@domain>", "bluesky:<did>", "sim:<handle>".
+// Handle has no leading "@".
+type Account struct {
+	ID        string `json:"id,omitempty"` // empty for a mention known only by handle
+	Handle    string `json:"handle,omitempty"`
+	Name      string `json:"name,omitempty"`
+	Followers uint64 `json:"followers,omitempty"` // as seen at ingest time; 0 when unknown
+}
+
+// Post is the canonical post.
+//
+// ID is network-qualified and the same whichever ingestor saw it, so an archive import
+// and a live poll of the same tweet collapse into one row:
+// "x:<tweet id>", "mastodon:<status uri>", "bluesky:<at uri>", "sim:<id>".
+type Post struct {
+	ID        string    `json:"id"`
+	Source    Source    `json:"source"`
+	Community string    `json:"community"`
+	Kind      Kind      `json:"kind"`
+	Author    Account   `json:"author"`
+	CreatedAt time.Time `json:"created_at"` // UTC, millisecond precision
+	Text      string    `json:"text"`      // plain text; HTML from sources is already converted
+	Lang      string    `json:"lang,omitempty"`
+	URL       string    `json:"url,omitempty"` // link to the original
+
+	ReplyToID       string `json:"reply_to_id,omitempty"`
+	ReplyToAuthorID string `json:"reply_to_author_id,omitempty"`
+	RootID          string `json:"root_id,omitempty"` // conversation / thread root when the source knows it
+
+	QuoteOfID        string `json:"quote_of_id,omitempty"`
+	QuoteOfAuthorID  string `json:"quote_of_author_id,omitempty"`
+	RepostOfID       string `json:"repost_of_id,omitempty"`
+	RepostOfAuthorID string `json:"repost_of_author_id,omitempty"`
+
+	Mentions []Account `json:"mentions,omitempty"`
+	Hashtags []string  `json:"hashtags,omitempty"` // folded with NormalizeTag, no "#"
+	URLs     []string  `json:"urls,omitempty"`
+
+	// Raw is the source payload, kept so posts can be derived again later.
+	Raw []byte `json:"raw,omitempty"`
+}
+
+// MsgID is the JetStream de-duplication id of a single-post message: the same post
+// published twice for the same community is stored once.
+func (p *Post) MsgID() string { return p.Community + "|" + p.ID }
+
+// Network is the network part of the post id ("x", "mastodon", "bluesky", "sim"):
+// where the post lives, whichever ingestor brought it.
+func (p *Post) Network() string {
+	network, _, _ := strings.Cut(p.ID, ":")
+	return network
+}
+
+// Normalize puts the fields in canonical form: UTC millisecond time, folded hashtags,
+// and the kind implied by the references when the source did not say.
+func (p *Post) Normalize() {
+	p.CreatedAt = p.CreatedAt.UTC().Truncate(time.Millisecond)
+	if p.Network() == "mastodon" {
+		// Instances render the same status's time with and without milliseconds;
+		// seconds keep its copies identical, and posts are keyed by time.
+		p.CreatedAt = p.CreatedAt.Truncate(time.Second)
+	}
+	for i, t := range p.Hashtags {
+		p.Hashtags[i] = NormalizeTag(t)
+	}
+	if p.Kind == "" {
+		switch {
+		case p.RepostOfID != "":
+			p.Kind = KindRepost
+		case p.QuoteOfID != "":
+			p.Kind = KindQuote
+		case p.ReplyToID != "":
+			p.Kind = KindReply
+		default:
+			p.Kind = KindOriginal
+		}
+	}
+}
+
+// NormalizeTag folds a hashtag for matching: no leading "#" or full-width "＃", lower case.
+func NormalizeTag(tag string) string {
+	tag = strings.TrimSpace(tag)
+	tag = strings.TrimLeft(tag, "#＃")
+	return strings.ToLower(tag)
+}

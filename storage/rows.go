@@ -1,0 +1,85 @@
+package storage
+
+import "time"
+
+// The row types mirror the tables of schema/migrations; `ch` tags name the columns.
+
+// PostRow is a row of chatnight.posts.
+type PostRow struct {
+	ID               string    `ch:"id"`
+	Community        string    `ch:"community"`
+	Source           string    `ch:"source"`
+	Kind             string    `ch:"kind"`
+	AuthorID         string    `ch:"author_id"`
+	AuthorHandle     string    `ch:"author_handle"`
+	AuthorName       string    `ch:"author_name"`
+	AuthorFollowers  uint64    `ch:"author_followers"`
+	CreatedAt        time.Time `ch:"created_at"`
+	Text             string    `ch:"text"`
+	Lang             string    `ch:"lang"`
+	URL              string    `ch:"url"`
+	ReplyToID        string    `ch:"reply_to_id"`
+	ReplyToAuthorID  string    `ch:"reply_to_author_id"`
+	RootID           string    `ch:"root_id"`
+	Depth            uint16    `ch:"depth"`
+	QuoteOfID        string    `ch:"quote_of_id"`
+	QuoteOfAuthorID  string    `ch:"quote_of_author_id"`
+	RepostOfID       string    `ch:"repost_of_id"`
+	RepostOfAuthorID string    `ch:"repost_of_author_id"`
+	MentionIDs       []string  `ch:"mention_ids"`
+	MentionHandles   []string  `ch:"mention_handles"`
+	Hashtags         []string  `ch:"hashtags"`
+	URLs             []string  `ch:"urls"`
+	SessionID        string    `ch:"session_id"`
+	IsHost           bool      `ch:"is_host"`
+	Raw              string    `ch:"raw"`
+	IngestedAt       time.Time `ch:"ingested_at"`
+	Version          uint64    `ch:"version"`
+}
+
+// SessionRow is a row of chatnight.sessions.
+type SessionRow struct {
+	ID        string    `ch:"id"`
+	Community string    `ch:"community"`
+	Start     time.Time `ch:"start"`
+	End       time.Time `ch:"end"`
+	Kind      string    `ch:"kind"` // "scheduled" or "detected"
+	Hosts     []string  `ch:"hosts"`
+	Version   uint64    `ch:"version"`
+}
+
+// QAMarkRow is a row of chatnight.qa_marks.
+type QAMarkRow struct {
+	Community string    `ch:"community"`
+	SessionID string    `ch:"session_id"`
+	Kind      string    `ch:"kind"` // "question", "answer" or "topic"
+	Number    uint16    `ch:"number"`
+	PostID    string    `ch:"post_id"`
+	AuthorID  string    `ch:"author_id"`
+	CreatedAt time.Time `ch:"created_at"`
+	ReplyToID string    `ch:"reply_to_id"`
+	Version   uint64    `ch:"version"`
+}
+
+// EdgeRow is a row of chatnight.edge_events: one interaction from src to dst.
+type EdgeRow struct {
+	Community string    `ch:"community"`
+	SessionID string    `ch:"session_id"`
+	Src       string    `ch:"src"`
+	Dst       string    `ch:"dst"`
+	Kind      string    `ch:"kind"` // "reply", "mention", "quote" or "repost"
+	PostID    string    `ch:"post_id"`
+	CreatedAt time.Time `ch:"created_at"`
+	Version   uint64    `ch:"version"`
+}
+
+// Batch is everything one processor batch writes.
+type Batch struct {
+	Sessions []SessionRow
+	Posts    []PostRow
+	QAMarks  []QAMarkRow
+	Edges    []EdgeRow
+}
+
+// Len is the number of rows in the batch.
+func (b *Batch) Len() int { return len(b.Sessions) + len(b.Posts) + len(b.QAMarks) + len(b.Edges) }

@@ -1,0 +1,114 @@
+// Package api serves the JSON the page reads: communities with their current and next
+// session, a community's sessions, and per session its transcript, participants,
+// graph and activity. Each endpoint has its own file so it can grow.
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/chatnight/chatnight/community"
+	"github.com/chatnight/chatnight/web/store"
+)
+
+// API holds what the handlers share.
+type API struct {
+	store       *store.Store
+	communities *community.Config
+	now         func() time.Time
+	log         *slog.Logger
+	// Timeout bounds each request's ClickHouse reads.
+	Timeout time.Duration
+}
+
+// New returns the API over st for the communities of cfg.
+func New(st *store.Store, cfg *community.Config, now func() time.Time, log *slog.Logger) *API {
+	if now == nil {
+		now = time.Now
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &API{store: st, communities: cfg, now: now, log: log, Timeout: 15 * time.Second}
+}
+
+// Register adds the endpoints to mux.
+func (a *API) Register(mux *http.ServeMux) {
+	mux.HandleFunc("GET /api/communities", a.handleCommunities)
+	mux.HandleFunc("GET /api/communities/{id}", a.handleCommunity)
+	mux.HandleFunc("GET /api/communities/{id}/sessions", a.handleSessions)
+	mux.HandleFunc("GET /api/sessions/{id}", a.handleSession)
+	mux.HandleFunc("GET /api/sessions/{id}/posts", a.handlePosts)
+	mux.HandleFunc("GET /api/sessions/{id}/participants", a.handleParticipants)
+	mux.HandleFunc("GET /api/sessions/{id}/graph", a.handleGraph)
+	mux.HandleFunc("GET /api/sessions/{id}/activity", a.handleActivity)
+	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "no such endpoint")
+	})
+}
+
+// Snapshot implements hub.Backfiller.
+func (a *API) Snapshot(ctx context.Context, communityID, session string) (store.Snapshot, error) {
+	cm, ok := a.communities.Lookup(communityID)
+	if !ok {
+		return store.Snapshot{}, store.ErrNotFound
+	}
+	return a.store.Snapshot(ctx, cm, session, a.now())
+}
+
+func (a *API) ctx(r *http.Request) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(r.Context(), a.Timeout)
+}
+
+// session reads the session named in the path, answering 404 or 500 itself when it
+// returns false.
+func (a *API) session(w http.ResponseWriter, r *http.Request, ctx context.Context) (store.Session, bool) {
+	id := r.PathValue("id")
+	sess, ok, err := a.store.Session(ctx, id)
+	if err != nil {
+		a.fail(w, r, err)
+		return store.Session{}, false
+	}
+	if !ok {
+		writeError(w, http.StatusNotFound, "unknown session "+quote(id))
+		return store.Session{}, false
+	}
+	return sess, true
+}
+
+func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, store.ErrNotFound) {
+		writeError(w, http.StatusNotFound, "not found")
+		return
+	}
+	a.log.Warn("api request failed", "path", r.URL.Path, "err", err)
+	status := http.StatusInternalServerError
+	if errors.Is(err, context.DeadlineExceeded) {
+		status = http.StatusGatewayTimeout
+	}
+	writeError(w, status, "reading from ClickHouse failed")
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(true)
+	enc.Encode(v)
+}
+
+func writeError(w http.ResponseWriter, status int, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(map[string]string{"error": msg})
+}
+
+func quote(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}

@@ -1,0 +1,27 @@
+package api
+
+import (
+	"net/http"
+
+	"github.com/chatnight/chatnight/web/store"
+)
+
+// handleParticipants answers GET /api/sessions/{id}/participants: the leaderboard,
+// most posts first, with replies and mentions received and newcomers marked.
+func (a *API) handleParticipants(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := a.ctx(r)
+	defer cancel()
+	sess, ok := a.session(w, r, ctx)
+	if !ok {
+		return
+	}
+	list, err := a.store.Participants(ctx, sess)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	if list == nil {
+		list = []store.Participant{}
+	}
+	writeJSON(w, list)
+}

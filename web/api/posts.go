@@ -1,0 +1,34 @@
+package api
+
+import (
+	"net/http"
+
+	"github.com/chatnight/chatnight/web/store"
+)
+
+// Transcript is the answer of /api/sessions/{id}/posts.
+type Transcript struct {
+	Session   store.Session `json:"session"`
+	Posts     []store.Post  `json:"posts"`
+	Truncated bool          `json:"truncated"` // more than store.MaxTranscript posts
+}
+
+// handlePosts answers GET /api/sessions/{id}/posts: the session's posts in time order,
+// each with its Q/A marks (and, for answers, question_id) and thread placement.
+func (a *API) handlePosts(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := a.ctx(r)
+	defer cancel()
+	sess, ok := a.session(w, r, ctx)
+	if !ok {
+		return
+	}
+	posts, err := a.store.Transcript(ctx, sess, 0)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	if posts == nil {
+		posts = []store.Post{}
+	}
+	writeJSON(w, Transcript{Session: sess, Posts: posts, Truncated: len(posts) >= store.MaxTranscript})
+}

@@ -1,0 +1,132 @@
+package web_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/chatnight/chatnight/bus/bustest"
+	"github.com/chatnight/chatnight/chdb"
+	"github.com/chatnight/chatnight/chdb/endpoint"
+	"github.com/chatnight/chatnight/community"
+	"github.com/chatnight/chatnight/storage"
+	"github.com/chatnight/chatnight/storage/schema"
+	"github.com/chatnight/chatnight/web"
+)
+
+// ch is the ClickHouse every test of this package shares: chDB runs one engine per
+// process. Tests keep apart by using community ids of their own.
+var ch driver.Conn
+
+func TestMain(m *testing.M) { os.Exit(runTests(m)) }
+
+func runTests(m *testing.M) int {
+	// No skipping: without the library these tests fail, saying how to get it.
+	if _, err := chdb.LibraryPath(); err != nil {
+		fmt.Fprintln(os.Stderr, "FAIL: the web tests need the embedded ClickHouse (run `make setup`):", err)
+		return 1
+	}
+	dir, err := os.MkdirTemp("", "web-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	conn, err := chdb.Open(dir)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "FAIL:", err)
+		return 1
+	}
+	defer conn.Close()
+	srv, err := endpoint.NewServer(conn, endpoint.Options{
+		Addr:             "127.0.0.1:0",
+		MaxExecutionTime: time.Minute,
+		TempDir:          dir,
+		Logger:           slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+	})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "FAIL:", err)
+		return 1
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := srv.Start(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "FAIL: start the ClickHouse endpoint:", err)
+		return 1
+	}
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+	}()
+	ch, err = storage.Open(ctx, "http://"+srv.Addr()+"/default")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "FAIL:", err)
+		return 1
+	}
+	defer ch.Close()
+	if _, err := schema.Migrate(ctx, ch); err != nil {
+		fmt.Fprintln(os.Stderr, "FAIL: migrate:", err)
+		return 1
+	}
+	return m.Run()
+}
+
+// communities returns a configuration with one community, id, hosted by "host" on sim.
+func communities(t testing.TB, id string) *community.Config {
+	t.Helper()
+	cfg, err := community.Parse("test", fmt.Appendf(nil, `
+communities:
+  - id: %s
+    name: "#%s test chat"
+    hashtags: [%s]
+    schedule:
+      - {weekday: tuesday, start: "20:30", timezone: America/New_York, duration: 60m}
+    hosts:
+      sim: [host]
+`, id, id, id))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+type testServer struct {
+	srv  *web.Server
+	url  string // http://127.0.0.1:port
+	bus  *bustest.Env
+	cfg  *community.Config
+	stop func()
+}
+
+// startServer runs a web server for cfg on a random loopback port.
+func startServer(t testing.TB, cfg *community.Config, now func() time.Time) *testServer {
+	t.Helper()
+	env := bustest.Start(t)
+	srv, err := web.New(web.Config{Now: now}, web.Deps{Communities: cfg, JS: env.JS, NC: env.NC, CH: ch})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx, ln) }()
+	ts := &testServer{srv: srv, url: "http://" + ln.Addr().String(), bus: env, cfg: cfg}
+	ts.stop = func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	}
+	t.Cleanup(ts.stop)
+	return ts
+}

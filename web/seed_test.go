@@ -1,0 +1,136 @@
+package web_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chatnight/chatnight/bus"
+	"github.com/chatnight/chatnight/bus/bustest"
+	"github.com/chatnight/chatnight/live"
+	"github.com/chatnight/chatnight/storage"
+)
+
+// chat builds the rows of a tweetchat the way a processor would derive them.
+type chat struct {
+	community string
+	session   string
+	start     time.Time
+	version   uint64
+	batch     storage.Batch
+}
+
+func newChat(community, session string, start time.Time) *chat {
+	return &chat{community: community, session: session, start: start.UTC(), version: uint64(time.Now().UnixNano())}
+}
+
+// sessionRow adds the session row itself.
+func (c *chat) sessionRow(kind string, length time.Duration) *chat {
+	c.batch.Sessions = append(c.batch.Sessions, storage.SessionRow{
+		ID: c.session, Community: c.community, Start: c.start, End: c.start.Add(length), Kind: kind,
+		Hosts: []string{"sim:host"}, Version: c.version,
+	})
+	return c
+}
+
+type postOpt func(*storage.PostRow)
+
+func replyTo(id, author string) postOpt {
+	return func(p *storage.PostRow) { p.ReplyToID, p.ReplyToAuthorID, p.Kind = id, "sim:"+author, "reply" }
+}
+
+func mentions(handles ...string) postOpt {
+	return func(p *storage.PostRow) {
+		for _, h := range handles {
+			p.MentionIDs = append(p.MentionIDs, "sim:"+h)
+			p.MentionHandles = append(p.MentionHandles, h)
+		}
+	}
+}
+
+// post adds a post by author at minute offset at, with Q/A marks parsed from its text
+// ("Q1 ...", "A1 ...") and its edges.
+func (c *chat) post(id, author string, at time.Duration, text string, opts ...postOpt) *chat {
+	p := storage.PostRow{
+		ID: id, Community: c.community, Source: "sim", Kind: "original", AuthorID: "sim:" + author,
+		AuthorHandle: author, AuthorName: strings.ToUpper(author[:1]) + author[1:], CreatedAt: c.start.Add(at),
+		Text: text, URL: "https://example.org/" + id, Hashtags: []string{c.community}, URLs: []string{},
+		MentionIDs: []string{}, MentionHandles: []string{}, SessionID: c.session, IsHost: author == "host",
+		IngestedAt: time.Now().UTC(), Version: c.version,
+	}
+	for _, o := range opts {
+		o(&p)
+	}
+	c.batch.Posts = append(c.batch.Posts, p)
+	var kind string
+	var n int
+	if len(text) > 1 {
+		fmt.Sscanf(text[1:], "%d", &n)
+		switch text[0] {
+		case 'Q':
+			kind = "question"
+		case 'A':
+			kind = "answer"
+		}
+	}
+	if kind != "" && n > 0 {
+		c.batch.QAMarks = append(c.batch.QAMarks, storage.QAMarkRow{Community: c.community, SessionID: c.session,
+			Kind: kind, Number: uint16(n), PostID: id, AuthorID: p.AuthorID, CreatedAt: p.CreatedAt,
+			ReplyToID: p.ReplyToID, Version: c.version})
+	}
+	edge := func(dst, kind string) {
+		c.batch.Edges = append(c.batch.Edges, storage.EdgeRow{Community: c.community, SessionID: c.session,
+			Src: p.AuthorID, Dst: dst, Kind: kind, PostID: id, CreatedAt: p.CreatedAt, Version: c.version})
+	}
+	if p.ReplyToAuthorID != "" {
+		edge(p.ReplyToAuthorID, "reply")
+	}
+	for _, m := range p.MentionIDs {
+		edge(m, "mention")
+	}
+	return c
+}
+
+// write stores the rows, then empties the batch.
+func (c *chat) write(t testing.TB) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := storage.NewWriter(ch).Write(ctx, &c.batch); err != nil {
+		t.Fatalf("seed: %v", err)
+	}
+	c.batch = storage.Batch{}
+}
+
+// commit writes the rows and then publishes them on live.<community>, as a processor
+// does after each batch; it returns the message's stream sequence.
+func (c *chat) commit(t testing.TB, env *bustest.Env) uint64 {
+	t.Helper()
+	var events []live.Event
+	marks := map[string][]live.Mark{}
+	for _, m := range c.batch.QAMarks {
+		marks[m.PostID] = append(marks[m.PostID], live.Mark{Kind: m.Kind, Number: int(m.Number)})
+	}
+	for _, p := range c.batch.Posts {
+		events = append(events, live.Event{Type: live.TypePost, Community: c.community, Post: &live.Post{
+			ID: p.ID, Source: p.Source, Kind: p.Kind, AuthorID: p.AuthorID, AuthorHandle: p.AuthorHandle,
+			AuthorName: p.AuthorName, CreatedAt: p.CreatedAt, Text: p.Text, URL: p.URL, ReplyToID: p.ReplyToID,
+			ReplyToAuthor: p.ReplyToAuthorID, Mentions: p.MentionIDs, Hashtags: p.Hashtags,
+			SessionID: p.SessionID, IsHost: p.IsHost, Marks: marks[p.ID],
+		}})
+	}
+	c.write(t)
+	body, err := live.Encode(events)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	ack, err := env.JS.Publish(ctx, bus.LiveSubject(c.community), body)
+	if err != nil {
+		t.Fatalf("publish live: %v", err)
+	}
+	return ack.Sequence
+}

@@ -1,0 +1,290 @@
+// Side panels computed from the shown Dataset: leaderboard, posts per minute and the
+// participant graph (a small force layout of our own on a canvas).
+import {el, svg, fmt, cssVar} from './util.js';
+import {EDGE_KINDS} from './model.js';
+
+// --- leaderboard ---
+
+export class Leaderboard {
+  constructor(root, hooks) {
+    this.root = root;
+    this.hooks = hooks; // onPerson(id), isNewcomer(id)
+    this.showAll = false;
+  }
+
+  render(data) {
+    const people = [...data.people.values()].filter((p) => p.posts > 0)
+      .sort((a, b) => b.posts - a.posts || b.replies + b.mentions - a.replies - a.mentions || a.handle.localeCompare(b.handle));
+    const shown = this.showAll ? people : people.slice(0, 15);
+    const rows = shown.map((p, i) => {
+      const isNew = this.hooks.isNewcomer(p.id);
+      return el('tr', {class: (p.host ? 'host' : '') + (this.hooks.selected() === p.id ? ' selected' : '')},
+        el('td', {class: 'rank'}, String(i + 1)),
+        el('th', {scope: 'row'},
+          el('button', {type: 'button', class: 'person', title: 'Show only posts by @' + p.handle,
+            'aria-pressed': String(this.hooks.selected() === p.id), onclick: () => this.hooks.onPerson(p.id)},
+          '@' + p.handle),
+          p.host ? el('span', {class: 'badge host-badge'}, 'Host') : null,
+          isNew ? el('span', {class: 'badge new-badge', title: 'First chat in this community'}, 'New') : null),
+        el('td', {}, String(p.posts)),
+        el('td', {}, String(p.replies)),
+        el('td', {}, String(p.mentions)));
+    });
+    const table = el('table', {class: 'board'},
+      el('caption', {class: 'sr-only'}, 'Participants by posts, with replies and mentions received'),
+      el('thead', {}, el('tr', {},
+        el('th', {scope: 'col', class: 'rank'}, '#'), el('th', {scope: 'col'}, 'Participant'),
+        el('th', {scope: 'col', title: 'Posts written'}, 'Posts'),
+        el('th', {scope: 'col', title: 'Replies received'}, 'Replies'),
+        el('th', {scope: 'col', title: 'Mentions received'}, 'Ment.'))),
+      el('tbody', {}, ...rows));
+    const newcomers = people.filter((p) => this.hooks.isNewcomer(p.id)).length;
+    const summary = el('p', {class: 'panel-note'},
+      `${fmt.count(people.length, 'participant', 'participants')}` + (newcomers ? `, ${newcomers} new` : ''));
+    const more = people.length > 15 ? el('button', {type: 'button', class: 'link-button',
+      onclick: () => { this.showAll = !this.showAll; this.render(data); }},
+    this.showAll ? 'Show top 15' : `Show all ${people.length}`) : null;
+    this.root.replaceChildren(summary, people.length ? table : el('p', {class: 'empty'}, 'No posts yet.'), more || '');
+  }
+}
+
+// --- posts per minute ---
+
+export class ActivityChart {
+  constructor(root) { this.root = root; }
+
+  render(data) {
+    const minutes = [...data.minutes.entries()].sort((a, b) => a[0] - b[0]);
+    if (!minutes.length) {
+      this.root.replaceChildren(el('p', {class: 'empty'}, 'No activity yet.'));
+      return;
+    }
+    // Fill the quiet minutes between the first and the last, at most 240 bars.
+    const first = minutes[minutes.length > 240 ? minutes.length - 240 : 0][0];
+    const last = minutes[minutes.length - 1][0];
+    const counts = new Map(minutes);
+    const bars = [];
+    for (let m = first; m <= last && bars.length < 240; m += 60000) bars.push([m, counts.get(m) || 0]);
+    const peak = bars.reduce((a, b) => (b[1] > a[1] ? b : a), bars[0]);
+    const W = 320, H = 120, padL = 26, padB = 18, padT = 6;
+    const bw = (W - padL) / bars.length;
+    const ymax = Math.max(1, peak[1]);
+    const chart = svg('svg', {viewBox: `0 0 ${W} ${H}`, class: 'chart', role: 'img',
+      'aria-label': `Posts per minute: ${bars.length} minutes, peak ${peak[1]} at ${fmt.time(new Date(peak[0]))}`});
+    for (const frac of [0, 0.5, 1]) {
+      const y = padT + (H - padT - padB) * (1 - frac);
+      chart.append(svg('line', {x1: padL, x2: W, y1: y, y2: y, class: 'grid'}),
+        svg('text', {x: padL - 4, y: y + 3, class: 'axis', 'text-anchor': 'end'}, String(Math.round(ymax * frac))));
+    }
+    bars.forEach(([m, n], i) => {
+      const h = (H - padT - padB) * (n / ymax);
+      chart.append(svg('rect', {x: padL + i * bw + 0.5, y: H - padB - h, width: Math.max(1, bw - 1), height: h, class: 'bar'},
+        svg('title', {}, `${fmt.time(new Date(m))}: ${fmt.count(n, 'post', 'posts')}`)));
+    });
+    const ticks = Math.min(4, bars.length);
+    for (let k = 0; k < ticks; k++) {
+      const i = Math.round((bars.length - 1) * (ticks === 1 ? 0 : k / (ticks - 1)));
+      const anchor = k === 0 ? 'start' : k === ticks - 1 ? 'end' : 'middle';
+      chart.append(svg('text', {x: padL + i * bw + bw / 2, y: H - 4, class: 'axis', 'text-anchor': anchor},
+        fmt.time(new Date(bars[i][0]))));
+    }
+    const total = bars.reduce((s, b) => s + b[1], 0);
+    this.root.replaceChildren(chart, el('p', {class: 'panel-note'},
+      `${fmt.count(total, 'post', 'posts')}, peak ${peak[1]}/min at ${fmt.time(new Date(peak[0]))}`));
+  }
+}
+
+// --- participant graph ---
+
+const MAX_NODES = 120;
+
+export class Graph {
+  constructor(root, hooks) {
+    this.root = root;
+    this.hooks = hooks; // onPerson(id)
+    this.kinds = new Set(EDGE_KINDS);
+    this.nodes = new Map(); // id -> {id, handle, x, y, vx, vy, r, ...}
+    this.links = [];
+    this.alpha = 0;
+    this.hover = null;
+    this.canvas = el('canvas', {class: 'graph', role: 'img', 'aria-label': 'Participant graph'});
+    this.tip = el('div', {class: 'graph-tip', role: 'tooltip', hidden: true});
+    const filters = el('fieldset', {class: 'kinds'}, el('legend', {class: 'sr-only'}, 'Edge kinds'),
+      ...EDGE_KINDS.map((k) => el('label', {class: 'kind kind-' + k},
+        el('input', {type: 'checkbox', checked: true, value: k, onchange: (e) => {
+          if (e.target.checked) this.kinds.add(k); else this.kinds.delete(k);
+          this.rebuild();
+        }}), ' ' + k)));
+    this.list = el('ol', {class: 'edge-list'});
+    const details = el('details', {class: 'edge-details'}, el('summary', {}, 'Strongest connections'), this.list);
+    this.root.replaceChildren(filters, el('div', {class: 'graph-wrap'}, this.canvas, this.tip), details);
+    this.canvas.addEventListener('mousemove', (e) => this.onHover(e));
+    this.canvas.addEventListener('mouseleave', () => { this.hover = null; this.tip.hidden = true; this.draw(); });
+    this.canvas.addEventListener('click', () => { if (this.hover) this.hooks.onPerson(this.hover.id); });
+    new ResizeObserver(() => this.resize()).observe(this.canvas);
+    matchMedia('(prefers-color-scheme: dark)').addEventListener('change', () => this.draw());
+    this.frame = this.frame.bind(this);
+  }
+
+  render(data) {
+    this.data = data;
+    this.rebuild();
+  }
+
+  rebuild() {
+    const data = this.data;
+    if (!data) return;
+    const edges = [...data.edges.values()].filter((e) => this.kinds.has(e.kind));
+    const activity = new Map();
+    for (const p of data.people.values()) activity.set(p.id, p.posts + p.replies + p.mentions);
+    const ids = [...activity.keys()].sort((a, b) => activity.get(b) - activity.get(a)).slice(0, MAX_NODES);
+    const keep = new Set(ids);
+    const w = this.width || 300, h = this.height || 240;
+    const next = new Map();
+    for (const id of ids) {
+      const p = data.people.get(id);
+      const old = this.nodes.get(id);
+      next.set(id, Object.assign(old || {x: w / 2 + (Math.random() - 0.5) * w * 0.6, y: h / 2 + (Math.random() - 0.5) * h * 0.6, vx: 0, vy: 0},
+        {id, handle: p.handle, host: p.host, posts: p.posts, replies: p.replies, mentions: p.mentions,
+          r: 3 + Math.sqrt(activity.get(id)) * 1.6, out: 0, in: 0}));
+    }
+    this.nodes = next;
+    // Merge the kinds of a pair into one link for the layout; keep them for the tooltip.
+    const pairs = new Map();
+    for (const e of edges) {
+      if (!keep.has(e.src) || !keep.has(e.dst)) continue;
+      next.get(e.src).out += e.weight;
+      next.get(e.dst).in += e.weight;
+      const key = e.src < e.dst ? e.src + '\u0000' + e.dst : e.dst + '\u0000' + e.src;
+      let l = pairs.get(key);
+      if (!l) pairs.set(key, l = {a: next.get(e.src), b: next.get(e.dst), weight: 0, kinds: {}});
+      l.weight += e.weight;
+      l.kinds[e.kind] = (l.kinds[e.kind] || 0) + e.weight;
+    }
+    this.links = [...pairs.values()];
+    this.canvas.setAttribute('aria-label',
+      `Participant graph: ${fmt.count(next.size, 'participant', 'participants')}, ${fmt.count(this.links.length, 'connection', 'connections')}`);
+    const top = [...edges].sort((a, b) => b.weight - a.weight).slice(0, 12);
+    const name = (id) => '@' + (data.people.get(id)?.handle || id);
+    const kindCount = (n, k) => (k === 'reply' ? fmt.count(n, 'reply', 'replies') : fmt.count(n, k, k + 's'));
+    this.list.replaceChildren(...top.map((e) => el('li', {}, `${name(e.src)} → ${name(e.dst)}: ${kindCount(e.weight, e.kind)}`)));
+    this.heat(0.6);
+  }
+
+  heat(a) {
+    const running = this.alpha > 0.02;
+    this.alpha = Math.max(this.alpha, a);
+    if (!running) requestAnimationFrame(this.frame);
+  }
+
+  resize() {
+    const rect = this.canvas.getBoundingClientRect();
+    const dpr = window.devicePixelRatio || 1;
+    this.width = rect.width;
+    this.height = rect.height;
+    this.canvas.width = Math.round(rect.width * dpr);
+    this.canvas.height = Math.round(rect.height * dpr);
+    this.canvas.getContext('2d').setTransform(dpr, 0, 0, dpr, 0, 0);
+    this.heat(0.3);
+  }
+
+  frame() {
+    this.step();
+    this.draw();
+    this.alpha *= 0.97;
+    if (this.alpha > 0.02) requestAnimationFrame(this.frame);
+  }
+
+  step() {
+    const nodes = [...this.nodes.values()];
+    const w = this.width || 300, h = this.height || 240, a = this.alpha;
+    // Repulsion between every pair (n <= MAX_NODES).
+    for (let i = 0; i < nodes.length; i++) {
+      const n = nodes[i];
+      for (let j = i + 1; j < nodes.length; j++) {
+        const m = nodes[j];
+        let dx = n.x - m.x, dy = n.y - m.y;
+        let d2 = dx * dx + dy * dy;
+        if (d2 < 0.01) { dx = Math.random() - 0.5; dy = Math.random() - 0.5; d2 = 0.5; }
+        const f = Math.min(8, (900 / d2)) * a;
+        const d = Math.sqrt(d2);
+        n.vx += dx / d * f; n.vy += dy / d * f;
+        m.vx -= dx / d * f; m.vy -= dy / d * f;
+      }
+    }
+    // Springs along links, stronger for heavier links.
+    for (const l of this.links) {
+      const dx = l.b.x - l.a.x, dy = l.b.y - l.a.y;
+      const d = Math.sqrt(dx * dx + dy * dy) || 1;
+      const want = 40 + l.a.r + l.b.r;
+      const f = (d - want) * 0.02 * Math.min(3, 1 + Math.log(l.weight)) * a;
+      l.a.vx += dx / d * f; l.a.vy += dy / d * f;
+      l.b.vx -= dx / d * f; l.b.vy -= dy / d * f;
+    }
+    for (const n of nodes) {
+      n.vx += (w / 2 - n.x) * 0.01 * a;
+      n.vy += (h / 2 - n.y) * 0.01 * a;
+      n.vx *= 0.6; n.vy *= 0.6;
+      n.x = Math.min(w - n.r - 2, Math.max(n.r + 2, n.x + n.vx));
+      n.y = Math.min(h - n.r - 2, Math.max(n.r + 2, n.y + n.vy));
+    }
+  }
+
+  draw() {
+    const ctx = this.canvas.getContext('2d');
+    const w = this.width || 300, h = this.height || 240;
+    ctx.clearRect(0, 0, w, h);
+    const edge = cssVar('--edge'), node = cssVar('--accent'), host = cssVar('--host'), text = cssVar('--muted');
+    const hv = this.hover;
+    for (const l of this.links) {
+      const lit = hv && (l.a === hv || l.b === hv);
+      ctx.strokeStyle = lit ? node : edge;
+      ctx.globalAlpha = hv && !lit ? 0.25 : 0.8;
+      ctx.lineWidth = Math.min(6, 0.6 + Math.log2(1 + l.weight));
+      ctx.beginPath();
+      ctx.moveTo(l.a.x, l.a.y);
+      ctx.lineTo(l.b.x, l.b.y);
+      ctx.stroke();
+    }
+    ctx.globalAlpha = 1;
+    ctx.font = '11px system-ui, sans-serif';
+    ctx.textAlign = 'center';
+    for (const n of this.nodes.values()) {
+      ctx.fillStyle = n.host ? host : node;
+      ctx.globalAlpha = hv && hv !== n ? 0.6 : 1;
+      ctx.beginPath();
+      ctx.arc(n.x, n.y, n.r, 0, Math.PI * 2);
+      ctx.fill();
+      if (n.r > 8 || n === hv) {
+        ctx.fillStyle = text;
+        ctx.fillText('@' + n.handle, n.x, n.y - n.r - 3);
+      }
+    }
+    ctx.globalAlpha = 1;
+  }
+
+  onHover(e) {
+    const rect = this.canvas.getBoundingClientRect();
+    const x = e.clientX - rect.left, y = e.clientY - rect.top;
+    let best = null, bestD = Infinity;
+    for (const n of this.nodes.values()) {
+      const d = Math.hypot(n.x - x, n.y - y);
+      if (d < n.r + 4 && d < bestD) { best = n; bestD = d; }
+    }
+    if (best !== this.hover) {
+      this.hover = best;
+      this.draw();
+    }
+    if (!best) { this.tip.hidden = true; return; }
+    const links = this.links.filter((l) => l.a === best || l.b === best);
+    const kinds = {};
+    for (const l of links) for (const [k, v] of Object.entries(l.kinds)) kinds[k] = (kinds[k] || 0) + v;
+    this.tip.replaceChildren(el('strong', {}, '@' + best.handle),
+      el('span', {}, `${best.posts} posts · ${best.replies} replies · ${best.mentions} mentions received`),
+      el('span', {}, `${links.length} connections` + (Object.keys(kinds).length ? ': ' +
+        Object.entries(kinds).map(([k, v]) => `${v} ${k}`).join(', ') : '')));
+    this.tip.hidden = false;
+    this.tip.style.left = Math.min(x + 12, (this.width || 300) - 180) + 'px';
+    this.tip.style.top = (y + 12) + 'px';
+  }
+}
