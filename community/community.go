@@ -3,6 +3,7 @@
 package community
 
 import (
+	"slices"
 	"strings"
 	"time"
 
@@ -132,4 +133,20 @@ func (s *Slot) NextStartAfter(t time.Time) time.Time {
 func addWeek(start time.Time, s *Slot) time.Time {
 	l := start.In(s.location)
 	return time.Date(l.Year(), l.Month(), l.Day()+7, s.hour, s.minute, 0, 0, s.location)
+}
+
+// Follows reports whether the community takes live posts from network ("x",
+// "mastodon", "bluesky"): only networks listed in its sources are contacted; a
+// community without sources is fed by imports and the simulator alone.
+func (c *Community) Follows(network string) bool { return slices.Contains(c.Sources, network) }
+
+// Following returns the communities that follow network.
+func Following(comms []Community, network string) []Community {
+	var out []Community
+	for _, cm := range comms {
+		if cm.Follows(network) {
+			out = append(out, cm)
+		}
+	}
+	return out
 }

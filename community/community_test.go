@@ -152,4 +152,3 @@ func TestIsHost(t *testing.T) {
 		t.Error("HasHosts")
 	}
 }
-

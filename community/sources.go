@@ -34,7 +34,8 @@ type MastodonInstance struct {
 // BlueskySource configures the Bluesky ingestor.
 type BlueskySource struct {
 	JetstreamURL   string `yaml:"jetstream_url"`    // default wss://jetstream2.us-east.bsky.network
-	APIURL         string `yaml:"api_url"`          // for searchPosts backfill and handle resolution
+	AppViewURL     string `yaml:"appview_url"`      // handle resolution (getProfile); default https://public.api.bsky.app
+	PDSURL         string `yaml:"pds_url"`          // where identifier logs in for searchPosts; default https://bsky.social
 	Identifier     string `yaml:"identifier"`       // account handle for searchPosts
 	AppPasswordEnv string `yaml:"app_password_env"` // env var holding its app password
 }

@@ -297,7 +297,8 @@ func TestPageInBrowser(t *testing.T) {
 	p.waitJS("the linked post highlighted", `document.querySelector('[data-post-id="brtest:2"]').classList.contains('target')`, 5*time.Second)
 
 	// Leaderboard and panels follow the posts.
-	p.waitJS("the leaderboard", `document.querySelectorAll('#board tbody tr').length === 6`, 5*time.Second)
+	p.waitJS("the leaderboard", `document.querySelectorAll('#board tbody tr').length === 6 &&
+		document.querySelector('#board tbody tr td:nth-child(3)').textContent === '2'`, 5*time.Second)
 	p.screenshot("stream-light", false)
 	p.do(5*time.Second, emulate(1280, 900, false, "dark"))
 	p.screenshot("stream-dark", false)

@@ -38,6 +38,7 @@ const (
 	flagsEmbedded
 	flagsHTTP
 	flagsProcessor
+	flagsOps // /metrics, /healthz and /readyz of a tier without the web UI
 )
 
 func newFlagSet(name, synopsis string, stderr io.Writer, o *Options, groups flagGroup) *flag.FlagSet {
@@ -66,6 +67,9 @@ func newFlagSet(name, synopsis string, stderr io.Writer, o *Options, groups flag
 	if groups&flagsHTTP != 0 {
 		fs.StringVar(&o.HTTPAddr, "http-addr", "127.0.0.1:8080", "where the web viewer, API and /metrics listen")
 		fs.StringVar(&o.AllowedOrigins, "allowed-origins", "", "comma-separated extra origins allowed to open the websocket")
+	}
+	if groups&flagsOps != 0 {
+		fs.StringVar(&o.HTTPAddr, "http-addr", "127.0.0.1:9464", "where /metrics, /healthz and /readyz listen")
 	}
 	if groups&flagsProcessor != 0 {
 		fs.IntVar(&o.BatchPosts, "batch-posts", 5000, "write a batch when it holds this many posts")

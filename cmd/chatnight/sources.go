@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"slices"
 	"strings"
 
 	"github.com/chatnight/chatnight/community"
@@ -20,58 +19,41 @@ import (
 
 // buildSources makes the live sources the communities ask for in their `sources` lists.
 func buildSources(ctx context.Context, st *stack, cfg *community.Config, metrics *ingest.Metrics, log *slog.Logger) ([]ingest.Source, error) {
-	following := func(network string) []community.Community {
-		var out []community.Community
-		for _, cm := range cfg.Communities {
-			if slices.Contains(cm.Sources, network) {
-				out = append(out, cm)
-			}
-		}
-		return out
-	}
-	// Only the networks a community lists are contacted.
-	if len(following("x"))+len(following("mastodon"))+len(following("bluesky")) == 0 {
+	xComms := community.Following(cfg.Communities, "x")
+	if len(xComms)+len(community.Following(cfg.Communities, "mastodon"))+len(community.Following(cfg.Communities, "bluesky")) == 0 {
 		return nil, nil
 	}
-	sub := *cfg
-	var all []ingest.Source
 	cursors, err := ingest.OpenCursors(ctx, st.js)
 	if err != nil {
 		return nil, err
 	}
-	if cms := following("x"); len(cms) > 0 {
+	var all []ingest.Source
+	if len(xComms) > 0 {
 		client := xapi.ClientConfig{
 			BaseURL: cfg.Sources.X.BaseURL, BearerTokenEnv: cfg.Sources.X.BearerTokenEnv,
 			Log: log.With("source", "x"), Metrics: metrics,
 		}
 		var src ingest.Source
 		if cfg.Sources.X.Mode == "stream" {
-			src, err = xapi.NewStream(xapi.StreamConfig{ClientConfig: client, Communities: cms, Cursors: cursors, Backfill: true})
+			src, err = xapi.NewStream(xapi.StreamConfig{ClientConfig: client, Communities: xComms, Cursors: cursors, Backfill: true})
 		} else {
-			src, err = xapi.NewSearch(xapi.SearchConfig{ClientConfig: client, Communities: cms, Cursors: cursors, PollInterval: cfg.Sources.X.PollInterval})
+			src, err = xapi.NewSearch(xapi.SearchConfig{ClientConfig: client, Communities: xComms, Cursors: cursors, PollInterval: cfg.Sources.X.PollInterval})
 		}
 		if err != nil {
 			return nil, fmt.Errorf("x source: %w", err)
 		}
 		all = append(all, src)
 	}
-	if cms := following("mastodon"); len(cms) > 0 {
-		sub.Communities = cms
-		srcs, err := mastodon.Sources(&sub, os.Getenv, mastodon.Deps{Cursors: cursors, Metrics: metrics, Log: log.With("source", "mastodon")})
-		if err != nil {
-			return nil, fmt.Errorf("mastodon sources: %w", err)
-		}
-		all = append(all, srcs...)
+	srcs, err := mastodon.Sources(cfg, os.Getenv, mastodon.Deps{Cursors: cursors, Metrics: metrics, Log: log.With("source", "mastodon")})
+	if err != nil {
+		return nil, fmt.Errorf("mastodon sources: %w", err)
 	}
-	if cms := following("bluesky"); len(cms) > 0 {
-		sub.Communities = cms
-		srcs, err := bluesky.Sources(&sub, os.Getenv, bluesky.Deps{Cursors: cursors, Metrics: metrics, Log: log.With("source", "bluesky")})
-		if err != nil {
-			return nil, fmt.Errorf("bluesky sources: %w", err)
-		}
-		all = append(all, srcs...)
+	all = append(all, srcs...)
+	srcs, err = bluesky.Sources(cfg, os.Getenv, bluesky.Deps{Cursors: cursors, Metrics: metrics, Log: log.With("source", "bluesky")})
+	if err != nil {
+		return nil, fmt.Errorf("bluesky sources: %w", err)
 	}
-	return all, nil
+	return append(all, srcs...), nil
 }
 
 func importCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {

@@ -34,7 +34,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 
 func processCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var o Options
-	fs := newFlagSet("process", "process [flags]", stderr, &o, tierFlags|flagsProcessor)
+	fs := newFlagSet("process", "process [flags]", stderr, &o, tierFlags|flagsProcessor|flagsOps)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -52,7 +52,7 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 func ingestCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var o Options
-	fs := newFlagSet("ingest", "ingest [flags]", stderr, &o, flagsConfig|flagsNATS|flagsEmbedded)
+	fs := newFlagSet("ingest", "ingest [flags]", stderr, &o, flagsConfig|flagsNATS|flagsEmbedded|flagsOps)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -72,6 +72,11 @@ func runTiers(ctx context.Context, o *Options, stdout, stderr io.Writer, t tiers
 	if err != nil {
 		return err
 	}
+	ln, err := listen(o.HTTPAddr)
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
 	st := newStack(log)
 	defer st.close()
 	if err := st.connectNATS(ctx, o, true, "chatnight"); err != nil {
@@ -98,8 +103,11 @@ func runTiers(ctx context.Context, o *Options, stdout, stderr io.Writer, t tiers
 		if err != nil {
 			return err
 		}
-		g.Go(func() error { return srv.Run(ctx) })
-		fmt.Fprintf(stdout, "chatnight is up: open http://%s/\n", o.HTTPAddr)
+		g.Go(func() error { return srv.Serve(ctx, ln) })
+		fmt.Fprintf(stdout, "chatnight is up: open http://%s/\n", ln.Addr())
+	} else {
+		g.Go(func() error { return st.serveOps(ctx, ln) })
+		log.Info("serving /metrics, /healthz and /readyz", "addr", ln.Addr().String())
 	}
 	metrics := ingest.NewMetrics(st.reg)
 	if t.ingest {

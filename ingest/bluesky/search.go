@@ -75,7 +75,7 @@ func NewSearch(cfg SearchConfig) (*Search, error) {
 	}
 	u, err := url.Parse(cfg.PDSURL)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return nil, fmt.Errorf("bluesky api url %q: use a URL such as %s (sources.bluesky.api_url)", cfg.PDSURL, DefaultPDSURL)
+		return nil, fmt.Errorf("bluesky api url %q: use a URL such as %s (sources.bluesky.pds_url)", cfg.PDSURL, DefaultPDSURL)
 	}
 	if cfg.Cursors == nil {
 		return nil, errors.New("bluesky search needs the cursor store")

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"slices"
 
 	"github.com/chatnight/chatnight/community"
 	"github.com/chatnight/chatnight/ingest"
@@ -18,24 +17,18 @@ type Deps struct {
 	HTTPClient *http.Client
 }
 
-// Sources builds the Bluesky sources for the communities that follow Bluesky (a
-// community with no sources listed follows every network): the Jetstream firehose,
-// and the searchPosts backfill when sources.bluesky.identifier is set. api_url, when
-// set, serves both handle resolution and search; otherwise handles come from
-// DefaultAppViewURL and search logs in at DefaultPDSURL. getenv reads the variable
-// named by app_password_env (os.Getenv in production).
+// Sources builds the Bluesky sources for the communities that follow Bluesky: the
+// Jetstream firehose, and the searchPosts backfill when sources.bluesky.identifier is
+// set. Handles are resolved at appview_url (DefaultAppViewURL); search logs in at
+// pds_url (DefaultPDSURL). getenv reads the variable named by app_password_env
+// (os.Getenv in production).
 func Sources(cfg *community.Config, getenv func(string) string, deps Deps) ([]ingest.Source, error) {
-	var comms []community.Community
-	for _, cm := range cfg.Communities {
-		if len(cm.Sources) == 0 || slices.Contains(cm.Sources, "bluesky") {
-			comms = append(comms, cm)
-		}
-	}
+	comms := community.Following(cfg.Communities, "bluesky")
 	if len(comms) == 0 {
 		return nil, nil
 	}
 	bs := cfg.Sources.Bluesky
-	profiles := NewProfiles(firstNonEmpty(bs.APIURL, DefaultAppViewURL), deps.HTTPClient, deps.Log)
+	profiles := NewProfiles(firstNonEmpty(bs.AppViewURL, DefaultAppViewURL), deps.HTTPClient, deps.Log)
 	js, err := NewJetstream(JetstreamConfig{
 		URL: bs.JetstreamURL, Communities: comms, Cursors: deps.Cursors, Profiles: profiles,
 		Metrics: deps.Metrics, Log: deps.Log,
@@ -55,7 +48,7 @@ func Sources(cfg *community.Config, getenv func(string) string, deps Deps) ([]in
 		return nil, fmt.Errorf("sources.bluesky.app_password_env names %s, which is not set", bs.AppPasswordEnv)
 	}
 	search, err := NewSearch(SearchConfig{
-		PDSURL: firstNonEmpty(bs.APIURL, DefaultPDSURL), Identifier: bs.Identifier, AppPassword: password,
+		PDSURL: firstNonEmpty(bs.PDSURL, DefaultPDSURL), Identifier: bs.Identifier, AppPassword: password,
 		Communities: comms, Cursors: deps.Cursors, Profiles: profiles,
 		Metrics: deps.Metrics, Log: deps.Log, HTTPClient: deps.HTTPClient,
 	})

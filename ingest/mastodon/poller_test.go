@@ -412,7 +412,8 @@ func TestSources(t *testing.T) {
 	cfg := &community.Config{
 		Communities: []community.Community{
 			{ID: "hcldr", Hashtags: []string{"hcldr"}, Sources: []string{"mastodon", "bluesky"}},
-			{ID: "hitsm", Hashtags: []string{"hitsm", "HITsm"}},
+			{ID: "hitsm", Hashtags: []string{"hitsm", "HITsm"}, Sources: []string{"mastodon"}},
+			{ID: "imports", Hashtags: []string{"imports"}}, // no sources: imports only
 			{ID: "xonly", Hashtags: []string{"xonly"}, Sources: []string{"x"}},
 		},
 		Sources: community.Sources{Mastodon: community.MastodonSource{Instances: []community.MastodonInstance{

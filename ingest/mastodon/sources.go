@@ -24,7 +24,7 @@ type Deps struct {
 // source when the instance has an access token, a Poller otherwise. getenv reads the
 // variables named by access_token_env (os.Getenv in production).
 func Sources(cfg *community.Config, getenv func(string) string, deps Deps) ([]ingest.Source, error) {
-	comms := Following(cfg.Communities, "mastodon")
+	comms := community.Following(cfg.Communities, "mastodon")
 	var tags []string
 	for _, cm := range comms {
 		for _, h := range cm.Hashtags {
@@ -62,18 +62,6 @@ func Sources(cfg *community.Config, getenv func(string) string, deps Deps) ([]in
 		}
 	}
 	return out, nil
-}
-
-// Following returns the communities that take posts from network: those that list it
-// in their sources, or list no sources at all.
-func Following(comms []community.Community, network string) []community.Community {
-	var out []community.Community
-	for _, cm := range comms {
-		if len(cm.Sources) == 0 || slices.Contains(cm.Sources, network) {
-			out = append(out, cm)
-		}
-	}
-	return out
 }
 
 var (

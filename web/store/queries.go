@@ -24,7 +24,7 @@ LIMIT 1`
 	// querySessionsOfCommunity lists a community's sessions newest first, with their
 	// post and participant counts.
 	querySessionsOfCommunity = `
-SELECT s.id AS id, s.community AS community, s.start AS start, s.`+"`end`"+` AS `+"`end`"+`, s.kind AS kind,
+SELECT s.id AS id, s.community AS community, s.start AS start, s.` + "`end`" + ` AS ` + "`end`" + `, s.kind AS kind,
        s.hosts AS hosts, p.posts AS posts, p.participants AS participants
 FROM
 (

@@ -51,13 +51,12 @@ function shown() {
 
 const refreshPanels = throttle(() => {
   const data = shown();
-  console.log('refreshPanels', state.mode, data && data.posts.size, performance.now());
   if (!data) return;
   board.render(data);
   chart.render(data);
   graph.render(data);
   refreshFilterOptions(data);
-}, 700);
+}, 250);
 
 function sessionLabel(sid, first) {
   if (!sid) return 'Outside a scheduled session';

@@ -71,20 +71,21 @@ export class ActivityChart {
     const ymax = Math.max(1, peak[1]);
     const chart = svg('svg', {viewBox: `0 0 ${W} ${H}`, class: 'chart', role: 'img',
       'aria-label': `Posts per minute: ${bars.length} minutes, peak ${peak[1]} at ${fmt.time(new Date(peak[0]))}`});
-    for (const frac of [0, 0.5, 1]) {
-      const y = padT + (H - padT - padB) * (1 - frac);
+    const ticks = ymax >= 4 ? [0, Math.round(ymax / 2), ymax] : [0, ymax];
+    for (const v of ticks) {
+      const y = padT + (H - padT - padB) * (1 - v / ymax);
       chart.append(svg('line', {x1: padL, x2: W, y1: y, y2: y, class: 'grid'}),
-        svg('text', {x: padL - 4, y: y + 3, class: 'axis', 'text-anchor': 'end'}, String(Math.round(ymax * frac))));
+        svg('text', {x: padL - 4, y: y + 3, class: 'axis', 'text-anchor': 'end'}, String(v)));
     }
     bars.forEach(([m, n], i) => {
       const h = (H - padT - padB) * (n / ymax);
       chart.append(svg('rect', {x: padL + i * bw + 0.5, y: H - padB - h, width: Math.max(1, bw - 1), height: h, class: 'bar'},
         svg('title', {}, `${fmt.time(new Date(m))}: ${fmt.count(n, 'post', 'posts')}`)));
     });
-    const ticks = Math.min(4, bars.length);
-    for (let k = 0; k < ticks; k++) {
-      const i = Math.round((bars.length - 1) * (ticks === 1 ? 0 : k / (ticks - 1)));
-      const anchor = k === 0 ? 'start' : k === ticks - 1 ? 'end' : 'middle';
+    const labels = Math.min(4, bars.length);
+    for (let k = 0; k < labels; k++) {
+      const i = Math.round((bars.length - 1) * (labels === 1 ? 0 : k / (labels - 1)));
+      const anchor = k === 0 ? 'start' : k === labels - 1 ? 'end' : 'middle';
       chart.append(svg('text', {x: padL + i * bw + bw / 2, y: H - 4, class: 'axis', 'text-anchor': anchor},
         fmt.time(new Date(bars[i][0]))));
     }
@@ -168,7 +169,7 @@ export class Graph {
     const name = (id) => '@' + (data.people.get(id)?.handle || id);
     const kindCount = (n, k) => (k === 'reply' ? fmt.count(n, 'reply', 'replies') : fmt.count(n, k, k + 's'));
     this.list.replaceChildren(...top.map((e) => el('li', {}, `${name(e.src)} → ${name(e.dst)}: ${kindCount(e.weight, e.kind)}`)));
-    this.heat(0.6);
+    this.heat(1);
   }
 
   heat(a) {
@@ -185,7 +186,12 @@ export class Graph {
     this.canvas.width = Math.round(rect.width * dpr);
     this.canvas.height = Math.round(rect.height * dpr);
     this.canvas.getContext('2d').setTransform(dpr, 0, 0, dpr, 0, 0);
-    this.heat(0.3);
+    // Keep the layout inside the new bounds.
+    for (const n of this.nodes.values()) {
+      n.x = Math.min(rect.width - n.r, Math.max(n.r, n.x));
+      n.y = Math.min(rect.height - n.r, Math.max(n.r, n.y));
+    }
+    this.heat(0.5);
   }
 
   frame() {
@@ -222,8 +228,8 @@ export class Graph {
       l.b.vx -= dx / d * f; l.b.vy -= dy / d * f;
     }
     for (const n of nodes) {
-      n.vx += (w / 2 - n.x) * 0.01 * a;
-      n.vy += (h / 2 - n.y) * 0.01 * a;
+      n.vx += (w / 2 - n.x) * 0.03 * a;
+      n.vy += (h / 2 - n.y) * 0.03 * a;
       n.vx *= 0.6; n.vy *= 0.6;
       n.x = Math.min(w - n.r - 2, Math.max(n.r + 2, n.x + n.vx));
       n.y = Math.min(h - n.r - 2, Math.max(n.r + 2, n.y + n.vy));
@@ -255,7 +261,7 @@ export class Graph {
       ctx.beginPath();
       ctx.arc(n.x, n.y, n.r, 0, Math.PI * 2);
       ctx.fill();
-      if (n.r > 8 || n === hv) {
+      if (n.r > 8 || n === hv || this.nodes.size <= 30) {
         ctx.fillStyle = text;
         ctx.fillText('@' + n.handle, n.x, n.y - n.r - 3);
       }
