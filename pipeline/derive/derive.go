@@ -7,7 +7,7 @@
 // What each part decides, and why it does not depend on the order posts arrive in:
 //
 //   - session_id (package sessions): a function of the post's time and the community
-//     config alone. Scheduled communities get the slot's id; unscheduled ones the post's
+//     config alone. A post in a scheduled slot gets the slot's id; any other post its
 //     cell, grouped into bursts when read (view detected_sessions).
 //   - root_id, depth (package threads): from the parent, read through Lookup; a reply
 //     stored before its parent is placed again, with a higher version, when the parent

@@ -42,13 +42,13 @@ const (
 const (
 	KindScheduled = "scheduled"
 	KindDetected  = "detected" // a burst, resolved at read time (never written by the Deriver)
-	KindCell      = "cell"     // one SessionGap-long cell of an unscheduled community
+	KindCell      = "cell"     // one SessionGap-long cell of activity outside any scheduled slot
 )
 
 // idTime is the UTC time layout in session ids.
 const idTime = "20060102T150405Z"
 
-// Session is one chat session, or one cell of an unscheduled community.
+// Session is one chat session, or one cell of activity outside the schedule.
 type Session struct {
 	ID        string
 	Community string
@@ -107,14 +107,15 @@ func Gap(cm *community.Community) time.Duration {
 }
 
 // At returns the session a post created at t belongs to: the scheduled session whose
-// widened slot contains t (nil outside every slot) when cm has a schedule, else t's
-// cell. When widened slots overlap, a slot that contains t itself wins over one whose
-// grace window does; then the slot nearest to t; then the earlier slot.
+// widened slot contains t, else t's cell, so activity outside the schedule (an
+// impromptu chat, a demo) still forms detected sessions. When widened slots overlap, a
+// slot that contains t itself wins over one whose grace window does; then the slot
+// nearest to t; then the earlier slot.
 func At(cm *community.Community, t time.Time) *Session {
-	if len(cm.Schedule) == 0 {
-		return Cell(cm, t)
+	if s := Scheduled(cm, t); s != nil {
+		return s
 	}
-	return Scheduled(cm, t)
+	return Cell(cm, t)
 }
 
 // Scheduled returns the scheduled session whose widened slot contains t, or nil.
@@ -211,7 +212,7 @@ func Current(cm *community.Community, now time.Time) (cur *Session, next time.Ti
 	return cur, next
 }
 
-// Detect groups post times of an unscheduled community into detected sessions, the
+// Detect groups the times of off-schedule posts into detected sessions, the
 // read-time rule of the detected_sessions view: times sorted, a silence of at least gap
 // starts a new session. Each session is named after the cell of its first post; Start
 // and End are its first and last post.

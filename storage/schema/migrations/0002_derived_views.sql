@@ -34,9 +34,9 @@ SELECT
 FROM chatnight.edge_events FINAL
 GROUP BY community, src, dst, kind;
 
--- Detected sessions of unscheduled communities. Their posts carry the id of their
--- cell (a session_gap-long slice of time, a sessions row of kind 'cell' whose length is
--- the gap). A cell never spans two bursts, so bursts are runs of cells: a new one
+-- Detected sessions: activity outside every scheduled slot (all of it in unscheduled
+-- communities). Such posts carry the id of their cell (a session_gap-long slice of
+-- time, a sessions row of kind 'cell' whose length is the gap). A cell never spans two bursts, so bursts are runs of cells: a new one
 -- starts where the silence between a cell's first post and the previous cell's last
 -- post is at least the gap. A detected session is named after its first cell; cells
 -- lists the session_id values its posts carry. Same rule as sessions.Detect.
@@ -100,7 +100,7 @@ CREATE VIEW IF NOT EXISTS chatnight.session_cells AS
 SELECT community, arrayJoin(cells) AS cell, id AS session_id
 FROM chatnight.detected_sessions;
 
--- The qa view with detected sessions resolved: in an unscheduled community a question
+-- The qa view with detected sessions resolved: in a detected session a question
 -- and its answers may carry different cells of the same detected session. session_id is
 -- the resolved session, stored_session_id what qa_marks holds. For scheduled sessions
 -- this is the qa view.
