@@ -17,6 +17,7 @@ import (
 
 	"github.com/chatnight/chatnight/community"
 	"github.com/chatnight/chatnight/ingest"
+	"github.com/chatnight/chatnight/ingest/lru"
 	"github.com/chatnight/chatnight/post"
 )
 
@@ -70,9 +71,9 @@ type Jetstream struct {
 	parser Parser
 	tags   [][]byte // community hashtags, folded, for the dead-letter check
 
-	last    int64                      // largest time_us processed
-	kept    *lru[string, []string]     // post uri -> hashtags
-	pending *lru[string, []*post.Post] // subject uri -> reposts waiting for it
+	last    int64                            // largest time_us processed
+	kept    *lru.Cache[string, []string]     // post uri -> hashtags
+	pending *lru.Cache[string, []*post.Post] // subject uri -> reposts waiting for it
 
 	sleep func(context.Context, time.Duration) error
 }
@@ -112,8 +113,8 @@ func NewJetstream(cfg JetstreamConfig) (*Jetstream, error) {
 	}
 	j := &Jetstream{
 		cfg: cfg, base: base,
-		kept:    newLRU[string, []string](cfg.KeptPosts),
-		pending: newLRU[string, []*post.Post](cfg.PendingReps),
+		kept:    lru.New[string, []string](cfg.KeptPosts),
+		pending: lru.New[string, []*post.Post](cfg.PendingReps),
 		sleep:   ingest.Sleep,
 	}
 	j.parser = Parser{Profile: cfg.Profiles.Get}

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/chatnight/chatnight/ingest/lru"
 	"github.com/chatnight/chatnight/post"
 )
 
@@ -47,8 +48,8 @@ type Profiles struct {
 	now     func() time.Time
 
 	mu     sync.Mutex
-	cache  *lru[string, Profile]
-	misses *lru[string, time.Time]
+	cache  *lru.Cache[string, Profile]
+	misses *lru.Cache[string, time.Time]
 	pause  time.Time
 }
 
@@ -66,8 +67,8 @@ func NewProfiles(apiURL string, client *http.Client, log *slog.Logger) *Profiles
 	return &Profiles{
 		api: strings.TrimRight(apiURL, "/"), http: client, log: log,
 		timeout: lookupTimeout, now: time.Now,
-		cache:  newLRU[string, Profile](profileCacheSize),
-		misses: newLRU[string, time.Time](profileCacheSize / 10),
+		cache:  lru.New[string, Profile](profileCacheSize),
+		misses: lru.New[string, time.Time](profileCacheSize / 10),
 	}
 }
 

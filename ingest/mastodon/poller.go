@@ -14,6 +14,7 @@ import (
 
 	"github.com/chatnight/chatnight/community"
 	"github.com/chatnight/chatnight/ingest"
+	"github.com/chatnight/chatnight/ingest/lru"
 	"github.com/chatnight/chatnight/post"
 )
 
@@ -63,7 +64,7 @@ type Poller struct {
 	key    string
 	cursor string
 	loaded bool
-	refs   *lru[string, Ref] // local status id -> uri and author; URI "" = not found
+	refs   *lru.Cache[string, Ref] // local status id -> uri and author; URI "" = not found
 	parser Parser
 }
 
@@ -105,7 +106,7 @@ func NewPoller(cfg PollerConfig) (*Poller, error) {
 			backoff: ingest.Backoff{Min: time.Second, Max: 5 * time.Minute},
 		},
 		key:  CursorKey(base.Host, cfg.Tag),
-		refs: newLRU[string, Ref](refCacheSize),
+		refs: lru.New[string, Ref](refCacheSize),
 	}
 	p.parser = Parser{Lookup: p.refs.Get}
 	return p, nil
