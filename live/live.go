@@ -9,6 +9,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"time"
+
+	"github.com/chatnight/chatnight/storage"
 )
 
 // Event types.
@@ -29,26 +31,29 @@ type Event struct {
 // Post is a post as viewers see it: text is plain (sources' HTML was converted at
 // ingest) and must still be escaped when rendered.
 type Post struct {
-	ID            string    `json:"id"`
-	Source        string    `json:"source"`
-	Kind          string    `json:"kind"`
-	AuthorID      string    `json:"author_id"`
-	AuthorHandle  string    `json:"author_handle"`
-	AuthorName    string    `json:"author_name,omitempty"`
-	CreatedAt     time.Time `json:"created_at"`
-	Text          string    `json:"text"`
-	URL           string    `json:"url,omitempty"`
-	ReplyToID     string    `json:"reply_to_id,omitempty"`
-	ReplyToAuthor string    `json:"reply_to_author_id,omitempty"`
-	RootID        string    `json:"root_id,omitempty"`
-	Depth         int       `json:"depth,omitempty"`
-	QuoteOfID     string    `json:"quote_of_id,omitempty"`
-	RepostOfID    string    `json:"repost_of_id,omitempty"`
-	Mentions      []string  `json:"mentions,omitempty"` // account ids
-	Hashtags      []string  `json:"hashtags,omitempty"`
-	SessionID     string    `json:"session_id,omitempty"`
-	IsHost        bool      `json:"is_host,omitempty"`
-	Marks         []Mark    `json:"marks,omitempty"`
+	ID               string    `json:"id"`
+	Source           string    `json:"source"`
+	Kind             string    `json:"kind"`
+	AuthorID         string    `json:"author_id"`
+	AuthorHandle     string    `json:"author_handle"`
+	AuthorName       string    `json:"author_name,omitempty"`
+	CreatedAt        time.Time `json:"created_at"`
+	Text             string    `json:"text"`
+	URL              string    `json:"url,omitempty"`
+	ReplyToID        string    `json:"reply_to_id,omitempty"`
+	ReplyToAuthor    string    `json:"reply_to_author_id,omitempty"`
+	RootID           string    `json:"root_id,omitempty"`
+	Depth            int       `json:"depth,omitempty"`
+	QuoteOfID        string    `json:"quote_of_id,omitempty"`
+	QuoteOfAuthorID  string    `json:"quote_of_author_id,omitempty"`
+	RepostOfID       string    `json:"repost_of_id,omitempty"`
+	RepostOfAuthorID string    `json:"repost_of_author_id,omitempty"`
+	Mentions         []string  `json:"mentions,omitempty"`        // account ids
+	MentionHandles   []string  `json:"mention_handles,omitempty"` // their handles, same order
+	Hashtags         []string  `json:"hashtags,omitempty"`
+	SessionID        string    `json:"session_id,omitempty"`
+	IsHost           bool      `json:"is_host,omitempty"`
+	Marks            []Mark    `json:"marks,omitempty"`
 }
 
 // Mark is a tweetchat mark found in a post: Q1, A2, T1.
@@ -62,6 +67,35 @@ type Stats struct {
 	SessionID string    `json:"session_id"`
 	Minute    time.Time `json:"minute"`
 	Posts     int       `json:"posts"`
+}
+
+// FromRow is the viewer's form of a stored post with its Q/A marks.
+func FromRow(r *storage.PostRow, marks []Mark) *Post {
+	return &Post{
+		ID:               r.ID,
+		Source:           r.Source,
+		Kind:             r.Kind,
+		AuthorID:         r.AuthorID,
+		AuthorHandle:     r.AuthorHandle,
+		AuthorName:       r.AuthorName,
+		CreatedAt:        r.CreatedAt.UTC(),
+		Text:             r.Text,
+		URL:              r.URL,
+		ReplyToID:        r.ReplyToID,
+		ReplyToAuthor:    r.ReplyToAuthorID,
+		RootID:           r.RootID,
+		Depth:            int(r.Depth),
+		QuoteOfID:        r.QuoteOfID,
+		QuoteOfAuthorID:  r.QuoteOfAuthorID,
+		RepostOfID:       r.RepostOfID,
+		RepostOfAuthorID: r.RepostOfAuthorID,
+		Mentions:         r.MentionIDs,
+		MentionHandles:   r.MentionHandles,
+		Hashtags:         r.Hashtags,
+		SessionID:        r.SessionID,
+		IsHost:           r.IsHost,
+		Marks:            marks,
+	}
 }
 
 // Encode writes events as JSON Lines.

@@ -72,12 +72,6 @@ func openBrowser(t *testing.T) *page {
 }
 
 func (p *page) listen(ev any) {
-	if os.Getenv("DEBUG_EVENTS") != "" {
-		if c, ok := ev.(*runtime.EventConsoleAPICalled); ok {
-			b, _ := json.Marshal(c.Args)
-			fmt.Printf("console %s\n", b)
-		}
-	}
 	var msg string
 	switch e := ev.(type) {
 	case *runtime.EventExceptionThrown:
@@ -291,6 +285,24 @@ func TestPageInBrowser(t *testing.T) {
 	if got := postIDs(p); fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("after reconnecting the page shows %v, want each of %v once", got, want)
 	}
+
+	// Newest on top, then a text filter.
+	p.do(5*time.Second, chromedp.Evaluate[chromedp.Void](`{const o = document.querySelector('#order'); o.value = 'top'; o.dispatchEvent(new Event('change'))}`))
+	p.waitJS("the newest post first", `document.querySelector('#feed [data-post-id]').dataset.postId === 'brtest:9'`, 5*time.Second)
+	p.do(5*time.Second, chromedp.Evaluate[chromedp.Void](`{const f = document.querySelector('#filter-text'); f.value = 'listening'; f.dispatchEvent(new Event('input'))}`))
+	p.waitJS("the text filter", `[...document.querySelectorAll('#feed [data-post-id]')].filter((e) => !e.hidden).map((e) => e.dataset.postId).join() === 'brtest:4,brtest:2'`, 5*time.Second)
+	p.do(5*time.Second, chromedp.Evaluate[chromedp.Void](`{const f = document.querySelector('#filter-text'); f.value = ''; f.dispatchEvent(new Event('input'));
+		const o = document.querySelector('#order'); o.value = 'bottom'; o.dispatchEvent(new Event('change'))}`))
+	p.waitJS("the filter cleared", `![...document.querySelectorAll('#feed [data-post-id]')].some((e) => e.hidden)`, 5*time.Second)
+
+	// Reading older posts pauses auto-scroll; new posts are offered instead.
+	p.do(5*time.Second, chromedp.Evaluate[chromedp.Void](`{const f = document.querySelector('#feed'); f.style.height = '240px'; f.scrollTop = 0; f.dispatchEvent(new Event('scroll'))}`))
+	next.post(id+":10", "dan", 15*time.Minute, "a post while reading back")
+	next.commit(t, ts.bus)
+	p.waitJS("the new-posts button", `!document.querySelector('#unseen').hidden && document.querySelector('#unseen').textContent === '1 new post' && document.querySelector('#feed').scrollTop === 0`, 10*time.Second)
+	p.do(5*time.Second, chromedp.Evaluate[chromedp.Void](`document.querySelector('#unseen').click()`))
+	p.waitJS("the jump to the newest", `((f) => document.querySelector('#unseen').hidden && f.scrollHeight - f.scrollTop - f.clientHeight < 80)(document.querySelector('#feed'))`, 5*time.Second)
+	p.do(5*time.Second, chromedp.Evaluate[chromedp.Void](`document.querySelector('#feed').style.height = ''`))
 
 	// Deep link to a post.
 	p.do(5*time.Second, chromedp.Evaluate[chromedp.Void](`location.hash = 'community=brtest&post=' + encodeURIComponent('brtest:2')`))

@@ -72,13 +72,19 @@ func newNode(t testing.TB, dataDir string) *node {
 func (n *node) natsURL() string { return "nats://" + n.natsAddr }
 func (n *node) chDSN() string   { return "http://" + n.chAddr + "/default" }
 
-// start runs `chatnight <args>` with the node's ports and waits until it is ready.
+// start runs `chatnight <args>` with the node's ports and data dir, and waits until it
+// is ready.
 func (n *node) start(args ...string) {
+	n.t.Helper()
+	n.startArgs(append(args, "--data-dir", n.dataDir, "--http-addr", n.httpAddr, "--nats-listen", n.natsAddr,
+		"--clickhouse-http-addr", n.chAddr))
+}
+
+// startArgs runs `chatnight <args>` and waits until /readyz on n.httpAddr answers.
+func (n *node) startArgs(args []string) {
 	t := n.t
 	t.Helper()
-	all := append(args, "--data-dir", n.dataDir, "--http-addr", n.httpAddr, "--nats-listen", n.natsAddr,
-		"--clickhouse-http-addr", n.chAddr, "--batch-wait", "50ms")
-	n.cmd = exec.Command(os.Args[0], all...)
+	n.cmd = exec.Command(os.Args[0], args...)
 	n.cmd.Env = append(os.Environ(), envTestMain+"=1")
 	n.out = &syncBuffer{}
 	n.cmd.Stdout, n.cmd.Stderr = n.out, n.out

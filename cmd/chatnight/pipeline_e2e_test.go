@@ -98,7 +98,7 @@ func readPosts(t *testing.T, ws *websocket.Conn, want int, timeout time.Duration
 func TestEndToEnd(t *testing.T) {
 	ctx := context.Background()
 	n := newNode(t, t.TempDir())
-	n.start("run")
+	n.start("run", "--batch-wait", "50ms")
 
 	ws := dialViewer(t, n, "community=hcldr")
 	var hello struct {
@@ -136,7 +136,7 @@ func TestEndToEnd(t *testing.T) {
 	}
 	republishSingly(t, n, want[:100])
 	waitFor(t, 30*time.Second, "the processor to write the republished posts", func() error {
-		if got := metricValue(t, n, "chatnight_processor_posts_total"); got < e2ePosts+100 {
+		if got := metricAt(t, n.httpAddr, "chatnight_processor_posts_total"); got < e2ePosts+100 {
 			return fmt.Errorf("processor wrote %v posts", got)
 		}
 		return nil
@@ -146,7 +146,7 @@ func TestEndToEnd(t *testing.T) {
 	// Clean shutdown, then a restart on the same data dir keeps everything.
 	n.stop()
 	n2 := newNode(t, n.dataDir)
-	n2.start("run")
+	n2.start("run", "--batch-wait", "50ms")
 	checkStoredNight(t, n2.ch(ctx), want)
 	ws2 := dialViewer(t, n2, "community=hcldr&session="+e2eSessionID)
 	ids2, live2 := readPosts(t, ws2, e2ePosts, 30*time.Second)
@@ -155,10 +155,10 @@ func TestEndToEnd(t *testing.T) {
 	}
 }
 
-// metricValue reads one unlabelled sample from the node's /metrics.
-func metricValue(t *testing.T, n *node, name string) float64 {
+// metricAt reads one unlabelled sample from the /metrics at addr.
+func metricAt(t *testing.T, addr, name string) float64 {
 	t.Helper()
-	resp, err := http.Get("http://" + n.httpAddr + "/metrics")
+	resp, err := http.Get("http://" + addr + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}

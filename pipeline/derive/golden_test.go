@@ -448,21 +448,24 @@ func checkNight(t *testing.T, st goldenState) {
 		t.Errorf("sessions: %v, want one scheduled session each for hcldr and hitsm and two detected for healthequity", kinds)
 	}
 	for _, s := range st.Sessions {
-		if s.Community == "hcldr" && s.ID != "hcldr-20261125T013000Z" {
+		if s.Community == "hcldr" && s.Kind == "scheduled" && s.ID != "hcldr-20261125T013000Z" {
 			t.Errorf("hcldr session %s, want hcldr-20261125T013000Z", s.ID)
 		}
 	}
-	outside, deep := 0, 0
+	outside, offSchedule, deep := 0, 0, 0
 	for _, p := range st.Posts {
 		if p.Session == "" {
 			outside++
+		}
+		if (p.Community == "hcldr" || p.Community == "hitsm") && sessions.IsCellID(p.Session) {
+			offSchedule++
 		}
 		if p.Depth >= 3 {
 			deep++
 		}
 	}
-	if outside != 4 {
-		t.Errorf("%d posts outside any session, want 4", outside)
+	if outside != 0 || offSchedule != 4 {
+		t.Errorf("%d posts outside any session and %d off schedule, want 0 and 4 (in detected sessions)", outside, offSchedule)
 	}
 	if deep == 0 {
 		t.Error("no post at depth 3 or more")

@@ -8,7 +8,6 @@ import (
 	"github.com/chatnight/chatnight/bus"
 	"github.com/chatnight/chatnight/live"
 	"github.com/chatnight/chatnight/pipeline/derive"
-	"github.com/chatnight/chatnight/storage"
 )
 
 // announce publishes the committed posts of a batch, one message per community, for
@@ -33,7 +32,7 @@ func (p *Processor) announce(ctx context.Context, res *derive.Result) {
 				ev.Type = live.TypeUpdate
 			}
 		}
-		ev.Post = LivePost(r, marks)
+		ev.Post = live.FromRow(r, marks)
 		byCommunity[r.Community] = append(byCommunity[r.Community], ev)
 	}
 	for community, events := range byCommunity {
@@ -50,31 +49,5 @@ func (p *Processor) announce(ctx context.Context, res *derive.Result) {
 	}
 	if err := p.pub.Flush(ctx); err != nil {
 		p.log.Warn("live events not published", "err", err)
-	}
-}
-
-// LivePost is the viewer's form of a stored post.
-func LivePost(r *storage.PostRow, marks []live.Mark) *live.Post {
-	return &live.Post{
-		ID:            r.ID,
-		Source:        r.Source,
-		Kind:          r.Kind,
-		AuthorID:      r.AuthorID,
-		AuthorHandle:  r.AuthorHandle,
-		AuthorName:    r.AuthorName,
-		CreatedAt:     r.CreatedAt,
-		Text:          r.Text,
-		URL:           r.URL,
-		ReplyToID:     r.ReplyToID,
-		ReplyToAuthor: r.ReplyToAuthorID,
-		RootID:        r.RootID,
-		Depth:         int(r.Depth),
-		QuoteOfID:     r.QuoteOfID,
-		RepostOfID:    r.RepostOfID,
-		Mentions:      r.MentionIDs,
-		Hashtags:      r.Hashtags,
-		SessionID:     r.SessionID,
-		IsHost:        r.IsHost,
-		Marks:         marks,
 	}
 }

@@ -182,11 +182,24 @@ func (p *Processor) process(ctx context.Context, msgs []jetstream.Msg) error {
 			p.deadLetter(ctx, m, b)
 		}
 	}
-	res, err := p.derive.DeriveLive(ctx, posts)
+	// Deriving reads ClickHouse (thread placement), so it waits out an outage too.
+	var res *derive.Result
+	err := p.retry(ctx, msgs, "derive rows", func() (err error) {
+		start := time.Now()
+		res, err = p.derive.DeriveLive(ctx, posts)
+		p.metrics.DeriveDuration.Observe(time.Since(start).Seconds())
+		return err
+	})
 	if err != nil {
-		return fmt.Errorf("derive rows: %w", err)
+		return err
 	}
-	if err := p.writeWithRetry(ctx, msgs, res.Batch); err != nil {
+	err = p.retry(ctx, msgs, "write batch to ClickHouse", func() error {
+		start := time.Now()
+		err := p.write.Write(ctx, res.Batch)
+		p.metrics.WriteDuration.Observe(time.Since(start).Seconds())
+		return err
+	})
+	if err != nil {
 		return err
 	}
 	// Dead letters must be stored before their messages are acked.
@@ -206,14 +219,12 @@ func (p *Processor) process(ctx context.Context, msgs []jetstream.Msg) error {
 	return nil
 }
 
-// writeWithRetry writes until it succeeds or ctx ends. While ClickHouse is away the
+// retry runs step until it succeeds or ctx ends. While ClickHouse is away the
 // processor pulls nothing new: JetStream holds the backlog.
-func (p *Processor) writeWithRetry(ctx context.Context, msgs []jetstream.Msg, rows *storage.Batch) error {
+func (p *Processor) retry(ctx context.Context, msgs []jetstream.Msg, what string, step func() error) error {
 	backoff := ingest.Backoff{Min: 200 * time.Millisecond, Max: 10 * time.Second}
 	for attempt := 1; ; attempt++ {
-		start := time.Now()
-		err := p.write.Write(ctx, rows)
-		p.metrics.WriteDuration.Observe(time.Since(start).Seconds())
+		err := step()
 		if err == nil {
 			return nil
 		}
@@ -222,7 +233,7 @@ func (p *Processor) writeWithRetry(ctx context.Context, msgs []jetstream.Msg, ro
 		}
 		p.metrics.WriteErrors.Inc()
 		wait := backoff.Next()
-		p.log.Warn("writing batch to ClickHouse failed; retrying", "attempt", attempt, "rows", rows.Len(), "retry_in", wait.Round(time.Millisecond), "err", err)
+		p.log.Warn(what+" failed; retrying", "attempt", attempt, "messages", len(msgs), "retry_in", wait.Round(time.Millisecond), "err", brief(err))
 		for _, m := range msgs {
 			_ = m.InProgress() // keep the messages ours while we retry
 		}
@@ -230,6 +241,16 @@ func (p *Processor) writeWithRetry(ctx context.Context, msgs []jetstream.Msg, ro
 			return err
 		}
 	}
+}
+
+// brief keeps logged errors readable: clickhouse-go quotes whole request URLs.
+func brief(err error) string {
+	const limit = 400
+	s := err.Error()
+	if len(s) <= limit {
+		return s
+	}
+	return s[:limit/2] + " … " + s[len(s)-limit/2:]
 }
 
 func (p *Processor) deadLetter(ctx context.Context, m jetstream.Msg, bad post.BadLine) {

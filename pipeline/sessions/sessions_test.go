@@ -52,7 +52,7 @@ func utc(s string) time.Time {
 func TestAtScheduled(t *testing.T) {
 	cfg := testCommunities(t)
 	tests := []struct {
-		name, community, at, want string
+		name, community, at, want string // want "" means outside every slot: a detected cell
 	}{
 		// America/New_York springs forward on Sunday 2026-03-08: 20:30 is 01:30Z before, 00:30Z after.
 		{"EST week start", "hcldr", "2026-03-04T01:30:00Z", "hcldr-20260304T013000Z"},
@@ -92,6 +92,15 @@ func TestAtScheduled(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			cm, _ := cfg.Lookup(tt.community)
 			s := At(cm, utc(tt.at))
+			if tt.want == "" {
+				if s == nil || s.Kind != KindCell || s.ID != CellID(cm.ID, CellStart(utc(tt.at), Gap(cm))) {
+					t.Errorf("At(%s, %s) = %+v, want the cell of that time", tt.community, tt.at, s)
+				}
+				if Scheduled(cm, utc(tt.at)) != nil {
+					t.Errorf("Scheduled(%s, %s) is not nil", tt.community, tt.at)
+				}
+				return
+			}
 			got := ""
 			if s != nil {
 				got = s.ID

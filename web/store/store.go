@@ -14,6 +14,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/chatnight/chatnight/live"
+	"github.com/chatnight/chatnight/storage"
 )
 
 // MaxTranscript bounds the posts one transcript read returns.
@@ -36,9 +37,6 @@ type Session struct {
 // transcripts and live events alike, plus what only the table knows.
 type Post struct {
 	live.Post
-	QuoteOfAuthorID  string   `json:"quote_of_author_id,omitempty"`
-	RepostOfAuthorID string   `json:"repost_of_author_id,omitempty"`
-	MentionHandles   []string `json:"mention_handles,omitempty"`
 	// QuestionID is, for an answer, the post of the question it answers.
 	QuestionID string `json:"question_id,omitempty"`
 }
@@ -192,31 +190,6 @@ func sessionParams(sess Session) params {
 	return params{"community": sess.Community, "session": sess.ID}
 }
 
-type postRow struct {
-	ID               string    `ch:"id"`
-	Source           string    `ch:"source"`
-	Kind             string    `ch:"kind"`
-	AuthorID         string    `ch:"author_id"`
-	AuthorHandle     string    `ch:"author_handle"`
-	AuthorName       string    `ch:"author_name"`
-	CreatedAt        time.Time `ch:"created_at"`
-	Text             string    `ch:"text"`
-	URL              string    `ch:"url"`
-	ReplyToID        string    `ch:"reply_to_id"`
-	ReplyToAuthorID  string    `ch:"reply_to_author_id"`
-	RootID           string    `ch:"root_id"`
-	Depth            uint16    `ch:"depth"`
-	QuoteOfID        string    `ch:"quote_of_id"`
-	QuoteOfAuthorID  string    `ch:"quote_of_author_id"`
-	RepostOfID       string    `ch:"repost_of_id"`
-	RepostOfAuthorID string    `ch:"repost_of_author_id"`
-	MentionIDs       []string  `ch:"mention_ids"`
-	MentionHandles   []string  `ch:"mention_handles"`
-	Hashtags         []string  `ch:"hashtags"`
-	SessionID        string    `ch:"session_id"`
-	IsHost           bool      `ch:"is_host"`
-}
-
 type markRow struct {
 	PostID         string `ch:"post_id"`
 	Kind           string `ch:"kind"`
@@ -232,7 +205,7 @@ func (s *Store) Transcript(ctx context.Context, sess Session, limit int) ([]Post
 	}
 	p := sessionParams(sess)
 	p["limit"] = strconv.Itoa(limit)
-	var rows []postRow
+	var rows []storage.PostRow
 	if err := s.conn.Select(s.ctx(ctx, p), &rows, queryPostsOfSession); err != nil {
 		return nil, fmt.Errorf("read posts of session %q: %w", sess.ID, err)
 	}
@@ -243,7 +216,7 @@ func (s *Store) Transcript(ctx context.Context, sess Session, limit int) ([]Post
 	out := make([]Post, len(rows))
 	index := make(map[string]int, len(rows))
 	for i := range rows {
-		out[i] = rows[i].post()
+		out[i] = Post{Post: *live.FromRow(&rows[i], nil)}
 		index[rows[i].ID] = i
 	}
 	for _, m := range marks {
@@ -257,22 +230,6 @@ func (s *Store) Transcript(ctx context.Context, sess Session, limit int) ([]Post
 		}
 	}
 	return out, nil
-}
-
-func (r *postRow) post() Post {
-	p := Post{
-		Post: live.Post{
-			ID: r.ID, Source: r.Source, Kind: r.Kind, AuthorID: r.AuthorID, AuthorHandle: r.AuthorHandle,
-			AuthorName: r.AuthorName, CreatedAt: r.CreatedAt.UTC(), Text: r.Text, URL: r.URL,
-			ReplyToID: r.ReplyToID, ReplyToAuthor: r.ReplyToAuthorID, RootID: r.RootID, Depth: int(r.Depth),
-			QuoteOfID: r.QuoteOfID, RepostOfID: r.RepostOfID, Mentions: r.MentionIDs, Hashtags: r.Hashtags,
-			SessionID: r.SessionID, IsHost: r.IsHost,
-		},
-		QuoteOfAuthorID:  r.QuoteOfAuthorID,
-		RepostOfAuthorID: r.RepostOfAuthorID,
-		MentionHandles:   r.MentionHandles,
-	}
-	return p
 }
 
 type participantRow struct {

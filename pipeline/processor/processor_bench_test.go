@@ -1,0 +1,80 @@
+package processor
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/chatnight/chatnight/bus/bustest"
+	"github.com/chatnight/chatnight/chdb/chdbtest"
+	"github.com/chatnight/chatnight/community"
+	"github.com/chatnight/chatnight/ingest"
+	"github.com/chatnight/chatnight/ingest/simulator"
+	"github.com/chatnight/chatnight/pipeline/derive"
+	"github.com/chatnight/chatnight/pipeline/threads"
+	"github.com/chatnight/chatnight/storage"
+)
+
+func TestMain(m *testing.M) { os.Exit(chdbtest.Main(m)) }
+
+// BenchmarkProcessor measures the processor alone on the embedded engine: a backlog of
+// simulated posts is published first, then the processor drains it. It reports posts/s
+// and the write latency of a batch.
+func BenchmarkProcessor(b *testing.B) {
+	const posts = 50000
+	store := chdbtest.Start(b)
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	cfg := community.Defaults()
+	cm, _ := cfg.Lookup("hcldr")
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		env := bustest.Start(b)
+		ctx, cancel := context.WithCancel(context.Background())
+		night := simulator.Night{Community: cm, Seed: uint64(1000 + i), Posts: posts, Start: time.Date(2026, 11, 25, 1, 30, 0, 0, time.UTC)}
+		if _, err := simulator.Publish(ctx, night, simulator.Options{BatchSize: 500}, ingest.NewEmitter(env.JS, ingest.NewMetrics(nil), log)); err != nil {
+			b.Fatal(err)
+		}
+		reg := prometheus.NewRegistry()
+		m := NewMetrics(reg)
+		p := New(Config{BatchPosts: 5000}, env.JS, derive.New(cfg, threads.NewClickHouse(store.Conn), time.Now), storage.NewWriter(store.Conn), m, log)
+		b.StartTimer()
+		start := time.Now()
+		done := make(chan error, 1)
+		go func() { done <- p.Run(ctx) }()
+		for counterValue(m.Posts) < posts {
+			select {
+			case err := <-done:
+				b.Fatalf("processor stopped: %v", err)
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+		elapsed := time.Since(start)
+		b.StopTimer()
+		cancel()
+		<-done
+		b.ReportMetric(posts/elapsed.Seconds(), "posts/s")
+		b.ReportMetric(histogramMean(m.WriteDuration)*1000, "ms/batch-write")
+		b.ReportMetric(histogramMean(m.DeriveDuration)*1000, "ms/batch-derive")
+	}
+}
+
+func counterValue(c prometheus.Counter) float64 {
+	var m dto.Metric
+	_ = c.Write(&m)
+	return m.GetCounter().GetValue()
+}
+
+func histogramMean(h prometheus.Histogram) float64 {
+	var m dto.Metric
+	_ = h.Write(&m)
+	if m.GetHistogram().GetSampleCount() == 0 {
+		return 0
+	}
+	return m.GetHistogram().GetSampleSum() / float64(m.GetHistogram().GetSampleCount())
+}
