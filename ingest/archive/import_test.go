@@ -178,6 +178,14 @@ func TestImportEachFormatAndReimport(t *testing.T) {
 					t.Errorf("post %s: community %q source %q raw %d bytes", p.ID, p.Community, p.Source, len(p.Raw))
 				}
 			}
+			if tc.format == "mastodon" {
+				// bob's reply names carol's status by its local id: the file itself resolves it.
+				for _, p := range posts {
+					if p.ID == "mastodon:https://masto.ai/users/bob/statuses/112300000000000002" && p.ReplyToID != "mastodon:https://mastodon.social/users/carol/statuses/112300000000000001" {
+						t.Errorf("reply's parent = %q, want carol's status", p.ReplyToID)
+					}
+				}
+			}
 			// Malformed records are parked with their bytes and file:line.
 			dl := e.nats.Messages(t, bus.DeadLetterStream, ">", len(tc.invalidLines), 5*time.Second)
 			if len(dl) != len(tc.invalidLines) {

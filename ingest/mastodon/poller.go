@@ -288,7 +288,10 @@ func headOf(raw []byte) statusHead {
 
 // remember records the local ids of a status (and of the status it reblogs), so a
 // reply to it is resolved without a request.
-func (p *Poller) remember(h statusHead) {
+func (p *Poller) remember(h statusHead) { h.refs(p.refs.Put) }
+
+// refs hands put the local id and Ref of the status and of the status it reblogs.
+func (h statusHead) refs(put func(id string, ref Ref)) {
 	note := func(id localID, uri string, a *Account) {
 		if id == "" || uri == "" {
 			return
@@ -297,12 +300,25 @@ func (p *Poller) remember(h statusHead) {
 		if a != nil {
 			ref.Acct, _ = canonicalAcct(a.Acct, a.Username, a.URL)
 		}
-		p.refs.Put(string(id), ref)
+		put(string(id), ref)
 	}
 	note(h.ID, h.URI, h.Account)
 	if h.Reblog != nil {
 		note(h.Reblog.ID, h.Reblog.URI, h.Reblog.Account)
 	}
+}
+
+// Index maps the local ids of statuses read from one instance to their uri and
+// author, so replies in an archive can be linked to parents in the same file.
+type Index map[string]Ref
+
+// Add records a status (and the status it reblogs).
+func (ix Index) Add(raw []byte) { headOf(raw).refs(func(id string, ref Ref) { ix[id] = ref }) }
+
+// Lookup is a Parser.Lookup.
+func (ix Index) Lookup(localID string) (Ref, bool) {
+	ref, ok := ix[localID]
+	return ref, ok
 }
 
 // resolveParents looks up, on the polled instance, parents of replies that are not
