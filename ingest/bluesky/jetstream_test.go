@@ -132,9 +132,9 @@ func TestJetstreamFiltersResumesAndReconnects(t *testing.T) {
 
 	newSource := func() (*Jetstream, *sleeps) {
 		j, err := NewJetstream(JetstreamConfig{
-			URL: js.wsURL(), Communities: testCommunities, Cursors: h.cursors,
-			Profiles: NewProfiles(appview.URL, appview.Client(), h.logger),
-			Metrics:  h.metrics, Log: h.logger, SaveEvery: 20 * time.Millisecond,
+			URL: js.wsURL(), Communities: testCommunities, Cursors: h.Cursors,
+			Profiles: NewProfiles(appview.URL, appview.Client(), h.Logger),
+			Metrics:  h.Metrics, Log: h.Logger, SaveEvery: 20 * time.Millisecond,
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -144,9 +144,9 @@ func TestJetstreamFiltersResumesAndReconnects(t *testing.T) {
 		return j, sl
 	}
 	j, sl := newSource()
-	stop := run(t, j, h.em)
+	stop := run(t, j, h.Emitter)
 	want := strconv.FormatInt(tUS+10_000_000, 10)
-	waitFor(t, 10*time.Second, "cursor after the second connection", func() bool { return h.cursor(t, JetstreamCursorKey) == want })
+	waitFor(t, 10*time.Second, "cursor after the second connection", func() bool { return h.Cursor(t, JetstreamCursorKey) == want })
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -160,11 +160,11 @@ func TestJetstreamFiltersResumesAndReconnects(t *testing.T) {
 	eq(t, "resume cursor", conns[1].Get("cursor"), strconv.FormatInt(lastOfFirst-5_000_000, 10))
 	eq(t, "one backoff wait before reconnecting", len(sl.list()), 1)
 
-	eq(t, "#hcldr posts", h.count(t, bus.PostsStream, "posts.hcldr.bluesky"), uint64(4)) // p1, r0, r1, p5
-	eq(t, "#hitsm posts", h.count(t, bus.PostsStream, "posts.hitsm.bluesky"), uint64(1))
-	eq(t, "dead letters", h.count(t, bus.DeadLetterStream, "deadletter.ingest.bluesky"), uint64(1))
+	eq(t, "#hcldr posts", h.Count(t, bus.PostsStream, "posts.hcldr.bluesky"), uint64(4)) // p1, r0, r1, p5
+	eq(t, "#hitsm posts", h.Count(t, bus.PostsStream, "posts.hitsm.bluesky"), uint64(1))
+	eq(t, "dead letters", h.Count(t, bus.DeadLetterStream, "deadletter.ingest.bluesky"), uint64(1))
 
-	got := h.posts(t, "posts.hcldr.bluesky", 4)
+	got := h.Posts(t, "posts.hcldr.bluesky", 4)
 	byRkey := func(did, coll, rkey string) *post.Post {
 		p := got[PostID(RecordURI(did, coll, rkey))]
 		if p == nil {
@@ -182,7 +182,7 @@ func TestJetstreamFiltersResumesAndReconnects(t *testing.T) {
 
 	// A new process resumes from the saved cursor, 5 s early.
 	j2, _ := newSource()
-	stop2 := run(t, j2, h.em)
+	stop2 := run(t, j2, h.Emitter)
 	waitFor(t, 10*time.Second, "third connection", func() bool { return len(js.connections()) == 3 })
 	_ = stop2()
 	eq(t, "restart cursor", js.connections()[2].Get("cursor"), strconv.FormatInt(tUS+10_000_000-5_000_000, 10))

@@ -86,11 +86,11 @@ func TestSearchBackfillPagesAndLogsInAgain(t *testing.T) {
 	h := newHarness(t)
 	pds := newFakePDS(t)
 	pds.expireOnce = true
-	profiles := NewProfiles(pds.srv.URL, pds.srv.Client(), h.logger)
+	profiles := NewProfiles(pds.srv.URL, pds.srv.Client(), h.Logger)
 	s, err := NewSearch(SearchConfig{
 		PDSURL: pds.srv.URL, Identifier: testIdentifier, AppPassword: testPassword,
-		Communities: testCommunities, Interval: time.Hour, Cursors: h.cursors, Profiles: profiles,
-		Metrics: h.metrics, Log: h.logger, HTTPClient: pds.srv.Client(),
+		Communities: testCommunities, Interval: time.Hour, Cursors: h.Cursors, Profiles: profiles,
+		Metrics: h.Metrics, Log: h.Logger, HTTPClient: pds.srv.Client(),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -99,19 +99,19 @@ func TestSearchBackfillPagesAndLogsInAgain(t *testing.T) {
 	s.now = func() time.Time { return now }
 	sl := &sleeps{block: time.Hour}
 	s.sleep = sl.sleep
-	stop := run(t, s, h.em)
+	stop := run(t, s, h.Emitter)
 	waitFor(t, 10*time.Second, "both hashtags searched", func() bool {
 		pds.mu.Lock()
 		n := len(pds.searches)
 		pds.mu.Unlock()
-		return n == 4 && h.cursor(t, SearchCursorKey("hcldr")) != ""
+		return n == 4 && h.Cursor(t, SearchCursorKey("hcldr")) != ""
 	})
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
-	eq(t, "cursor = newest indexedAt", h.cursor(t, SearchCursorKey("hcldr")), "2024-10-22T00:32:41Z")
-	eq(t, "#hcldr posts", h.count(t, bus.PostsStream, "posts.hcldr.bluesky"), uint64(3)) // the untagged match is dropped
-	eq(t, "dead letters", h.count(t, bus.DeadLetterStream, "deadletter.ingest.bluesky"), uint64(1))
+	eq(t, "cursor = newest indexedAt", h.Cursor(t, SearchCursorKey("hcldr")), "2024-10-22T00:32:41Z")
+	eq(t, "#hcldr posts", h.Count(t, bus.PostsStream, "posts.hcldr.bluesky"), uint64(3)) // the untagged match is dropped
+	eq(t, "dead letters", h.Count(t, bus.DeadLetterStream, "deadletter.ingest.bluesky"), uint64(1))
 	pds.mu.Lock()
 	eq(t, "logins", pds.logins, 2)
 	since := "2024-10-21T01:00:00Z" // no cursor yet: the 24 h lookback
@@ -124,18 +124,18 @@ func TestSearchBackfillPagesAndLogsInAgain(t *testing.T) {
 	pds.mu.Unlock()
 	pr, ok := profiles.Get(didHost)
 	eq(t, "author cached", []any{ok, pr.Handle}, []any{true, "hcldr.bsky.social"})
-	if strings.Contains(h.log.String(), testPassword) || strings.Contains(h.log.String(), "jwt-") {
-		t.Errorf("secret in the log:\n%s", h.log.String())
+	if strings.Contains(h.Log.String(), testPassword) || strings.Contains(h.Log.String(), "jwt-") {
+		t.Errorf("secret in the log:\n%s", h.Log.String())
 	}
 
 	// The next run reads from a little before the cursor.
 	s2, _ := NewSearch(SearchConfig{PDSURL: pds.srv.URL, Identifier: testIdentifier, AppPassword: testPassword,
-		Communities: testCommunities[:1], Cursors: h.cursors, HTTPClient: pds.srv.Client()})
+		Communities: testCommunities[:1], Cursors: h.Cursors, HTTPClient: pds.srv.Client()})
 	s2.sleep = (&sleeps{block: defaultSearchEvery}).sleep
 	pds.mu.Lock()
 	pds.searches = nil
 	pds.mu.Unlock()
-	stop2 := run(t, s2, h.em)
+	stop2 := run(t, s2, h.Emitter)
 	waitFor(t, 10*time.Second, "second run", func() bool {
 		pds.mu.Lock()
 		defer pds.mu.Unlock()
@@ -155,17 +155,17 @@ func TestSearchRefusedLoginIsFatalAndSecret(t *testing.T) {
 	pds.refuse = true
 	s, err := NewSearch(SearchConfig{
 		PDSURL: pds.srv.URL, Identifier: testIdentifier, AppPassword: testPassword,
-		Communities: testCommunities, Cursors: h.cursors, Log: h.logger, HTTPClient: pds.srv.Client(),
+		Communities: testCommunities, Cursors: h.Cursors, Log: h.Logger, HTTPClient: pds.srv.Client(),
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = s.Run(t.Context(), h.em)
+	err = s.Run(t.Context(), h.Emitter)
 	if err == nil || !strings.Contains(err.Error(), "AuthenticationRequired") || !strings.Contains(err.Error(), testIdentifier) {
 		t.Fatalf("Run = %v, want a refused login naming the account", err)
 	}
-	if strings.Contains(err.Error(), testPassword) || strings.Contains(h.log.String(), testPassword) {
-		t.Errorf("the password leaked: %v\n%s", err, h.log.String())
+	if strings.Contains(err.Error(), testPassword) || strings.Contains(h.Log.String(), testPassword) {
+		t.Errorf("the password leaked: %v\n%s", err, h.Log.String())
 	}
 }
 
@@ -207,11 +207,11 @@ func TestSearchWaitsOutRateLimit(t *testing.T) {
 	}))
 	t.Cleanup(srv.Close)
 	s, _ := NewSearch(SearchConfig{PDSURL: srv.URL, Identifier: "bot.example", AppPassword: "pw-1",
-		Communities: testCommunities[:1], Cursors: h.cursors, Metrics: h.metrics, HTTPClient: srv.Client()})
+		Communities: testCommunities[:1], Cursors: h.Cursors, Metrics: h.Metrics, HTTPClient: srv.Client()})
 	s.now = func() time.Time { return reset.Add(-42 * time.Second) }
 	sl := &sleeps{block: defaultSearchEvery}
 	s.sleep = sl.sleep
-	stop := run(t, s, h.em)
+	stop := run(t, s, h.Emitter)
 	waitFor(t, 10*time.Second, "the retried search", func() bool {
 		mu.Lock()
 		defer mu.Unlock()
@@ -219,5 +219,5 @@ func TestSearchWaitsOutRateLimit(t *testing.T) {
 	})
 	_ = stop()
 	eq(t, "waits", sl.list(), []time.Duration{42 * time.Second})
-	eq(t, "rate limit waits", counterValue(h.metrics.RateLimitWaits.WithLabelValues("bluesky")), 1.0)
+	eq(t, "rate limit waits", counterValue(h.Metrics.RateLimitWaits.WithLabelValues("bluesky")), 1.0)
 }

@@ -1,12 +1,10 @@
 package mastodon
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -17,13 +15,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
-	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
-
-	"github.com/chatnight/chatnight/bus/bustest"
 	"github.com/chatnight/chatnight/community"
 	"github.com/chatnight/chatnight/ingest"
+	"github.com/chatnight/chatnight/ingest/ingesttest"
 )
 
 // testCommunities route #hcldr and #hitsm.
@@ -225,123 +219,18 @@ func (f *fakeInstance) status(w http.ResponseWriter, id string) {
 }
 
 // harness is a test's NATS, emitter, cursors and captured log.
-type harness struct {
-	env     *bustest.Env
-	em      *ingest.Emitter
-	metrics *ingest.Metrics
-	cursors *ingest.Cursors
-	log     *syncBuffer
-	logger  *slog.Logger
-}
+// harness is the shared source-test harness: embedded NATS, emitter, cursors, log.
+type harness = ingesttest.Harness
 
-func newHarness(t *testing.T) *harness {
-	t.Helper()
-	env := bustest.Start(t)
-	buf := &syncBuffer{}
-	logger := slog.New(slog.NewTextHandler(buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	m := ingest.NewMetrics(nil)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	cur, err := ingest.OpenCursors(ctx, env.JS)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &harness{env: env, em: ingest.NewEmitter(env.JS, m, logger), metrics: m, cursors: cur, log: buf, logger: logger}
-}
+func newHarness(t *testing.T) *harness { return ingesttest.New(t) }
 
-// streamCount is how many messages a stream holds on subject.
-func (h *harness) count(t *testing.T, stream, subject string) uint64 {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	s, err := h.env.JS.Stream(ctx, stream)
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := s.Info(ctx, jetstream.WithSubjectFilter(subject))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return info.State.Subjects[subject]
-}
+var (
+	run          = ingesttest.Run
+	waitFor      = ingesttest.WaitFor
+	counterValue = ingesttest.CounterValue
+)
 
-func (h *harness) cursor(t *testing.T, key string) string {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	v, err := h.cursors.Get(ctx, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return v
-}
-
-func (h *harness) setCursor(t *testing.T, key, v string) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := h.cursors.Put(ctx, key, v); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// run starts src and returns a stop function that cancels it and returns Run's error.
-func run(t *testing.T, src ingest.Source, em *ingest.Emitter) (stop func() error) {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- src.Run(ctx, em) }()
-	var once sync.Once
-	var err error
-	stop = func() error {
-		once.Do(func() {
-			cancel()
-			select {
-			case err = <-done:
-			case <-time.After(10 * time.Second):
-				t.Fatal("source did not stop within 10s")
-			}
-		})
-		return err
-	}
-	t.Cleanup(func() { _ = stop() })
-	return stop
-}
-
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func counterValue(c prometheus.Counter) float64 {
-	var m dto.Metric
-	_ = c.Write(&m)
-	return m.GetCounter().GetValue()
-}
+type syncBuffer = ingesttest.SyncBuffer
 
 // sleeps records the waits a source asks for and skips them, except the poll
 // interval, which waits for the test to end.

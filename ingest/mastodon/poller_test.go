@@ -25,7 +25,7 @@ func newTestPoller(t *testing.T, h *harness, inst *fakeInstance, token string) (
 	p, err := NewPoller(PollerConfig{
 		BaseURL: inst.srv.URL, Tag: "#HCLDR", AccessToken: token,
 		Communities: testCommunities, Interval: time.Hour, Lookback: -1,
-		Cursors: h.cursors, Metrics: h.metrics, Log: h.logger, HTTPClient: inst.srv.Client(),
+		Cursors: h.Cursors, Metrics: h.Metrics, Log: h.Logger, HTTPClient: inst.srv.Client(),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -51,14 +51,14 @@ func TestPollerPagesForwardWithLinkHeaders(t *testing.T) {
 	ss := makeStatuses(95, "healthcare.example", t0, 1)
 	inst.add(ss...)
 	p, _ := newTestPoller(t, h, inst, "")
-	h.setCursor(t, p.key, ss[4].LocalID)
+	h.SetCursor(t, p.key, ss[4].LocalID)
 
-	stop := run(t, p, h.em)
-	waitFor(t, 10*time.Second, "cursor at the newest status", func() bool { return h.cursor(t, p.key) == ss[94].LocalID })
+	stop := run(t, p, h.Emitter)
+	waitFor(t, 10*time.Second, "cursor at the newest status", func() bool { return h.Cursor(t, p.key) == ss[94].LocalID })
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
-	eq(t, "posts stored", h.count(t, bus.PostsStream, "posts.hcldr.mastodon"), uint64(90))
+	eq(t, "posts stored", h.Count(t, bus.PostsStream, "posts.hcldr.mastodon"), uint64(90))
 	eq(t, "cursor key", p.key, "mastodon."+keySafe(inst.host)+".hcldr")
 
 	reqs := timelineRequests(inst)
@@ -77,10 +77,10 @@ func TestPollerFirstRunReadsNewestPage(t *testing.T) {
 	ss := makeStatuses(55, "healthcare.example", t0, 1)
 	inst.add(ss...)
 	p, _ := newTestPoller(t, h, inst, "")
-	stop := run(t, p, h.em)
-	waitFor(t, 10*time.Second, "cursor", func() bool { return h.cursor(t, p.key) == ss[54].LocalID })
+	stop := run(t, p, h.Emitter)
+	waitFor(t, 10*time.Second, "cursor", func() bool { return h.Cursor(t, p.key) == ss[54].LocalID })
 	_ = stop()
-	eq(t, "posts stored", h.count(t, bus.PostsStream, "posts.hcldr.mastodon"), uint64(40))
+	eq(t, "posts stored", h.Count(t, bus.PostsStream, "posts.hcldr.mastodon"), uint64(40))
 	reqs := timelineRequests(inst)
 	eq(t, "requests", len(reqs), 1)
 	eq(t, "min_id", reqs[0].Get("min_id"), "")
@@ -109,9 +109,9 @@ func TestPollerWaitsForRateLimitReset(t *testing.T) {
 		return false
 	}
 	p, sl := newTestPoller(t, h, inst, "")
-	h.setCursor(t, p.key, ss[4].LocalID)
-	stop := run(t, p, h.em)
-	waitFor(t, 10*time.Second, "cursor", func() bool { return h.cursor(t, p.key) == ss[49].LocalID })
+	h.SetCursor(t, p.key, ss[4].LocalID)
+	stop := run(t, p, h.Emitter)
+	waitFor(t, 10*time.Second, "cursor", func() bool { return h.Cursor(t, p.key) == ss[49].LocalID })
 	_ = stop()
 
 	waits := sl.list()
@@ -122,8 +122,8 @@ func TestPollerWaitsForRateLimitReset(t *testing.T) {
 	if !within(waits[0], 90*time.Second) || !within(waits[1], 30*time.Second) {
 		t.Errorf("waits = %v, want about [1m30s 30s]", waits)
 	}
-	eq(t, "rate limit waits", counterValue(h.metrics.RateLimitWaits.WithLabelValues("mastodon")), 2.0)
-	eq(t, "posts stored", h.count(t, bus.PostsStream, "posts.hcldr.mastodon"), uint64(45))
+	eq(t, "rate limit waits", counterValue(h.Metrics.RateLimitWaits.WithLabelValues("mastodon")), 2.0)
+	eq(t, "posts stored", h.Count(t, bus.PostsStream, "posts.hcldr.mastodon"), uint64(45))
 }
 
 func TestPollerRetriesServerErrors(t *testing.T) {
@@ -139,15 +139,15 @@ func TestPollerRetriesServerErrors(t *testing.T) {
 		return false
 	}
 	p, sl := newTestPoller(t, h, inst, "")
-	h.setCursor(t, p.key, ss[1].LocalID)
-	stop := run(t, p, h.em)
-	waitFor(t, 10*time.Second, "cursor", func() bool { return h.cursor(t, p.key) == ss[11].LocalID })
+	h.SetCursor(t, p.key, ss[1].LocalID)
+	stop := run(t, p, h.Emitter)
+	waitFor(t, 10*time.Second, "cursor", func() bool { return h.Cursor(t, p.key) == ss[11].LocalID })
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
 	eq(t, "backoff waits", len(sl.list()), 2)
-	eq(t, "errors counted", counterValue(h.metrics.Errors.WithLabelValues("mastodon")), 2.0)
-	eq(t, "posts stored", h.count(t, bus.PostsStream, "posts.hcldr.mastodon"), uint64(10))
+	eq(t, "errors counted", counterValue(h.Metrics.Errors.WithLabelValues("mastodon")), 2.0)
+	eq(t, "posts stored", h.Count(t, bus.PostsStream, "posts.hcldr.mastodon"), uint64(10))
 }
 
 func TestPollerTwoInstancesStoreEachStatusOnce(t *testing.T) {
@@ -165,13 +165,13 @@ func TestPollerTwoInstancesStoreEachStatusOnce(t *testing.T) {
 	b.add(local...)
 	pa, _ := newTestPoller(t, h, a, "")
 	pb, _ := newTestPoller(t, h, b, "")
-	stopA, stopB := run(t, pa, h.em), run(t, pb, h.em)
+	stopA, stopB := run(t, pa, h.Emitter), run(t, pb, h.Emitter)
 	waitFor(t, 10*time.Second, "both cursors", func() bool {
-		return h.cursor(t, pa.key) == ss[9].LocalID && h.cursor(t, pb.key) == local[9].LocalID
+		return h.Cursor(t, pa.key) == ss[9].LocalID && h.Cursor(t, pb.key) == local[9].LocalID
 	})
 	_, _ = stopA(), stopB()
-	eq(t, "messages in the stream", h.count(t, bus.PostsStream, "posts.hcldr.mastodon"), uint64(10))
-	stored, dupes := h.em.Counts()
+	eq(t, "messages in the stream", h.Count(t, bus.PostsStream, "posts.hcldr.mastodon"), uint64(10))
+	stored, dupes := h.Emitter.Counts()
 	eq(t, "stored", stored, 10)
 	eq(t, "duplicates", dupes, 10)
 }
@@ -184,12 +184,12 @@ func TestPollerDeadLettersMalformedStatus(t *testing.T) {
 	ss[3].Raw = badRaw // no account
 	inst.add(ss...)
 	p, _ := newTestPoller(t, h, inst, "")
-	h.setCursor(t, p.key, "1")
-	stop := run(t, p, h.em)
-	waitFor(t, 10*time.Second, "cursor", func() bool { return h.cursor(t, p.key) == ss[5].LocalID })
+	h.SetCursor(t, p.key, "1")
+	stop := run(t, p, h.Emitter)
+	waitFor(t, 10*time.Second, "cursor", func() bool { return h.Cursor(t, p.key) == ss[5].LocalID })
 	_ = stop()
-	eq(t, "good posts stored", h.count(t, bus.PostsStream, "posts.hcldr.mastodon"), uint64(5))
-	msgs := h.env.Messages(t, bus.DeadLetterStream, "deadletter.ingest.mastodon", 1, 5*time.Second)
+	eq(t, "good posts stored", h.Count(t, bus.PostsStream, "posts.hcldr.mastodon"), uint64(5))
+	msgs := h.Env.Messages(t, bus.DeadLetterStream, "deadletter.ingest.mastodon", 1, 5*time.Second)
 	if len(msgs) != 1 {
 		t.Fatalf("dead letters = %d, want 1", len(msgs))
 	}
@@ -200,7 +200,7 @@ func TestPollerDeadLettersMalformedStatus(t *testing.T) {
 	if o := msgs[0].Headers().Get(bus.HeaderOrigin); !strings.Contains(o, ss[3].LocalID) || strings.Contains(o, "?") {
 		t.Errorf("origin header = %q, want the timeline URL and the status id", o)
 	}
-	eq(t, "invalid counted", counterValue(h.metrics.Invalid.WithLabelValues("mastodon")), 1.0)
+	eq(t, "invalid counted", counterValue(h.Metrics.Invalid.WithLabelValues("mastodon")), 1.0)
 }
 
 func TestPollerResolvesReplyParents(t *testing.T) {
@@ -217,13 +217,13 @@ func TestPollerResolvesReplyParents(t *testing.T) {
 	inst.add(ss...)
 	inst.add(hidden)
 	p, _ := newTestPoller(t, h, inst, "")
-	h.setCursor(t, p.key, "1")
-	stop := run(t, p, h.em)
-	waitFor(t, 10*time.Second, "cursor", func() bool { return h.cursor(t, p.key) == ss[3].LocalID })
+	h.SetCursor(t, p.key, "1")
+	stop := run(t, p, h.Emitter)
+	waitFor(t, 10*time.Second, "cursor", func() bool { return h.Cursor(t, p.key) == ss[3].LocalID })
 	_ = stop()
 
 	byID := map[string]*post.Post{}
-	for _, m := range h.env.Messages(t, bus.PostsStream, "posts.hcldr.mastodon", 4, 5*time.Second) {
+	for _, m := range h.Env.Messages(t, bus.PostsStream, "posts.hcldr.mastodon", 4, 5*time.Second) {
 		posts, bad := post.Decode(m.Data())
 		if len(bad) > 0 {
 			t.Fatalf("bad lines: %v", bad)
@@ -273,12 +273,12 @@ func TestPollerRefusedIsFatalAndKeepsTheTokenSecret(t *testing.T) {
 			p, _ := newTestPoller(t, h, inst, tc.token)
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
-			err := p.Run(ctx, h.em)
+			err := p.Run(ctx, h.Emitter)
 			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "401") {
 				t.Fatalf("Run = %v, want a 401 error saying %q", err, tc.want)
 			}
-			if strings.Contains(err.Error(), token) || strings.Contains(h.log.String(), token) {
-				t.Errorf("the token leaked: err=%v log=%s", err, h.log.String())
+			if strings.Contains(err.Error(), token) || strings.Contains(h.Log.String(), token) {
+				t.Errorf("the token leaked: err=%v log=%s", err, h.Log.String())
 			}
 			auth := inst.authLog()
 			if tc.token != "" && auth[0] != "Bearer "+token {
@@ -329,21 +329,21 @@ func TestStreamingBackfillsAfterEachConnect(t *testing.T) {
 	}
 	s, err := NewStreaming(PollerConfig{
 		BaseURL: inst.srv.URL, Tag: "hcldr", AccessToken: token, Communities: testCommunities,
-		Lookback: -1, Cursors: h.cursors, Metrics: h.metrics, Log: h.logger, HTTPClient: inst.srv.Client(),
+		Lookback: -1, Cursors: h.Cursors, Metrics: h.Metrics, Log: h.Logger, HTTPClient: inst.srv.Client(),
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	sl := &sleeps{}
 	s.p.c.sleep = sl.sleep
-	h.setCursor(t, s.p.key, "1")
-	stop := run(t, s, h.em)
-	waitFor(t, 10*time.Second, "cursor at the last status", func() bool { return h.cursor(t, s.p.key) == ss[5].LocalID })
+	h.SetCursor(t, s.p.key, "1")
+	stop := run(t, s, h.Emitter)
+	waitFor(t, 10*time.Second, "cursor at the last status", func() bool { return h.Cursor(t, s.p.key) == ss[5].LocalID })
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
-	eq(t, "posts stored", h.count(t, bus.PostsStream, "posts.hcldr.mastodon"), uint64(6))
-	eq(t, "broken event dead-lettered", h.count(t, bus.DeadLetterStream, "deadletter.ingest.mastodon"), uint64(1))
+	eq(t, "posts stored", h.Count(t, bus.PostsStream, "posts.hcldr.mastodon"), uint64(6))
+	eq(t, "broken event dead-lettered", h.Count(t, bus.DeadLetterStream, "deadletter.ingest.mastodon"), uint64(1))
 
 	// connect, backfill, stream; reconnect, backfill.
 	var seq []string
@@ -363,8 +363,8 @@ func TestStreamingBackfillsAfterEachConnect(t *testing.T) {
 			t.Errorf("request %d Authorization = %q", i, a)
 		}
 	}
-	if strings.Contains(h.log.String(), token) {
-		t.Errorf("token in the log:\n%s", h.log.String())
+	if strings.Contains(h.Log.String(), token) {
+		t.Errorf("token in the log:\n%s", h.Log.String())
 	}
 	if !afterFirst.Load() {
 		t.Error("the first stream never ended")

@@ -21,6 +21,7 @@ import (
 	"github.com/chatnight/chatnight/bus/bustest"
 	"github.com/chatnight/chatnight/community"
 	"github.com/chatnight/chatnight/ingest"
+	"github.com/chatnight/chatnight/ingest/ingesttest"
 	"github.com/chatnight/chatnight/post"
 )
 
@@ -94,22 +95,7 @@ func testLog(t *testing.T) (*slog.Logger, *syncBuffer) {
 	return slog.New(slog.NewTextHandler(buf, &slog.HandlerOptions{Level: slog.LevelDebug})), buf
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+type syncBuffer = ingesttest.SyncBuffer
 
 func getenv(name string) string {
 	if name == tokenEnv {
@@ -198,40 +184,10 @@ func page(data []tw, originals []tw, next string) []byte {
 	return b
 }
 
-// runSource runs src until the returned stop is called; stop returns Run's error.
-func runSource(t *testing.T, src ingest.Source, em *ingest.Emitter) (stop func() error) {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- src.Run(ctx, em) }()
-	var once sync.Once
-	var err error
-	stop = func() error {
-		once.Do(func() {
-			cancel()
-			select {
-			case err = <-done:
-			case <-time.After(10 * time.Second):
-				t.Fatalf("%s did not stop within 10s", src.Name())
-			}
-		})
-		return err
-	}
-	t.Cleanup(func() { stop() })
-	return stop
-}
-
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
+var (
+	runSource = ingesttest.Run
+	waitFor   = ingesttest.WaitFor
+)
 
 // subjectMsgs counts the messages of stream on subjects matching filter.
 func subjectMsgs(t *testing.T, env *bustest.Env, stream, filter string) int {
@@ -293,12 +249,11 @@ type testEnv struct {
 
 func newTestEnv(t *testing.T) *testEnv {
 	t.Helper()
-	env := bustest.Start(t)
-	log, buf := testLog(t)
-	m := ingest.NewMetrics(nil)
-	c, err := ingest.OpenCursors(context.Background(), env.JS)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &testEnv{nats: env, em: ingest.NewEmitter(env.JS, m, log), metrics: m, cursors: c, log: log, logBuf: buf}
+	h := ingesttest.New(t)
+	t.Cleanup(func() {
+		if strings.Contains(h.Log.String(), testToken) {
+			t.Errorf("bearer token leaked into the log:\n%s", h.Log.String())
+		}
+	})
+	return &testEnv{nats: h.Env, em: h.Emitter, metrics: h.Metrics, cursors: h.Cursors, log: h.Logger, logBuf: h.Log}
 }

@@ -1,0 +1,162 @@
+// Package ingesttest is what the sources' tests share: an embedded NATS with an Emitter,
+// cursors and a captured log, a way to run a source and stop it, and readers of what it
+// stored.
+package ingesttest
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/chatnight/chatnight/bus/bustest"
+	"github.com/chatnight/chatnight/ingest"
+	"github.com/chatnight/chatnight/post"
+)
+
+// Harness is an embedded NATS with what a source needs to publish to it.
+type Harness struct {
+	Env     *bustest.Env
+	Emitter *ingest.Emitter
+	Metrics *ingest.Metrics
+	Cursors *ingest.Cursors
+	Log     *SyncBuffer // everything logged, to check that no secret is in it
+	Logger  *slog.Logger
+}
+
+// New starts a harness that lives until the test ends.
+func New(t testing.TB) *Harness {
+	t.Helper()
+	env := bustest.Start(t)
+	buf := &SyncBuffer{}
+	logger := slog.New(slog.NewTextHandler(buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	m := ingest.NewMetrics(nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	cur, err := ingest.OpenCursors(ctx, env.JS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &Harness{Env: env, Emitter: ingest.NewEmitter(env.JS, m, logger), Metrics: m, Cursors: cur, Log: buf, Logger: logger}
+}
+
+// Count is how many messages stream holds on subject.
+func (h *Harness) Count(t testing.TB, stream, subject string) uint64 {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	s, err := h.Env.JS.Stream(ctx, stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := s.Info(ctx, jetstream.WithSubjectFilter(subject))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return info.State.Subjects[subject]
+}
+
+// Cursor reads a stored cursor ("" when there is none).
+func (h *Harness) Cursor(t testing.TB, key string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	v, err := h.Cursors.Get(ctx, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// SetCursor stores a cursor, as an earlier run would have.
+func (h *Harness) SetCursor(t testing.TB, key, v string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := h.Cursors.Put(ctx, key, v); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Posts reads up to n messages stored on subject and returns their posts by id.
+func (h *Harness) Posts(t testing.TB, subject string, n int) map[string]*post.Post {
+	t.Helper()
+	out := map[string]*post.Post{}
+	for _, m := range h.Env.Messages(t, "POSTS", subject, n, 5*time.Second) {
+		ps, bad := post.Decode(m.Data())
+		if len(bad) > 0 {
+			t.Fatalf("bad lines on %s: %v", subject, bad)
+		}
+		for _, p := range ps {
+			out[p.ID] = p
+		}
+	}
+	return out
+}
+
+// Run starts src and returns a stop function that cancels it and returns Run's error.
+// The source is stopped when the test ends at the latest.
+func Run(t testing.TB, src ingest.Source, em *ingest.Emitter) (stop func() error) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- src.Run(ctx, em) }()
+	var once sync.Once
+	var err error
+	stop = func() error {
+		once.Do(func() {
+			cancel()
+			select {
+			case err = <-done:
+			case <-time.After(10 * time.Second):
+				t.Fatal("source did not stop within 10s")
+			}
+		})
+		return err
+	}
+	t.Cleanup(func() { _ = stop() })
+	return stop
+}
+
+// WaitFor polls cond until it holds or the deadline passes.
+func WaitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// SyncBuffer is a bytes.Buffer safe for a logger and a test to share.
+type SyncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *SyncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *SyncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// CounterValue reads a counter.
+func CounterValue(c prometheus.Counter) float64 {
+	var m dto.Metric
+	_ = c.Write(&m)
+	return m.GetCounter().GetValue()
+}
