@@ -42,11 +42,18 @@ func NewEmitter(js jetstream.JetStream, metrics *Metrics, log *slog.Logger) *Emi
 }
 
 // Post publishes one post with its stable message id. Call Flush before saving the
-// cursor that covers it.
+// cursor that covers it. A post that fails post.Validate (hostile or broken input: a
+// time far off, a huge text, too many mentions) is dead-lettered, not returned as an
+// error, so one bad record never stops a source.
 func (e *Emitter) Post(ctx context.Context, p *post.Post) error {
 	p.Normalize()
 	if err := p.Validate(); err != nil {
-		return fmt.Errorf("emit post: %w", err)
+		raw, encErr := post.Encode(nil, p)
+		if encErr != nil {
+			raw = p.Raw
+		}
+		e.Invalid(ctx, string(p.Source), "post "+p.MsgID(), raw, err)
+		return nil
 	}
 	if err := e.pub.PublishPosts(ctx, p.Community, p.Source, p.MsgID(), p); err != nil {
 		return err

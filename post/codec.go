@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
 )
 
 // A posts-stream message body is JSON Lines: one canonical post per line. Live
@@ -17,7 +20,7 @@ func Encode(dst []byte, posts ...*Post) ([]byte, error) {
 	enc.SetEscapeHTML(false)
 	for _, p := range posts {
 		if err := enc.Encode(p); err != nil {
-			return nil, fmt.Errorf("encode post %q: %w", p.ID, err)
+			return nil, fmt.Errorf("encode post %q: %w", abbrev(p.ID), err)
 		}
 	}
 	return buf.Bytes(), nil
@@ -45,6 +48,14 @@ func Decode(body []byte) (posts []*Post, bad []BadLine) {
 		if len(bytes.TrimSpace(raw)) == 0 {
 			continue
 		}
+		if len(raw) > MaxLineBytes {
+			bad = append(bad, BadLine{Line: line, Raw: raw, Err: fmt.Errorf("post line of %d bytes is over the %d-byte limit", len(raw), MaxLineBytes)})
+			continue
+		}
+		if !utf8.Valid(raw) {
+			bad = append(bad, BadLine{Line: line, Raw: raw, Err: fmt.Errorf("post line is not valid UTF-8")})
+			continue
+		}
 		p := new(Post)
 		if err := json.Unmarshal(raw, p); err != nil {
 			bad = append(bad, BadLine{Line: line, Raw: raw, Err: fmt.Errorf("decode post: %w", err)})
@@ -60,22 +71,156 @@ func Decode(body []byte) (posts []*Post, bad []BadLine) {
 	return posts, bad
 }
 
-// Validate reports what makes a post unusable.
-func (p *Post) Validate() error {
+// Limits on what a post may carry. Posts over them are refused by Validate and, on the
+// posts stream, parked on the dead-letter stream with the reason: they are hostile or
+// broken input, not chat, and would cost the tables and the viewers more than they show.
+const (
+	// MaxLineBytes bounds one encoded post, Raw included.
+	MaxLineBytes = 2 << 20
+	// MaxTextBytes bounds the text: X allows 25,000 characters to paying accounts,
+	// Mastodon instances commonly 500 to 5,000.
+	MaxTextBytes = 64 << 10
+	// MaxIDBytes bounds ids, handles, names and URLs.
+	MaxIDBytes = 2048
+	// MaxMentions, MaxHashtags and MaxURLs bound the lists of a post (X caps a tweet at
+	// 50 mentions; the margin is for other networks).
+	MaxMentions = 256
+	MaxHashtags = 256
+	MaxURLs     = 256
+	// MaxClockSkew is how far in the future created_at may be: sources' clocks run ahead.
+	MaxClockSkew = 24 * time.Hour
+)
+
+// MinCreatedAt is the earliest created_at accepted, the Unix epoch: earlier times are
+// broken clocks or broken parsers (and year 1 or 1600 do not fit ClickHouse's DateTime64).
+// A source that knows better clamps a post's time itself, as the Bluesky parser does.
+var MinCreatedAt = time.Unix(0, 0).UTC()
+
+// Validate reports what makes a post unusable, with the clock at now.
+func (p *Post) Validate() error { return p.ValidateAt(time.Now()) }
+
+// ValidateAt reports what makes a post unusable when the time is now: missing or
+// malformed identity, an unknown source, a time before MinCreatedAt or more than
+// MaxClockSkew after now, a NUL byte or oversized field, too many mentions, hashtags
+// or URLs.
+func (p *Post) ValidateAt(now time.Time) error {
+	if err := p.validateIdentity(); err != nil {
+		return err
+	}
+	if err := p.validateSizes(); err != nil {
+		return err
+	}
+	switch {
+	case p.CreatedAt.Before(MinCreatedAt):
+		return fmt.Errorf("post %q: created_at %s is before %s", abbrev(p.ID), p.CreatedAt.UTC().Format(time.RFC3339), MinCreatedAt.Format(time.RFC3339))
+	case p.CreatedAt.After(now.Add(MaxClockSkew)):
+		return fmt.Errorf("post %q: created_at %s is more than %v in the future", abbrev(p.ID), p.CreatedAt.UTC().Format(time.RFC3339), MaxClockSkew)
+	}
+	return nil
+}
+
+func (p *Post) validateSizes() error {
+	switch {
+	case len(p.Text) > MaxTextBytes:
+		return fmt.Errorf("post %q: text of %d bytes is over the %d-byte limit", abbrev(p.ID), len(p.Text), MaxTextBytes)
+	case len(p.Mentions) > MaxMentions:
+		return fmt.Errorf("post %q: %d mentions are over the limit of %d", abbrev(p.ID), len(p.Mentions), MaxMentions)
+	case len(p.Hashtags) > MaxHashtags:
+		return fmt.Errorf("post %q: %d hashtags are over the limit of %d", abbrev(p.ID), len(p.Hashtags), MaxHashtags)
+	case len(p.URLs) > MaxURLs:
+		return fmt.Errorf("post %q: %d urls are over the limit of %d", abbrev(p.ID), len(p.URLs), MaxURLs)
+	case strings.IndexByte(p.Text, 0) >= 0:
+		return fmt.Errorf("post %q: text contains a NUL byte", abbrev(p.ID))
+	}
+	check := func(name, v string) error {
+		if len(v) > MaxIDBytes {
+			return fmt.Errorf("post %q: %s of %d bytes is over the %d-byte limit", abbrev(p.ID), name, len(v), MaxIDBytes)
+		}
+		if strings.ContainsFunc(v, isControl) {
+			return fmt.Errorf("post %q: %s contains a control character", abbrev(p.ID), name)
+		}
+		return nil
+	}
+	for _, f := range [...]struct{ name, v string }{
+		{"id", p.ID}, {"author.id", p.Author.ID}, {"author.handle", p.Author.Handle}, {"author.name", p.Author.Name},
+		{"lang", p.Lang}, {"url", p.URL}, {"reply_to_id", p.ReplyToID}, {"reply_to_author_id", p.ReplyToAuthorID},
+		{"root_id", p.RootID}, {"quote_of_id", p.QuoteOfID}, {"quote_of_author_id", p.QuoteOfAuthorID},
+		{"repost_of_id", p.RepostOfID}, {"repost_of_author_id", p.RepostOfAuthorID},
+	} {
+		if err := check(f.name, f.v); err != nil {
+			return err
+		}
+	}
+	for _, m := range p.Mentions {
+		for _, v := range [...]string{m.ID, m.Handle, m.Name} {
+			if err := check("mention", v); err != nil {
+				return err
+			}
+		}
+	}
+	for _, h := range p.Hashtags {
+		if err := check("hashtag", h); err != nil {
+			return err
+		}
+	}
+	for _, u := range p.URLs {
+		if err := check("urls", u); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (p *Post) validateIdentity() error {
 	switch {
 	case p.ID == "":
 		return fmt.Errorf("post has no id")
 	case p.Community == "":
-		return fmt.Errorf("post %q has no community", p.ID)
+		return fmt.Errorf("post %q has no community", abbrev(p.ID))
 	case p.Author.ID == "":
-		return fmt.Errorf("post %q has no author id", p.ID)
+		return fmt.Errorf("post %q has no author id", abbrev(p.ID))
 	case p.CreatedAt.IsZero():
-		return fmt.Errorf("post %q has no created_at", p.ID)
+		return fmt.Errorf("post %q has no created_at", abbrev(p.ID))
+	case !validCommunity(p.Community):
+		return fmt.Errorf("post %q: community %q is not 1-64 lower-case letters, digits, '-' or '_'", abbrev(p.ID), abbrev(p.Community))
 	}
 	switch p.Source {
 	case SourceX, SourceMastodon, SourceBluesky, SourceImport, SourceSim:
 	default:
-		return fmt.Errorf("post %q has unknown source %q", p.ID, p.Source)
+		return fmt.Errorf("post %q has unknown source %q", abbrev(p.ID), p.Source)
 	}
 	return nil
+}
+
+// isControl reports C0 and C1 control characters (NUL, escape, bidi-free controls):
+// they have no place in identifiers, handles or URLs.
+func isControl(r rune) bool { return r < 0x20 || (r >= 0x7f && r < 0xa0) }
+
+// validCommunity mirrors bus.ValidCommunity: community ids become subject tokens.
+func validCommunity(id string) bool {
+	if len(id) == 0 || len(id) > 64 {
+		return false
+	}
+	for i, r := range id {
+		switch {
+		case r >= 'a' && r <= 'z', r >= '0' && r <= '9':
+		case (r == '-' || r == '_') && i > 0:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// abbrev keeps hostile values from flooding error messages and logs.
+func abbrev(s string) string {
+	const limit = 80
+	if len(s) <= limit {
+		return s
+	}
+	cut := limit
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
 }

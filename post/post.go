@@ -4,7 +4,10 @@ package post
 
 import (
 	"strings"
+
 	"time"
+
+	"golang.org/x/text/unicode/norm"
 )
 
 // Source says which ingestor a post came through.
@@ -52,7 +55,7 @@ type Post struct {
 	Kind      Kind      `json:"kind"`
 	Author    Account   `json:"author"`
 	CreatedAt time.Time `json:"created_at"` // UTC, millisecond precision
-	Text      string    `json:"text"`      // plain text; HTML from sources is already converted
+	Text      string    `json:"text"`       // plain text; HTML from sources is already converted
 	Lang      string    `json:"lang,omitempty"`
 	URL       string    `json:"url,omitempty"` // link to the original
 
@@ -110,9 +113,11 @@ func (p *Post) Normalize() {
 	}
 }
 
-// NormalizeTag folds a hashtag for matching: no leading "#" or full-width "＃", lower case.
+// NormalizeTag folds a hashtag for matching: Unicode compatibility composition (NFKC:
+// full-width "ＨＣＬＤＲ" is "HCLDR", "cafe" with a combining accent is "café"), no
+// leading "#" or "＃", lower case. "#ＨＣＬＤＲ" and "#hcldr" are the same chat.
 func NormalizeTag(tag string) string {
-	tag = strings.TrimSpace(tag)
-	tag = strings.TrimLeft(tag, "#＃")
+	tag = norm.NFKC.String(strings.TrimSpace(tag))
+	tag = strings.TrimLeft(tag, "#") // NFKC made "＃" a "#"
 	return strings.ToLower(tag)
 }

@@ -20,7 +20,12 @@ func (s *stack) startEmbeddedClickHouse(ctx context.Context, o *Options) (string
 		return "", fmt.Errorf("embedded ClickHouse: %w", err)
 	}
 	s.closers = append(s.closers, func() { _ = engine.Close() })
-	srv, err := endpoint.NewServer(engine, endpoint.Options{Addr: o.ClickHouseHTTPAddr, Logger: s.log.With("component", "clickhouse-http")})
+	eo, err := o.EmbeddedCH.options(o.ClickHouseHTTPAddr)
+	if err != nil {
+		return "", err
+	}
+	eo.Logger = s.log.With("component", "clickhouse-http")
+	srv, err := endpoint.NewServer(engine, eo)
 	if err != nil {
 		return "", fmt.Errorf("embedded ClickHouse endpoint: %w", err)
 	}
@@ -32,6 +37,7 @@ func (s *stack) startEmbeddedClickHouse(ctx context.Context, o *Options) (string
 		defer cancel()
 		_ = srv.Shutdown(ctx)
 	})
-	s.log.Info("embedded ClickHouse started", "http", "http://"+srv.Addr()+"/", "data", dir)
-	return "http://" + srv.Addr() + "/default", nil
+	s.log.Info("embedded ClickHouse started", "http", "http://"+srv.Addr()+"/", "data", dir,
+		"user", eo.User, "read_only_user", eo.ReadOnlyUser, "password", eo.Password != "")
+	return o.EmbeddedCH.dsn(srv.Addr(), eo), nil
 }
