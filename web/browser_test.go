@@ -17,6 +17,8 @@ import (
 	cdplog "github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+
+	"github.com/chatnight/chatnight/pipeline/sessions"
 )
 
 // chromiumPath is where the project's setup (`make setup`, apt-get) installs Chromium.
@@ -195,13 +197,18 @@ func postIDs(p *page) []string {
 func TestPageInBrowser(t *testing.T) {
 	const id = "brtest"
 	now := time.Now().UTC()
-	start := now.Add(-20 * time.Minute)
+	// The current chat is off-schedule: a detected session whose backfilled posts are
+	// in one 30-minute cell and whose live posts (from 10 minutes on) are in the next.
+	const gap = 30 * time.Minute
+	boundary := sessions.CellStart(now.Add(-12*time.Minute), gap)
+	start := boundary.Add(-4 * time.Minute)
 	old := newChat(id, id+"-s0", start.Add(-7*24*time.Hour)).sessionRow("scheduled", time.Hour)
 	old.post(id+":o1", "host", 0, "Q1 Last week's question?").
 		post(id+":o2", "ana", time.Minute, "A1 Last week's answer", replyTo(id+":o1", "host")).
 		post(id+":o3", "ben", 3*time.Minute, "A1 Another one", replyTo(id+":o1", "host"))
 	old.write(t)
-	cur := newChat(id, id+"-s1", start).sessionRow("detected", 25*time.Minute)
+	cur := newChat(id, "", start).offSchedule(gap)
+	sid := sessions.CellID(id, sessions.CellStart(start, gap)) // the detected session's id
 	cur.post(id+":1", "host", 0, "Q1 How do you lead change in a hospital? #brtest").
 		post(id+":2", "ana", time.Minute, "A1 By listening first: https://example.org/listen, thanks @ben #brtest",
 			replyTo(id+":1", "host"), mentions("ben")).
@@ -217,7 +224,7 @@ func TestPageInBrowser(t *testing.T) {
 	p.waitJS("the live connection", `document.querySelector('#conn').dataset.state === 'live'`, 10*time.Second)
 
 	// Live posts arrive, written to ClickHouse first and then announced, as a processor does.
-	next := newChat(id, id+"-s1", start)
+	next := newChat(id, "", start).offSchedule(gap)
 	next.post(id+":5", "dan", 10*time.Minute, "A1 A live answer from dan", replyTo(id+":1", "host"))
 	next.commit(t, ts.bus)
 	want = append(want, id+":5")
@@ -253,6 +260,10 @@ func TestPageInBrowser(t *testing.T) {
 	p.waitJS("a live answer under Q1", `document.querySelector('section.question[data-question="1"] .answers [data-post-id="brtest:6"]')`, 10*time.Second)
 	if got := postIDs(p); fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("Q/A view shows %v, want each of %v once", got, want)
+	}
+	// Backfill and live posts, in two cells, are one session.
+	if groups := eval[[]string](p, `[...document.querySelectorAll('#feed section.group')].map((g) => g.dataset.sessionId)`); fmt.Sprint(groups) != fmt.Sprint([]string{sid}) {
+		t.Errorf("the feed groups posts in sessions %q, want one: %s", groups, sid)
 	}
 	// A thread collapses.
 	p.do(5*time.Second, chromedp.Evaluate[chromedp.Void](`document.querySelector('[data-post-id="brtest:2"] .thread-toggle').click()`))

@@ -10,6 +10,7 @@ import (
 	"github.com/chatnight/chatnight/bus"
 	"github.com/chatnight/chatnight/bus/bustest"
 	"github.com/chatnight/chatnight/live"
+	"github.com/chatnight/chatnight/pipeline/sessions"
 	"github.com/chatnight/chatnight/storage"
 )
 
@@ -20,6 +21,10 @@ type chat struct {
 	start     time.Time
 	version   uint64
 	batch     storage.Batch
+	// gap, when set, makes the chat off-schedule activity: each post carries the id of
+	// its gap-long cell, and each cell gets its sessions row, as pipeline/sessions does.
+	gap   time.Duration
+	cells map[string]bool // cells with a row written
 }
 
 func newChat(community, session string, start time.Time) *chat {
@@ -33,6 +38,29 @@ func (c *chat) sessionRow(kind string, length time.Duration) *chat {
 		Hosts: []string{"sim:host"}, Version: c.version,
 	})
 	return c
+}
+
+// offSchedule makes c's posts carry cells of length gap (see chat.gap).
+func (c *chat) offSchedule(gap time.Duration) *chat {
+	c.gap, c.cells = gap, map[string]bool{}
+	return c
+}
+
+// sessionAt is the session_id of a post at t, adding the row of a new cell.
+func (c *chat) sessionAt(t time.Time) string {
+	if c.gap == 0 {
+		return c.session
+	}
+	start := sessions.CellStart(t, c.gap)
+	id := sessions.CellID(c.community, start)
+	if !c.cells[id] {
+		c.cells[id] = true
+		c.batch.Sessions = append(c.batch.Sessions, storage.SessionRow{
+			ID: id, Community: c.community, Start: start, End: start.Add(c.gap), Kind: sessions.KindCell,
+			Hosts: []string{}, Version: c.version,
+		})
+	}
+	return id
 }
 
 type postOpt func(*storage.PostRow)
@@ -57,7 +85,7 @@ func (c *chat) post(id, author string, at time.Duration, text string, opts ...po
 		ID: id, Community: c.community, Source: "sim", Kind: "original", AuthorID: "sim:" + author,
 		AuthorHandle: author, AuthorName: strings.ToUpper(author[:1]) + author[1:], CreatedAt: c.start.Add(at),
 		Text: text, URL: "https://example.org/" + id, Hashtags: []string{c.community}, URLs: []string{},
-		MentionIDs: []string{}, MentionHandles: []string{}, SessionID: c.session, IsHost: author == "host",
+		MentionIDs: []string{}, MentionHandles: []string{}, SessionID: c.sessionAt(c.start.Add(at)), IsHost: author == "host",
 		IngestedAt: time.Now().UTC(), Version: c.version,
 	}
 	for _, o := range opts {
@@ -76,12 +104,12 @@ func (c *chat) post(id, author string, at time.Duration, text string, opts ...po
 		}
 	}
 	if kind != "" && n > 0 {
-		c.batch.QAMarks = append(c.batch.QAMarks, storage.QAMarkRow{Community: c.community, SessionID: c.session,
+		c.batch.QAMarks = append(c.batch.QAMarks, storage.QAMarkRow{Community: c.community, SessionID: p.SessionID,
 			Kind: kind, Number: uint16(n), PostID: id, AuthorID: p.AuthorID, CreatedAt: p.CreatedAt,
 			ReplyToID: p.ReplyToID, Version: c.version})
 	}
 	edge := func(dst, kind string) {
-		c.batch.Edges = append(c.batch.Edges, storage.EdgeRow{Community: c.community, SessionID: c.session,
+		c.batch.Edges = append(c.batch.Edges, storage.EdgeRow{Community: c.community, SessionID: p.SessionID,
 			Src: p.AuthorID, Dst: dst, Kind: kind, PostID: id, CreatedAt: p.CreatedAt, Version: c.version})
 	}
 	if p.ReplyToAuthorID != "" {

@@ -30,7 +30,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/chatnight/chatnight/analytics"
 	"github.com/chatnight/chatnight/community"
+	"github.com/chatnight/chatnight/live"
 	"github.com/chatnight/chatnight/web/api"
 	"github.com/chatnight/chatnight/web/hub"
 	"github.com/chatnight/chatnight/web/static"
@@ -75,6 +77,7 @@ type Server struct {
 	store   *store.Store
 	api     *api.API
 	hub     *hub.Hub
+	optouts *analytics.OptOuts
 	handler http.Handler
 
 	runOnce sync.Once
@@ -113,6 +116,8 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	s := &Server{cfg: cfg, deps: deps, log: deps.Log}
 	s.store = store.New(deps.CH)
 	s.api = api.New(s.store, deps.Communities, cfg.Now, deps.Log)
+	s.optouts = analytics.NewOptOuts(deps.CH, deps.Log)
+	s.api.EnableAnalytics(deps.CH, s.optouts)
 
 	ws := cfg.WS
 	ws.AllowedOrigins = append(append([]string(nil), ws.AllowedOrigins...), cfg.AllowedOrigins...)
@@ -120,6 +125,10 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		ws.MaxConnsPerIP = cfg.MaxConnsPerIP
 	}
 	ws.Now = cfg.Now
+	ws.Redact = func(events []live.Event) []live.Event { return s.optouts.Cached().Events(events) }
+	// Live posts of a detected session's later cells are sent under the session's id,
+	// the one the backfill and the API use, so the page shows them as one session.
+	ws.Resolve = store.NewResolver(s.store, 2*time.Second, deps.Log).SessionOf
 	s.hub, err = hub.New(deps.Communities.IDs(), deps.JS, s.api, metrics, deps.Log, ws)
 	if err != nil {
 		return nil, err
@@ -246,6 +255,16 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	hubCtx, stopHub := context.WithCancel(context.Background())
 	defer stopHub()
+	// The opt-out list is read before the first viewer connects, then kept fresh for
+	// the live feed.
+	loadCtx, cancelLoad := context.WithTimeout(ctx, 10*time.Second)
+	if _, err := s.optouts.Load(loadCtx); err != nil {
+		s.log.Warn("reading the opt-out list failed; retrying in the background", "err", err)
+	}
+	cancelLoad()
+	optoutsDone := make(chan struct{})
+	go func() { defer close(optoutsDone); s.optouts.Run(hubCtx) }()
+	defer func() { stopHub(); <-optoutsDone }()
 	hubDone := make(chan error, 1)
 	go func() { hubDone <- s.hub.Run(hubCtx) }()
 	<-s.hub.Started()

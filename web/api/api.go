@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/chatnight/chatnight/analytics"
 	"github.com/chatnight/chatnight/community"
 	"github.com/chatnight/chatnight/web/store"
 )
@@ -21,6 +22,8 @@ type API struct {
 	communities *community.Config
 	now         func() time.Time
 	log         *slog.Logger
+	analyzer    *analytics.Analyzer // set by EnableAnalytics
+	optouts     *analytics.OptOuts  // nil: nobody is hidden
 	// Timeout bounds each request's ClickHouse reads.
 	Timeout time.Duration
 }
@@ -46,6 +49,11 @@ func (a *API) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/sessions/{id}/participants", a.handleParticipants)
 	mux.HandleFunc("GET /api/sessions/{id}/graph", a.handleGraph)
 	mux.HandleFunc("GET /api/sessions/{id}/activity", a.handleActivity)
+	if a.analyzer != nil {
+		mux.HandleFunc("GET /api/communities/{id}/stats", a.handleCommunityStats)
+		mux.HandleFunc("GET /api/sessions/{id}/stats", a.handleSessionStats)
+		mux.HandleFunc("GET /api/sessions/{id}/transcript", a.handleTranscript)
+	}
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such endpoint")
 	})
@@ -57,7 +65,16 @@ func (a *API) Snapshot(ctx context.Context, communityID, session string) (store.
 	if !ok {
 		return store.Snapshot{}, store.ErrNotFound
 	}
-	return a.store.Snapshot(ctx, cm, session, a.now())
+	snap, err := a.store.Snapshot(ctx, cm, session, a.now())
+	if err != nil || len(snap.Posts) == 0 {
+		return snap, err
+	}
+	red, err := a.redactor(ctx)
+	if err != nil {
+		return store.Snapshot{}, err
+	}
+	snap.Posts = redactPosts(snap.Posts, red)
+	return snap, nil
 }
 
 func (a *API) ctx(r *http.Request) (context.Context, context.CancelFunc) {
@@ -65,7 +82,8 @@ func (a *API) ctx(r *http.Request) (context.Context, context.CancelFunc) {
 }
 
 // session reads the session named in the path, answering 404 or 500 itself when it
-// returns false.
+// returns false. The id is a scheduled session's or a detected session's; any cell of
+// a detected session resolves to that session (the response names its id).
 func (a *API) session(w http.ResponseWriter, r *http.Request, ctx context.Context) (store.Session, bool) {
 	id := r.PathValue("id")
 	sess, ok, err := a.store.Session(ctx, id)

@@ -1,10 +1,22 @@
 package api
 
-import "net/http"
+import (
+	"net/http"
 
-// handleGraph answers GET /api/sessions/{id}/graph: nodes (authors and the accounts
-// they interacted with) and edges weighted per kind (reply, mention, quote, repost).
+	"github.com/chatnight/chatnight/analytics"
+)
+
+// handleGraph answers GET /api/sessions/{id}/graph[?format=json|gexf|graphml]: nodes
+// (authors and the accounts they interacted with), edges weighted per kind (reply,
+// mention, quote, repost) and, in JSON, the network metrics. GEXF 1.3 and GraphML
+// merge the kinds into one weighted edge per pair, with the per-kind weights and the
+// node metrics as attributes, for Gephi. Opted-out accounts appear under their
+// pseudonym.
 func (a *API) handleGraph(w http.ResponseWriter, r *http.Request) {
+	f, ok := format(w, r, "json", "gexf", "graphml")
+	if !ok {
+		return
+	}
 	ctx, cancel := a.ctx(r)
 	defer cancel()
 	sess, ok := a.session(w, r, ctx)
@@ -16,5 +28,23 @@ func (a *API) handleGraph(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	writeJSON(w, g)
+	red, err := a.redactor(ctx)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	resp, edges := graphOf(g, red)
+	switch f {
+	case "gexf":
+		attachment(w, "application/gexf+xml", sess.ID+".gexf")
+		err = analytics.WriteGEXF(w, exportGraph(sess.Community+" "+sess.ID, resp, edges), a.now())
+	case "graphml":
+		attachment(w, "application/graphml+xml", sess.ID+".graphml")
+		err = analytics.WriteGraphML(w, exportGraph(sess.Community+" "+sess.ID, resp, edges))
+	default:
+		writeJSON(w, resp)
+	}
+	if err != nil {
+		a.log.Warn("writing graph failed", "session", sess.ID, "err", err)
+	}
 }

@@ -23,5 +23,11 @@ func (a *API) handleParticipants(w http.ResponseWriter, r *http.Request) {
 	if list == nil {
 		list = []store.Participant{}
 	}
+	red, err := a.redactor(ctx)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	redactParticipants(list, red)
 	writeJSON(w, list)
 }

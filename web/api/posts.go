@@ -27,8 +27,15 @@ func (a *API) handlePosts(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
+	truncated := len(posts) >= store.MaxTranscript
+	red, err := a.redactor(ctx)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	posts = redactPosts(posts, red)
 	if posts == nil {
 		posts = []store.Post{}
 	}
-	writeJSON(w, Transcript{Session: sess, Posts: posts, Truncated: len(posts) >= store.MaxTranscript})
+	writeJSON(w, Transcript{Session: sess, Posts: posts, Truncated: truncated})
 }

@@ -2,12 +2,14 @@ package hub
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"strconv"
 	"time"
 
 	"github.com/chatnight/chatnight/live"
+	"github.com/chatnight/chatnight/pipeline/sessions"
 	"github.com/chatnight/chatnight/web/store"
 )
 
@@ -47,6 +49,62 @@ type Live struct {
 	Type   string       `json:"type"`
 	Seq    uint64       `json:"seq"`
 	Events []live.Event `json:"events"`
+}
+
+// liveFrame is the live message of a LIVE-stream message: each post's session id
+// resolved by Options.Resolve (a cell to its detected session), then redacted by
+// Options.Redact. ctx bounds the resolving.
+func (h *Hub) liveFrame(ctx context.Context, community string, seq uint64, body []byte) ([]byte, error) {
+	if h.opts.Redact == nil && h.opts.Resolve == nil {
+		return liveFrame(seq, body)
+	}
+	events, err := live.Decode(body)
+	if err != nil {
+		return nil, err
+	}
+	changed := false
+	if h.opts.Resolve != nil {
+		changed = h.resolve(ctx, community, events)
+	}
+	if h.opts.Redact != nil {
+		events, changed = h.opts.Redact(events), true
+	}
+	if changed {
+		if body, err = live.Encode(events); err != nil {
+			return nil, err
+		}
+	}
+	return liveFrame(seq, body)
+}
+
+// resolve replaces the session id of each post of events by the session it belongs
+// to, asking Options.Resolve once per distinct id; it reports whether any changed.
+// Only cell ids can change (sessions.IsCellID): scheduled ids are sessions themselves.
+func (h *Hub) resolve(ctx context.Context, community string, events []live.Event) bool {
+	changed := false
+	var seen map[string]string
+	for i := range events {
+		p := events[i].Post
+		if p == nil || !sessions.IsCellID(p.SessionID) {
+			continue
+		}
+		id, ok := seen[p.SessionID]
+		if !ok {
+			id = h.opts.Resolve(ctx, community, p.SessionID)
+			if seen == nil {
+				seen = map[string]string{}
+			}
+			seen[p.SessionID] = id
+		}
+		if id != "" && id != p.SessionID {
+			// Events may share posts with the decoder's other events: copy before writing.
+			cp := *p
+			cp.SessionID = id
+			events[i].Post = &cp
+			changed = true
+		}
+	}
+	return changed
 }
 
 // liveFrame turns the JSON Lines body of a LIVE message into a live message. The

@@ -39,6 +39,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/chatnight/chatnight/bus"
+	"github.com/chatnight/chatnight/live"
 	"github.com/chatnight/chatnight/web/store"
 )
 
@@ -58,6 +59,16 @@ type Options struct {
 	AllowedOrigins []string
 	// Now returns the current time; default time.Now.
 	Now func() time.Time
+	// Redact, when set, filters the events of each live message before viewers see it
+	// (the opt-out list: posts dropped, accounts pseudonymized). It runs on a room's
+	// goroutine and must not block.
+	Redact func([]live.Event) []live.Event
+	// Resolve, when set, names the session a post stored with sessionID (a cell of
+	// off-schedule activity) belongs to: its detected session. Live posts are sent with
+	// that id, so the page shows a detected session's later cells as one session with
+	// its backfill. It returns sessionID itself when it cannot tell. It runs on a
+	// room's goroutine: it should answer from a cache and bound its wait by ctx.
+	Resolve func(ctx context.Context, community, sessionID string) string
 }
 
 func (o Options) withDefaults() Options {
@@ -513,7 +524,7 @@ func (h *Hub) catchUp(c *client, after, upTo uint64) (uint64, error) {
 		if err != nil {
 			return after, fmt.Errorf("catch up from live stream at %d: %w", after+1, err)
 		}
-		data, err := liveFrame(msg.Sequence, msg.Data)
+		data, err := h.liveFrame(ctx, c.room.id, msg.Sequence, msg.Data)
 		if err == nil {
 			if err := c.writeNow(data); err != nil {
 				return after, err

@@ -89,7 +89,7 @@ func (r *room) run(ctx context.Context) {
 		case c := <-r.leave:
 			delete(r.clients, c)
 		case m := <-r.msgs:
-			r.handle(m)
+			r.handle(ctx, m)
 		}
 	}
 }
@@ -136,7 +136,7 @@ func (r *room) lastSeq() uint64 {
 	return r.ring[(r.ringHead+r.ringLen-1)%len(r.ring)].seq
 }
 
-func (r *room) handle(m incoming) {
+func (r *room) handle(ctx context.Context, m incoming) {
 	if m.reset {
 		if !r.ready || m.seq != r.lastSeq() {
 			// Started afresh: what came before seq is not in the ring.
@@ -148,7 +148,7 @@ func (r *room) handle(m incoming) {
 	if m.seq <= r.lastSeq() {
 		return // redelivered after a consumer restart
 	}
-	data, err := liveFrame(m.seq, m.body)
+	data, err := r.hub.liveFrame(ctx, r.id, m.seq, m.body)
 	if err != nil {
 		r.hub.log.Warn("skipping undecodable live message", "community", r.id, "seq", m.seq, "err", err)
 		return

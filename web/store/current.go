@@ -3,9 +3,12 @@ package store
 import (
 	"context"
 	"errors"
+	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/chatnight/chatnight/community"
+	"github.com/chatnight/chatnight/pipeline/sessions"
 )
 
 // ErrNotFound is returned when a requested session does not exist.
@@ -16,14 +19,15 @@ type Status struct {
 	// Current is the session going on, nil when none is. A scheduled slot in progress
 	// whose session has no row yet is reported with an empty ID.
 	Current *Session `json:"current"`
-	// Latest is the session that started last, current or not.
+	// Latest is the session (scheduled or detected) that started last, current or not.
 	Latest *Session `json:"latest"`
 	// NextStart is the next scheduled start after now, nil without a schedule.
 	NextStart *time.Time `json:"next_start"`
 }
 
 // StatusOf works out the current session and the next start of cm from its schedule
-// and the latest session stored.
+// and the latest session stored. A detected session is current ("Live now") while its
+// last post is within the community's session gap of now.
 //
 // pipeline/sessions is meant to own this rule; until it exports one, the web tier
 // computes it here from community.Slot.StartOnOrBefore / NextStartAfter.
@@ -35,7 +39,7 @@ func StatusOf(cm *community.Community, latest *Session, now time.Time) Status {
 		end := l.End
 		if l.Kind != "scheduled" {
 			// A detected session goes on until a silence of SessionGap.
-			end = end.Add(cm.SessionGap)
+			end = end.Add(sessions.Gap(cm))
 		}
 		if !l.Start.After(now) && now.Before(end) {
 			st.Current = &l
@@ -113,4 +117,73 @@ func (s *Store) Snapshot(ctx context.Context, cm *community.Community, sessionID
 	}
 	snap.Posts = posts
 	return snap, nil
+}
+
+// maxResolved bounds the cells a Resolver remembers; a cell found to be the first of
+// its session is asked again after recheckFirst, in case posts of an earlier cell of
+// the same burst were written after it (by another processor).
+const (
+	maxResolved  = 4096
+	recheckFirst = 30 * time.Second
+)
+
+type resolved struct {
+	id string
+	at time.Time
+}
+
+// Resolver names the session the live posts of a cell belong to, for the hub
+// (hub.Options.Resolve): the detected session the cell is part of. Processors publish a
+// batch after writing it, so the cell of a live post is already in detected_sessions.
+// Answers are cached: a cell's session only changes when posts arrive out of order
+// across a burst's start, and the page then still shows the posts, under that cell.
+// Cells found to start their session are asked again after recheckFirst.
+type Resolver struct {
+	store *Store
+	log   *slog.Logger
+	wait  time.Duration
+
+	mu    sync.Mutex
+	cache map[string]resolved // community + "\x00" + cell -> its session
+}
+
+// NewResolver resolves through st, waiting at most wait for ClickHouse per cell.
+func NewResolver(st *Store, wait time.Duration, log *slog.Logger) *Resolver {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Resolver{store: st, log: log, wait: wait, cache: map[string]resolved{}}
+}
+
+// SessionOf returns the id of the session that posts of community stored with
+// sessionID belong to: for a cell its detected session, otherwise sessionID itself (also
+// when the look-up fails, which is logged).
+func (r *Resolver) SessionOf(ctx context.Context, community, sessionID string) string {
+	if !sessions.IsCellID(sessionID) {
+		return sessionID
+	}
+	key := community + "\x00" + sessionID
+	now := time.Now()
+	r.mu.Lock()
+	c, ok := r.cache[key]
+	r.mu.Unlock()
+	if ok && (c.id != sessionID || now.Sub(c.at) < recheckFirst) {
+		return c.id
+	}
+	ctx, cancel := context.WithTimeout(ctx, r.wait)
+	defer cancel()
+	sess, found, err := r.store.Session(ctx, sessionID)
+	if err != nil || !found || sess.Community != community {
+		if err != nil {
+			r.log.Warn("resolving a cell to its detected session failed", "community", community, "cell", sessionID, "err", err)
+		}
+		return sessionID
+	}
+	r.mu.Lock()
+	if len(r.cache) >= maxResolved {
+		clear(r.cache)
+	}
+	r.cache[key] = resolved{id: sess.ID, at: now}
+	r.mu.Unlock()
+	return sess.ID
 }

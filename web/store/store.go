@@ -1,6 +1,12 @@
 // Package store reads what the web tier shows from ClickHouse: sessions, transcripts
 // with their Q/A marks, and the per-session participants, graph and activity. Every
 // statement is a named constant in queries.go and takes bound parameters only.
+//
+// Sessions are scheduled sessions and detected sessions (bursts of off-schedule
+// activity, resolved when read by the detected_sessions view). The cells that posts
+// outside every scheduled slot carry are never shown as sessions: a cell id resolves to
+// the detected session it is part of, and a detected session's content is that of all
+// its cells.
 package store
 
 import (
@@ -8,6 +14,7 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
@@ -28,9 +35,21 @@ type Session struct {
 	End       time.Time `json:"end"`
 	Kind      string    `json:"kind"` // "scheduled" or "detected"
 	Hosts     []string  `json:"hosts,omitempty"`
+	// Cells are, for a detected session, the stored session ids (cells) it spans, in
+	// time order; its ID is the first.
+	Cells []string `json:"cells,omitempty"`
 	// Posts and Participants are filled by Sessions only.
 	Posts        uint64 `json:"posts"`
 	Participants uint64 `json:"participants"`
+}
+
+// StoredIDs are the session_id values the posts, Q/A marks and edges of s carry: the
+// cells of a detected session, the id of a scheduled one.
+func (s *Session) StoredIDs() []string {
+	if len(s.Cells) > 0 {
+		return s.Cells
+	}
+	return []string{s.ID}
 }
 
 // Post is a post of a transcript: the live event's shape, so the page handles backfill,
@@ -116,13 +135,21 @@ type sessionRow struct {
 	End          time.Time `ch:"end"`
 	Kind         string    `ch:"kind"`
 	Hosts        []string  `ch:"hosts"`
+	Cells        []string  `ch:"cells"`
 	Posts        uint64    `ch:"posts"`
 	Participants uint64    `ch:"participants"`
 }
 
 func (r *sessionRow) session() Session {
-	return Session{ID: r.ID, Community: r.Community, Start: r.Start.UTC(), End: r.End.UTC(), Kind: r.Kind,
+	sess := Session{ID: r.ID, Community: r.Community, Start: r.Start.UTC(), End: r.End.UTC(), Kind: r.Kind,
 		Hosts: r.Hosts, Posts: r.Posts, Participants: r.Participants}
+	if len(r.Cells) > 0 {
+		sess.Cells = r.Cells
+	}
+	if len(r.Hosts) == 0 {
+		sess.Hosts = nil
+	}
+	return sess
 }
 
 // selectSessions runs a query whose columns are those of sessionRow, or a prefix of them.
@@ -135,7 +162,7 @@ func (s *Store) selectSessions(ctx context.Context, query string, p params, with
 	var out []Session
 	for rows.Next() {
 		var r sessionRow
-		dest := []any{&r.ID, &r.Community, &r.Start, &r.End, &r.Kind, &r.Hosts}
+		dest := []any{&r.ID, &r.Community, &r.Start, &r.End, &r.Kind, &r.Hosts, &r.Cells}
 		if withCounts {
 			dest = append(dest, &r.Posts, &r.Participants)
 		}
@@ -147,7 +174,8 @@ func (s *Store) selectSessions(ctx context.Context, query string, p params, with
 	return out, rows.Err()
 }
 
-// LatestSessions returns, per community id, the session that started last at or before now.
+// LatestSessions returns, per community id, the session (scheduled or detected) that
+// started last at or before now.
 func (s *Store) LatestSessions(ctx context.Context, now time.Time) (map[string]Session, error) {
 	list, err := s.selectSessions(ctx, queryLatestSessions, params{"now": chTime(now)}, false)
 	if err != nil {
@@ -160,7 +188,9 @@ func (s *Store) LatestSessions(ctx context.Context, now time.Time) (map[string]S
 	return out, nil
 }
 
-// Session reads one session; ok is false when there is none with that id.
+// Session reads one session; ok is false when there is none with that id. id is a
+// scheduled session's id or any cell of a detected session (its own id is its first
+// cell): the detected session is returned.
 func (s *Store) Session(ctx context.Context, id string) (sess Session, ok bool, err error) {
 	list, err := s.selectSessions(ctx, querySession, params{"session": id}, false)
 	if err != nil {
@@ -172,8 +202,9 @@ func (s *Store) Session(ctx context.Context, id string) (sess Session, ok bool, 
 	return list[0], true, nil
 }
 
-// Sessions lists up to limit sessions of community that started before before, newest
-// first, with their post and participant counts.
+// Sessions lists up to limit sessions (scheduled and detected, never cells) of
+// community that started before before, newest first, with their post and participant
+// counts.
 func (s *Store) Sessions(ctx context.Context, community string, before time.Time, limit int) ([]Session, error) {
 	p := params{"community": community, "before": chTime(before), "limit": strconv.Itoa(limit)}
 	list, err := s.selectSessions(ctx, querySessionsOfCommunity, p, true)
@@ -186,8 +217,31 @@ func (s *Store) Sessions(ctx context.Context, community string, before time.Time
 	return list, nil
 }
 
+// sessionParams binds a session's community and its stored ids ({cells:Array(String)}).
 func sessionParams(sess Session) params {
-	return params{"community": sess.Community, "session": sess.ID}
+	return params{"community": sess.Community, "session": sess.ID, "cells": arrayParam(sess.StoredIDs())}
+}
+
+// arrayParam formats ss as an Array(String) query parameter: quoted, with backslashes
+// and quotes escaped.
+func arrayParam(ss []string) string {
+	var b strings.Builder
+	b.WriteByte('[')
+	for i, s := range ss {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteByte('\'')
+		for _, c := range s {
+			if c == '\\' || c == '\'' {
+				b.WriteByte('\\')
+			}
+			b.WriteRune(c)
+		}
+		b.WriteByte('\'')
+	}
+	b.WriteByte(']')
+	return b.String()
 }
 
 type markRow struct {
@@ -198,7 +252,9 @@ type markRow struct {
 }
 
 // Transcript returns the posts of sess in time order, at most limit (MaxTranscript when
-// limit is 0), each with its Q/A marks.
+// limit is 0), each with its Q/A marks. Each post's SessionID is sess.ID, for a
+// detected session too (not the cell it is stored with), so the page groups a session's
+// posts together.
 func (s *Store) Transcript(ctx context.Context, sess Session, limit int) ([]Post, error) {
 	if limit <= 0 || limit > MaxTranscript {
 		limit = MaxTranscript
@@ -217,6 +273,7 @@ func (s *Store) Transcript(ctx context.Context, sess Session, limit int) ([]Post
 	index := make(map[string]int, len(rows))
 	for i := range rows {
 		out[i] = Post{Post: *live.FromRow(&rows[i], nil)}
+		out[i].SessionID = sess.ID
 		index[rows[i].ID] = i
 	}
 	for _, m := range marks {

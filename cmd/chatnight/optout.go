@@ -1,0 +1,120 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/chatnight/chatnight/analytics"
+)
+
+// optoutCmd manages the opt-out list: `chatnight optout add|remove|list [HANDLE]`.
+func optoutCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var o Options
+	fs := newFlagSet("optout", "optout add|remove HANDLE | optout list [flags]\n\n"+
+		"An opted-out account's posts are hidden and the account is shown under a pseudonym in the\n"+
+		"viewer, the API, transcripts, graph exports and reports; nothing stored is deleted.\n"+
+		"HANDLE is a handle (with or without @) or an account id such as x:12345",
+		stderr, &o, flagsClickHouse|flagsEmbedded)
+	rest, err := parseInterspersed(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(rest) == 0 {
+		fs.Usage()
+		return fmt.Errorf("say add, remove or list: %w", errUsage)
+	}
+	verb := rest[0]
+	rest = rest[1:]
+	switch {
+	case verb == "list" && len(rest) == 0:
+	case (verb == "add" || verb == "remove") && len(rest) == 1:
+		if _, err := analytics.Subject(rest[0]); err != nil {
+			return err
+		}
+	default:
+		fs.Usage()
+		return fmt.Errorf("usage: optout add|remove HANDLE, or optout list: %w", errUsage)
+	}
+	log, err := o.logger(stderr)
+	if err != nil {
+		return err
+	}
+	st := newStack(log)
+	defer st.close()
+	if err := connectToolClickHouse(ctx, st, fs, &o); err != nil {
+		return err
+	}
+	list := analytics.NewOptOuts(st.ch, log)
+	switch verb {
+	case "add":
+		if err := list.Add(ctx, rest[0]); err != nil {
+			return err
+		}
+		s, _ := analytics.Subject(rest[0])
+		fmt.Fprintf(stdout, "optout: %s is opted out: hidden everywhere from the next read on (stored posts are kept)\n", s)
+	case "remove":
+		if err := list.Remove(ctx, rest[0]); err != nil {
+			return err
+		}
+		s, _ := analytics.Subject(rest[0])
+		fmt.Fprintf(stdout, "optout: %s is shown again\n", s)
+	case "list":
+		subjects, err := list.List(ctx)
+		if err != nil {
+			return err
+		}
+		for _, s := range subjects {
+			fmt.Fprintln(stdout, s)
+		}
+	}
+	return nil
+}
+
+// connectToolClickHouse connects a short-lived tool (report, optout) to ClickHouse.
+// Without --clickhouse-dsn it opens the embedded engine on the data dir, with its HTTP
+// endpoint on a free port unless --clickhouse-http-addr is given. The embedded engine
+// serves one process per data dir: when `chatnight run` holds it, the error says to
+// reach that process's endpoint instead.
+func connectToolClickHouse(ctx context.Context, st *stack, fs *flag.FlagSet, o *Options) error {
+	if o.ClickHouseDSN == "" {
+		given := false
+		fs.Visit(func(f *flag.Flag) { given = given || f.Name == "clickhouse-http-addr" })
+		if !given && !envSet("clickhouse-http-addr") {
+			o.ClickHouseHTTPAddr = "127.0.0.1:0"
+		}
+	}
+	err := st.connectClickHouse(ctx, o)
+	if err != nil && o.ClickHouseDSN == "" {
+		return fmt.Errorf("%w\n\nThe embedded ClickHouse in %s can be opened by one process at a time; if it is locked or in use "+
+			"(`chatnight run` is up), pass --clickhouse-dsn http://127.0.0.1:8123/default to use that process's endpoint",
+			err, strings.TrimSuffix(o.DataDir, "/")+"/clickhouse")
+	}
+	return err
+}
+
+// parseInterspersed parses flags that may come before, between and after the
+// positional arguments, which it returns, then fills unset flags from the environment.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			break
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+	return pos, parseFlags(fs, nil)
+}
+
+func envSet(flagName string) bool {
+	_, ok := os.LookupEnv(EnvName(flagName))
+	return ok
+}

@@ -1,0 +1,177 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/chatnight/chatnight/analytics"
+	"github.com/chatnight/chatnight/post"
+)
+
+// reportCmd prints the analytics of one session:
+// `chatnight report --community hcldr --session latest [--format text|json|md]`.
+func reportCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var o Options
+	fs := newFlagSet("report", "report --community ID [--session latest|ID] [--format text|json|md] [flags]", stderr, &o,
+		flagsConfig|flagsClickHouse|flagsEmbedded)
+	communityID := fs.String("community", "", "community of the session (required)")
+	sessionID := fs.String("session", "latest", `session id, or "latest": the last one that started`)
+	format := fs.String("format", "text", "output: text, json or md")
+	top := fs.Int("top", analytics.DefaultTop, "length of each top list")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *communityID == "" {
+		fs.Usage()
+		return fmt.Errorf("--community is required: %w", flag.ErrHelp)
+	}
+	if *format != "text" && *format != "json" && *format != "md" {
+		return fmt.Errorf("--format %q: use text, json or md", *format)
+	}
+	log, err := o.logger(stderr)
+	if err != nil {
+		return err
+	}
+	cm, err := o.community(*communityID)
+	if err != nil {
+		return err
+	}
+	st := newStack(log)
+	defer st.close()
+	if err := connectToolClickHouse(ctx, st, fs, &o); err != nil {
+		return err
+	}
+	an := analytics.New(st.ch)
+	an.Top = *top
+	var (
+		sess analytics.Session
+		ok   bool
+	)
+	if *sessionID == "latest" {
+		sess, ok, err = an.LatestSession(ctx, cm.ID, time.Now())
+	} else {
+		sess, ok, err = an.Session(ctx, *sessionID)
+		ok = ok && sess.Community == cm.ID
+	}
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return fmt.Errorf("no session %q in community %s (list them at /api/communities/%s/sessions)", *sessionID, cm.ID, cm.ID)
+	}
+	red, err := analytics.NewOptOuts(st.ch, log).Load(ctx)
+	if err != nil {
+		return err
+	}
+	tags := []string{}
+	for _, t := range cm.Hashtags {
+		tags = append(tags, post.NormalizeTag(t))
+	}
+	stats, err := an.SessionStats(ctx, sess, tags, red)
+	if err != nil {
+		return err
+	}
+	switch *format {
+	case "json":
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(stats)
+	case "md":
+		writeReport(stdout, stats, true)
+	default:
+		writeReport(stdout, stats, false)
+	}
+	return nil
+}
+
+// writeReport writes stats as plain text, or as Markdown with md.
+func writeReport(w io.Writer, s *analytics.SessionStats, md bool) {
+	heading := func(title string) {
+		if md {
+			fmt.Fprintf(w, "\n## %s\n\n", title)
+		} else {
+			fmt.Fprintf(w, "\n%s\n%s\n", title, strings.Repeat("-", len(title)))
+		}
+	}
+	table := func(header []string, rows [][]string) {
+		if md {
+			fmt.Fprintf(w, "| %s |\n|%s\n", strings.Join(header, " | "), strings.Repeat(" --- |", len(header)))
+			for _, r := range rows {
+				for i := range r {
+					r[i] = strings.ReplaceAll(r[i], "|", `\|`)
+				}
+				fmt.Fprintf(w, "| %s |\n", strings.Join(r, " | "))
+			}
+			return
+		}
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, strings.Join(header, "\t"))
+		for _, r := range rows {
+			fmt.Fprintln(tw, strings.Join(r, "\t"))
+		}
+		tw.Flush()
+	}
+	title := fmt.Sprintf("%s session %s (%s, %s to %s UTC)", s.Session.Community, s.Session.ID, s.Session.Kind,
+		s.Session.Start.Format("2006-01-02 15:04"), s.Session.End.Format("15:04"))
+	if md {
+		fmt.Fprintf(w, "# %s\n", title)
+	} else {
+		fmt.Fprintln(w, title)
+	}
+	heading("Summary")
+	n := func(v uint64) string { return fmt.Sprint(v) }
+	table([]string{"metric", "value"}, [][]string{
+		{"posts", n(s.Posts)}, {"originals", n(s.Originals)}, {"replies", n(s.Replies)}, {"reposts", n(s.Reposts)},
+		{"quotes", n(s.Quotes)}, {"participants", n(s.Counts.Participants)}, {"newcomers", n(s.Newcomers)},
+		{"returning", n(s.Returning)}, {"potential reach", n(s.PotentialReach)}, {"impressions", n(s.Impressions)},
+		{"network nodes", fmt.Sprint(s.Network.Nodes)}, {"network edges", fmt.Sprint(s.Network.Edges)},
+		{"density", fmt.Sprintf("%.4f", s.Network.Density)}, {"reciprocity", fmt.Sprintf("%.3f", s.Network.Reciprocity)},
+		{"communities", fmt.Sprint(s.Network.Communities)},
+	})
+	accounts := func(title, what string, list []analytics.Account) {
+		heading(title)
+		var rows [][]string
+		for i, a := range list {
+			rows = append(rows, []string{fmt.Sprint(i + 1), "@" + a.Handle, n(a.Count)})
+		}
+		table([]string{"#", "account", what}, rows)
+	}
+	accounts("Top participants", "posts", s.TopParticipants)
+	accounts("Most mentioned", "mentions", s.MostMentioned)
+	accounts("Most replied to", "replies", s.MostRepliedTo)
+	heading("Questions")
+	var qs [][]string
+	for _, q := range s.Questions {
+		text := q.Text
+		if len(text) > 80 {
+			text = text[:77] + "..."
+		}
+		qs = append(qs, []string{fmt.Sprintf("Q%d", q.Number), n(q.Answers), n(q.Answerers), strings.ReplaceAll(text, "\n", " ")})
+	}
+	table([]string{"question", "answers", "answerers", "text"}, qs)
+	valued := func(title string, list []analytics.Valued) {
+		heading(title)
+		var rows [][]string
+		for _, v := range list {
+			rows = append(rows, []string{v.Value, n(v.Count)})
+		}
+		table([]string{"value", "count"}, rows)
+	}
+	valued("Co-occurring hashtags", s.Hashtags)
+	valued("Top domains", s.Domains)
+	valued("Top links", s.URLs)
+	valued("Languages", s.Languages)
+	valued("Sources", s.Sources)
+	heading("Most central (PageRank)")
+	var pr [][]string
+	for _, m := range s.Network.PerNode {
+		pr = append(pr, []string{m.ID, fmt.Sprintf("%.4f", m.PageRank), fmt.Sprintf("%.4f", m.Betweenness), fmt.Sprint(m.InDegree), fmt.Sprint(m.OutDegree)})
+	}
+	table([]string{"account", "pagerank", "betweenness", "in", "out"}, pr)
+}

@@ -1,0 +1,97 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chatnight/chatnight/community"
+	"github.com/chatnight/chatnight/ingest/simulator"
+	"github.com/chatnight/chatnight/pipeline/derive"
+	"github.com/chatnight/chatnight/pipeline/threads"
+	"github.com/chatnight/chatnight/storage"
+)
+
+// TestReportAndOptOut stores a simulated #HCLDR night in a running `chatnight run`,
+// then uses `optout` and `report` against its ClickHouse endpoint, and checks that
+// opening the embedded store it holds fails saying what to do.
+func TestReportAndOptOut(t *testing.T) {
+	ctx := context.Background()
+	n := newNode(t, t.TempDir())
+	n.start("run")
+	conn := n.ch(ctx)
+
+	cfg := community.Defaults()
+	cm, _ := cfg.Lookup("hcldr")
+	start, _ := time.Parse(time.RFC3339, e2eStart)
+	posts := simulator.Generate(simulator.Night{Community: cm, Seed: 7, Posts: 300, Start: start})
+	b, err := derive.New(cfg, threads.NewMemory(), time.Now).Derive(ctx, posts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := storage.NewWriter(conn).Write(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	counts := map[string]int{}
+	for _, p := range posts {
+		counts[p.Author.Handle]++
+	}
+	hidden := ""
+	for h, c := range counts {
+		if !strings.Contains(h, "host") && !strings.HasPrefix(h, "hcldr") && (hidden == "" || c > counts[hidden] || (c == counts[hidden] && h < hidden)) {
+			hidden = h
+		}
+	}
+	dsn := []string{"--clickhouse-dsn", n.chDSN()}
+
+	out := chatnight(t, append([]string{"optout", "add", "@" + hidden}, dsn...)...)
+	if !strings.Contains(out, hidden+" is opted out") {
+		t.Fatalf("optout add said: %s", out)
+	}
+	if out := chatnight(t, append([]string{"optout", "list"}, dsn...)...); strings.TrimSpace(out) != hidden {
+		t.Fatalf("optout list: %q, want %q", out, hidden)
+	}
+
+	var report struct {
+		Session struct {
+			ID string `json:"id"`
+		} `json:"session"`
+		Posts        int `json:"posts"`
+		Participants int `json:"participants"`
+	}
+	out = chatnight(t, append([]string{"report", "--community", "hcldr", "--session", "latest", "--format", "json"}, dsn...)...)
+	if err := json.Unmarshal([]byte(out), &report); err != nil {
+		t.Fatalf("report json: %v\n%s", err, out)
+	}
+	authors := map[string]bool{}
+	for _, p := range posts {
+		authors[p.Author.ID] = true
+	}
+	if report.Session.ID != e2eSessionID || report.Posts != len(posts) || report.Participants != len(authors) {
+		t.Errorf("report: %+v, want %s with %d posts of %d participants", report, e2eSessionID, len(posts), len(authors))
+	}
+	for _, format := range []string{"json", "text", "md"} {
+		out := chatnight(t, append([]string{"report", "--community", "hcldr", "--session", e2eSessionID, "--format", format}, dsn...)...)
+		if strings.Contains(strings.ToLower(out), hidden) {
+			t.Errorf("report --format %s names the opted-out %s", format, hidden)
+		}
+		if format != "json" && !strings.Contains(out, "Top participants") {
+			t.Errorf("report --format %s:\n%s", format, out)
+		}
+	}
+	chatnight(t, append([]string{"optout", "remove", hidden}, dsn...)...)
+	if out := chatnight(t, append([]string{"report", "--community", "hcldr", "--format", "md"}, dsn...)...); !strings.Contains(out, hidden) {
+		t.Errorf("after optout remove the report still hides %s", hidden)
+	}
+
+	// The running node holds the embedded store: a second process says to use its endpoint.
+	msg, code := runChild(t, nil, "report", "--community", "hcldr", "--data-dir", n.dataDir)
+	if code == 0 || !strings.Contains(msg, "--clickhouse-dsn") {
+		t.Errorf("report on a data dir in use: exit %d\n%s", code, msg)
+	}
+	if _, code := runChild(t, nil, "optout", "add"); code != 2 {
+		t.Errorf("optout add without a handle: exit %d, want 2", code)
+	}
+}

@@ -1,0 +1,258 @@
+package api
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/chatnight/chatnight/analytics"
+	"github.com/chatnight/chatnight/analytics/network"
+	"github.com/chatnight/chatnight/post"
+	"github.com/chatnight/chatnight/web/store"
+)
+
+// EnableAnalytics serves the analytics endpoints through conn and applies the opt-out
+// list o (nil: nobody is hidden) to every endpoint and the viewer's backfill.
+func (a *API) EnableAnalytics(conn driver.Conn, o *analytics.OptOuts) {
+	a.analyzer = analytics.New(conn)
+	a.optouts = o
+}
+
+// redactor is the opt-out list to apply to a response (nil hides nothing).
+func (a *API) redactor(ctx context.Context) (*analytics.Redactor, error) {
+	if a.optouts == nil {
+		return nil, nil
+	}
+	return a.optouts.Get(ctx)
+}
+
+// redactPosts drops the posts of opted-out authors and pseudonymizes the accounts the
+// others refer to.
+func redactPosts(posts []store.Post, r *analytics.Redactor) []store.Post {
+	if r.Empty() {
+		return posts
+	}
+	out := posts[:0:0]
+	for _, p := range posts {
+		if r.Post(&p.Post) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func redactParticipants(list []store.Participant, r *analytics.Redactor) {
+	for i := range list {
+		p := &list[i]
+		if r.Hidden(p.AuthorID, p.Handle) {
+			p.AuthorID, p.Handle = r.Account(p.AuthorID, p.Handle)
+			p.Name = ""
+		}
+	}
+}
+
+// GraphResponse is the JSON of /api/sessions/{id}/graph: the viewer's nodes and edges
+// and the network metrics of the session.
+type GraphResponse struct {
+	store.Graph
+	Metrics network.Metrics `json:"metrics"`
+}
+
+// graphOf adds metrics to g and pseudonymizes opted-out nodes (their interactions
+// stay, under the pseudonym).
+func graphOf(g store.Graph, r *analytics.Redactor) (GraphResponse, []analytics.KindEdge) {
+	edges := make([]analytics.KindEdge, len(g.Edges))
+	for i, e := range g.Edges {
+		edges[i] = analytics.KindEdge{Src: e.Src, Dst: e.Dst, Kind: e.Kind, Weight: e.Weight}
+	}
+	out := GraphResponse{Graph: store.Graph{Nodes: make([]store.Node, len(g.Nodes)), Edges: make([]store.Edge, len(g.Edges))}}
+	out.Metrics = analytics.NetworkMetrics(edges, 0, r)
+	for i, n := range g.Nodes {
+		n.ID, n.Handle = r.Account(n.ID, n.Handle)
+		out.Nodes[i] = n
+	}
+	for i, e := range g.Edges {
+		e.Src, e.Dst = r.ID(e.Src), r.ID(e.Dst)
+		out.Edges[i] = e
+		edges[i].Src, edges[i].Dst = e.Src, e.Dst
+	}
+	return out, edges
+}
+
+// exportGraph is the graph of a GEXF or GraphML export.
+func exportGraph(title string, g GraphResponse, edges []analytics.KindEdge) analytics.ExportGraph {
+	metrics := map[string]network.NodeMetrics{}
+	for _, m := range g.Metrics.PerNode {
+		metrics[m.ID] = m
+	}
+	out := analytics.ExportGraph{Title: title, Edges: analytics.MergeKinds(edges)}
+	for _, n := range g.Nodes {
+		m := metrics[n.ID]
+		out.Nodes = append(out.Nodes, analytics.ExportNode{ID: n.ID, Label: n.Handle, Posts: n.Posts, IsHost: n.IsHost,
+			PageRank: m.PageRank, Betweenness: m.Betweenness, Community: m.Community, InDegree: m.InDegree, OutDegree: m.OutDegree})
+	}
+	return out
+}
+
+// format reads ?format=, answering 400 itself when it is not one of allowed.
+func format(w http.ResponseWriter, r *http.Request, allowed ...string) (string, bool) {
+	f := r.URL.Query().Get("format")
+	if f == "" {
+		return allowed[0], true
+	}
+	for _, a := range allowed {
+		if f == a {
+			return f, true
+		}
+	}
+	writeError(w, http.StatusBadRequest, "format must be one of "+strings.Join(allowed, ", "))
+	return "", false
+}
+
+func attachment(w http.ResponseWriter, contentType, name string) {
+	w.Header().Set("Content-Type", contentType)
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", name))
+}
+
+func analyticsSession(s store.Session) analytics.Session {
+	return analytics.Session{ID: s.ID, Community: s.Community, Start: s.Start, End: s.End, Kind: s.Kind, Cells: s.Cells}
+}
+
+// ownTags are the community's hashtags, normalized, left out of co-occurring ones.
+func (a *API) ownTags(communityID string) []string {
+	cm, ok := a.communities.Lookup(communityID)
+	if !ok {
+		return []string{}
+	}
+	out := []string{}
+	for _, t := range cm.Hashtags {
+		out = append(out, post.NormalizeTag(t))
+	}
+	return out
+}
+
+// handleSessionStats answers GET /api/sessions/{id}/stats.
+func (a *API) handleSessionStats(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := a.ctx(r)
+	defer cancel()
+	sess, ok := a.session(w, r, ctx)
+	if !ok {
+		return
+	}
+	red, err := a.redactor(ctx)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	st, err := a.analyzer.SessionStats(ctx, analyticsSession(sess), a.ownTags(sess.Community), red)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, st)
+}
+
+// handleCommunityStats answers GET /api/communities/{id}/stats?from=&to= (RFC 3339 or
+// 2006-01-02; default the last 90 days).
+func (a *API) handleCommunityStats(w http.ResponseWriter, r *http.Request) {
+	cm, ok := a.communities.Lookup(r.PathValue("id"))
+	if !ok {
+		writeError(w, http.StatusNotFound, "unknown community "+quote(r.PathValue("id")))
+		return
+	}
+	to := a.now().UTC().Add(time.Minute)
+	from := to.Add(-90 * 24 * time.Hour)
+	for _, p := range []struct {
+		name string
+		t    *time.Time
+	}{{"from", &from}, {"to", &to}} {
+		s := r.URL.Query().Get(p.name)
+		if s == "" {
+			continue
+		}
+		t, err := parseTime(s)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, p.name+" must be an RFC 3339 time or a date (2006-01-02)")
+			return
+		}
+		*p.t = t
+	}
+	if !from.Before(to) {
+		writeError(w, http.StatusBadRequest, "from must be before to")
+		return
+	}
+	ctx, cancel := a.ctx(r)
+	defer cancel()
+	red, err := a.redactor(ctx)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	st, err := a.analyzer.CommunityStats(ctx, cm.ID, from, to, red)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, st)
+}
+
+func parseTime(s string) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t.UTC(), nil
+	}
+	return time.Parse("2006-01-02", s)
+}
+
+// handleTranscript answers GET /api/sessions/{id}/transcript?format=json|csv|md|html.
+func (a *API) handleTranscript(w http.ResponseWriter, r *http.Request) {
+	f, ok := format(w, r, "json", "csv", "md", "html")
+	if !ok {
+		return
+	}
+	ctx, cancel := a.ctx(r)
+	defer cancel()
+	sess, ok := a.session(w, r, ctx)
+	if !ok {
+		return
+	}
+	posts, err := a.store.Transcript(ctx, sess, 0)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	red, err := a.redactor(ctx)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	truncated := len(posts) >= store.MaxTranscript
+	posts = redactPosts(posts, red)
+	if posts == nil {
+		posts = []store.Post{}
+	}
+	if f == "json" {
+		writeJSON(w, Transcript{Session: sess, Posts: posts, Truncated: truncated})
+		return
+	}
+	lines := make([]analytics.Line, len(posts))
+	for i, p := range posts {
+		var marks []string
+		for _, m := range p.Marks {
+			marks = append(marks, fmt.Sprintf("%c%d", strings.ToUpper(m.Kind[:1])[0], m.Number))
+		}
+		sort.Strings(marks)
+		lines[i] = analytics.Line{ID: p.ID, CreatedAt: p.CreatedAt, Kind: p.Kind, AuthorID: p.AuthorID, Handle: p.AuthorHandle,
+			Name: p.AuthorName, Marks: strings.Join(marks, " "), ReplyToID: p.ReplyToID, Text: p.Text, URL: p.URL}
+	}
+	types := map[string]string{"csv": "text/csv; charset=utf-8", "md": "text/markdown; charset=utf-8", "html": "text/html; charset=utf-8"}
+	attachment(w, types[f], sess.ID+"."+f)
+	if err := analytics.WriteTranscript(w, f, analyticsSession(sess), lines); err != nil {
+		a.log.Warn("writing transcript failed", "session", sess.ID, "err", err)
+	}
+}
