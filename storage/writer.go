@@ -3,8 +3,10 @@ package storage
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 )
 
@@ -16,24 +18,42 @@ const (
 	insertEdges    = "INSERT INTO chatnight.edge_events"
 )
 
+// insertSettings apply to every insert: the materialized views on posts run side by
+// side rather than one after the other.
+var insertSettings = clickhouse.Settings{"parallel_view_processing": 1}
+
 // Writer writes processor batches.
 type Writer struct {
 	conn driver.Conn
 	// Observe, when set, is told each table's rows and write time.
 	Observe func(table string, rows int, took time.Duration, err error)
+
+	mu       sync.Mutex
+	sessions map[string]string // session rows this writer stored: id -> content
 }
 
 // NewWriter writes through conn.
-func NewWriter(conn driver.Conn) *Writer { return &Writer{conn: conn} }
+func NewWriter(conn driver.Conn) *Writer { return &Writer{conn: conn, sessions: map[string]string{}} }
 
 // Write inserts b table by table. Posts go before what is derived from them, so a
 // reader never sees a Q/A mark or an edge whose post is missing. A failed Write may
 // have stored some tables: writing the same batch again is safe, since every table
 // deduplicates on its key.
+//
+// A session row depends only on the communities config, so almost every batch repeats
+// the rows of the previous one: rows this Writer has stored with the same content are
+// not written again.
 func (w *Writer) Write(ctx context.Context, b *Batch) error {
-	if err := insertRows(ctx, w, insertSessions, "sessions", b.Sessions); err != nil {
+	ctx = clickhouse.Context(ctx, clickhouse.WithSettings(insertSettings))
+	sessions, keys := w.newSessions(b.Sessions)
+	if err := insertRows(ctx, w, insertSessions, "sessions", sessions); err != nil {
 		return err
 	}
+	w.mu.Lock()
+	for i, s := range sessions {
+		w.sessions[s.Community+"\x00"+s.ID] = keys[i]
+	}
+	w.mu.Unlock()
 	if err := insertRows(ctx, w, insertPosts, "posts", b.Posts); err != nil {
 		return err
 	}
@@ -41,6 +61,24 @@ func (w *Writer) Write(ctx context.Context, b *Batch) error {
 		return err
 	}
 	return insertRows(ctx, w, insertEdges, "edge_events", b.Edges)
+}
+
+// newSessions returns the session rows not stored by w yet with the same content, and
+// their content keys.
+func (w *Writer) newSessions(rows []SessionRow) ([]SessionRow, []string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var out []SessionRow
+	var keys []string
+	for _, s := range rows {
+		key := fmt.Sprintf("%d|%d|%s|%q", s.Start.UnixNano(), s.End.UnixNano(), s.Kind, s.Hosts)
+		if w.sessions[s.Community+"\x00"+s.ID] == key {
+			continue
+		}
+		out = append(out, s)
+		keys = append(keys, key)
+	}
+	return out, keys
 }
 
 func insertRows[T any](ctx context.Context, w *Writer, stmt, table string, rows []T) (err error) {

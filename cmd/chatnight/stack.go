@@ -63,7 +63,7 @@ func (s *stack) connectNATS(ctx context.Context, o *Options, embeddedOK bool, na
 		return err
 	}
 	s.closers = append(s.closers, func() { _ = nc.Drain() })
-	if err := bus.EnsureStreams(ctx, js, bus.StreamOptions{}); err != nil {
+	if err := bus.EnsureStreams(ctx, js, bus.StreamOptions{Replicas: o.NATSReplicas}); err != nil {
 		return err
 	}
 	s.nc, s.js = nc, js

@@ -52,6 +52,18 @@ func New(cfg *community.Config, lookup threads.Lookup, now func() time.Time) *De
 	return &Deriver{cfg: cfg, lookup: lookup, now: now}
 }
 
+// Lookup returns what d reads stored posts through.
+func (d *Deriver) Lookup() threads.Lookup { return d.lookup }
+
+// WithLookup returns a copy of d that reads stored posts through lk (the processor
+// wraps its Lookup in a threads.Overlay to derive a batch while the previous one is
+// being written).
+func (d *Deriver) WithLookup(lk threads.Lookup) *Deriver {
+	c := *d
+	c.lookup = lk
+	return &c
+}
+
 // Result is what Derive makes of a batch.
 type Result struct {
 	// Batch is what storage.Writer.Write must insert.
@@ -60,7 +72,13 @@ type Result struct {
 	// described once), followed by the stored posts the batch placed again in their
 	// threads (Rethreaded set). It is what the live view needs once the batch is written.
 	Live []Live
+	// Orphans are the batch's replies whose parent was neither in the batch nor stored:
+	// they are placed provisionally until the parent arrives.
+	Orphans []Orphan
 }
+
+// Orphan is a reply derived without its parent.
+type Orphan struct{ Community, ID, ParentID string }
 
 // Live is the compact description of a post for live events.
 type Live struct {
@@ -153,6 +171,9 @@ func (d *Deriver) DeriveLive(ctx context.Context, posts []*post.Post) (*Result, 
 		row := &b.Posts[i]
 		cm := comms[row.Community]
 		parent := placed[row.Community].Parents[row.ReplyToID]
+		if parent == nil && row.ReplyToID != "" && row.ReplyToID != row.ID {
+			res.Orphans = append(res.Orphans, Orphan{Community: row.Community, ID: row.ID, ParentID: row.ReplyToID})
+		}
 		marks := qa.ForPost(uniq[i], cm)
 		if row.SessionID != "" {
 			marks = withImplied(marks, row, parent, cm)

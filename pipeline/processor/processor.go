@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -18,6 +19,7 @@ import (
 	"github.com/chatnight/chatnight/bus"
 	"github.com/chatnight/chatnight/ingest"
 	"github.com/chatnight/chatnight/pipeline/derive"
+	"github.com/chatnight/chatnight/pipeline/threads"
 	"github.com/chatnight/chatnight/post"
 	"github.com/chatnight/chatnight/storage"
 )
@@ -29,6 +31,9 @@ type Config struct {
 	// AckWait is how long JetStream waits for an ack before delivering a message to
 	// another processor; retries of a slow write keep extending it.
 	AckWait time.Duration
+	// OnCommit, when set, is told each committed batch's posts and the time from the
+	// batch being complete to its ack (the benchmark's latency percentiles).
+	OnCommit func(posts int, latency time.Duration)
 }
 
 func (c Config) withDefaults() Config {
@@ -45,10 +50,18 @@ func (c Config) withDefaults() Config {
 }
 
 // Processor consumes posts and writes them.
+//
+// It works in two stages so that the engine and the CPU are busy at once: the main loop
+// collects a batch, decodes it and derives its rows, then hands it to the commit stage,
+// which writes, acks and announces batches one at a time in order, while the main loop
+// derives the next one. A derived batch waits in a threads.Overlay until it is written,
+// so the next batch is placed in its threads as if it had been written already.
 type Processor struct {
 	cfg     Config
 	js      jetstream.JetStream
 	derive  *derive.Deriver
+	overlay *threads.Overlay
+	stored  threads.Lookup // what is written, without the overlay
 	write   *storage.Writer
 	metrics *Metrics
 	log     *slog.Logger
@@ -57,7 +70,8 @@ type Processor struct {
 
 // New returns a processor.
 func New(cfg Config, js jetstream.JetStream, d *derive.Deriver, w *storage.Writer, m *Metrics, log *slog.Logger) *Processor {
-	return &Processor{cfg: cfg.withDefaults(), js: js, derive: d, write: w, metrics: m, log: log, pub: bus.NewPublisher(js)}
+	ov := threads.NewOverlay(d.Lookup())
+	return &Processor{cfg: cfg.withDefaults(), js: js, derive: d.WithLookup(ov), overlay: ov, stored: d.Lookup(), write: w, metrics: m, log: log, pub: bus.NewPublisher(js)}
 }
 
 func (p *Processor) consumer(ctx context.Context) (jetstream.Consumer, error) {
@@ -75,10 +89,23 @@ func (p *Processor) consumer(ctx context.Context) (jetstream.Consumer, error) {
 	return c, nil
 }
 
+// pullMaxBytes bounds what a processor pulls ahead of its batches: about 16,000
+// single-post messages, or 70 bulk messages of 500 posts.
+const pullMaxBytes = 16 << 20
+
 // batch is what is being collected for the next write.
 type batch struct {
 	msgs  []jetstream.Msg
 	posts int
+}
+
+// derived is a batch ready to be written.
+type derived struct {
+	msgs  []jetstream.Msg
+	posts int // decoded posts
+	batch []*post.Post
+	res   *derive.Result
+	start time.Time // when the batch was complete
 }
 
 // Run processes until ctx is done. Messages of an unfinished batch are not acked and
@@ -88,11 +115,12 @@ func (p *Processor) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	iter, err := cons.Messages(jetstream.PullMaxMessages(1000))
+	// Bounded by bytes, not messages: a bulk message carries hundreds of posts.
+	iter, err := cons.Messages(jetstream.PullMaxBytes(pullMaxBytes))
 	if err != nil {
 		return fmt.Errorf("consume %s: %w", bus.PostsStream, err)
 	}
-	msgs := make(chan jetstream.Msg, 1000)
+	msgs := make(chan jetstream.Msg, 256)
 	pullDone := make(chan struct{})
 	go func() {
 		defer close(pullDone)
@@ -125,6 +153,29 @@ func (p *Processor) Run(ctx context.Context) error {
 		<-lagDone
 	}()
 
+	// The commit stage: one batch being written, one waiting.
+	commitCtx, stopCommit := context.WithCancel(ctx)
+	commits := make(chan *derived, 1)
+	commitErr := make(chan error, 1)
+	commitDone := make(chan struct{})
+	go func() {
+		defer close(commitDone)
+		for d := range commits {
+			if err := p.commit(commitCtx, d); err != nil {
+				commitErr <- err
+				stopCommit()
+				for range commits { // not written, not acked: redelivered
+				}
+				return
+			}
+		}
+	}()
+	defer func() {
+		close(commits)
+		<-commitDone
+		stopCommit()
+	}()
+
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	var cur batch
@@ -132,6 +183,11 @@ func (p *Processor) Run(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return nil
+		case err := <-commitErr:
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
 		case m, ok := <-msgs:
 			if !ok {
 				return errors.New("posts consumer closed")
@@ -150,29 +206,40 @@ func (p *Processor) Run(ctx context.Context) error {
 		if len(cur.msgs) == 0 {
 			continue
 		}
-		if err := p.process(ctx, cur.msgs); err != nil {
+		d, err := p.prepare(ctx, cur.msgs)
+		if err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
 			return err
 		}
 		cur = batch{}
+		select {
+		case commits <- d:
+		case err := <-commitErr:
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		case <-ctx.Done():
+			return nil
+		}
 	}
 }
 
 // postsIn is how many posts a message carries, from its header (bulk) or 1.
 func postsIn(m jetstream.Msg) int {
-	var n int
 	if h := m.Headers().Get(bus.HeaderBatchPosts); h != "" {
-		if _, err := fmt.Sscan(h, &n); err == nil && n > 0 {
+		if n, err := strconv.Atoi(h); err == nil && n > 0 {
 			return n
 		}
 	}
 	return 1
 }
 
-// process decodes, derives, writes and then acks one batch.
-func (p *Processor) process(ctx context.Context, msgs []jetstream.Msg) error {
+// prepare decodes and derives one batch and puts it in the overlay; bad posts are
+// published to the dead-letter stream (flushed before the batch is acked).
+func (p *Processor) prepare(ctx context.Context, msgs []jetstream.Msg) (*derived, error) {
 	start := time.Now()
 	var posts []*post.Post
 	for _, m := range msgs {
@@ -191,14 +258,25 @@ func (p *Processor) process(ctx context.Context, msgs []jetstream.Msg) error {
 		return err
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	err = p.retry(ctx, msgs, "write batch to ClickHouse", func() error {
+	p.overlay.Add(res.Batch)
+	return &derived{msgs: msgs, posts: len(posts), batch: posts, res: res, start: start}, nil
+}
+
+// commit writes one derived batch, then acks its messages and announces its posts.
+func (p *Processor) commit(ctx context.Context, d *derived) error {
+	err := p.retry(ctx, d.msgs, "write batch to ClickHouse", func() error {
 		start := time.Now()
-		err := p.write.Write(ctx, res.Batch)
+		err := p.write.Write(ctx, d.res.Batch)
 		p.metrics.WriteDuration.Observe(time.Since(start).Seconds())
 		return err
 	})
+	if err != nil {
+		return err
+	}
+	p.overlay.Remove(d.res.Batch)
+	err = p.retry(ctx, d.msgs, "reconcile threads", func() error { return p.reconcile(ctx, d) })
 	if err != nil {
 		return err
 	}
@@ -206,17 +284,116 @@ func (p *Processor) process(ctx context.Context, msgs []jetstream.Msg) error {
 	if err := p.pub.Flush(ctx); err != nil {
 		return fmt.Errorf("store dead letters: %w", err)
 	}
-	for _, m := range msgs {
+	for _, m := range d.msgs {
 		if err := m.Ack(); err != nil {
 			// The write is done; a lost ack only means a harmless redelivery.
 			p.log.Warn("ack failed; the batch will be delivered again", "err", err)
 		}
 	}
-	p.metrics.Posts.Add(float64(len(posts)))
-	p.metrics.Batches.Observe(float64(len(posts)))
-	p.metrics.CommitLatency.Observe(time.Since(start).Seconds())
-	p.announce(ctx, res)
+	latency := time.Since(d.start)
+	p.metrics.Posts.Add(float64(d.posts))
+	p.metrics.Batches.Observe(float64(d.posts))
+	p.metrics.CommitLatency.Observe(latency.Seconds())
+	if p.cfg.OnCommit != nil {
+		p.cfg.OnCommit(d.posts, latency)
+	}
+	p.announce(ctx, d.res)
 	return nil
+}
+
+// reconcile closes the one gap of deriving in several processes at once: a reply and
+// its parent derived at the same moment by two processors, each before the other's
+// batch was stored, both miss each other. Once its batch is written, each processor
+// looks again, in what is stored: for its replies whose parent was missing, and for
+// stored replies (from elsewhere) to its posts. Of two such batches at least one looks
+// after both are written, so it finds the other and derives the posts concerned again,
+// which places the reply and adds what its parent implies. Both look-ups read the
+// narrow index tables and find nothing in the common case.
+func (p *Processor) reconcile(ctx context.Context, d *derived) error {
+	type key struct{ community, id string }
+	inBatch := make(map[key]*post.Post, len(d.batch))
+	byCommunity := map[string][]string{}
+	for _, ps := range d.batch {
+		k := key{ps.Community, ps.ID}
+		if inBatch[k] == nil {
+			byCommunity[ps.Community] = append(byCommunity[ps.Community], ps.ID)
+		}
+		inBatch[k] = ps
+	}
+	again := map[key]bool{}
+	// Replies whose parent was missing: is it stored now?
+	orphans := map[string]map[string][]string{} // community -> parent -> children
+	for _, o := range d.res.Orphans {
+		if orphans[o.Community] == nil {
+			orphans[o.Community] = map[string][]string{}
+		}
+		orphans[o.Community][o.ParentID] = append(orphans[o.Community][o.ParentID], o.ID)
+	}
+	for c, kids := range orphans {
+		parents := make([]string, 0, len(kids))
+		for id := range kids {
+			parents = append(parents, id)
+		}
+		found, err := p.stored.Posts(ctx, c, parents)
+		if err != nil {
+			return err
+		}
+		for _, r := range found {
+			for _, id := range kids[r.ID] {
+				again[key{c, id}] = true
+			}
+		}
+	}
+	// Posts of the batch with stored replies the batch did not see.
+	for c, ids := range byCommunity {
+		replies, err := threads.ReplyIDs(ctx, p.stored, c, ids)
+		if err != nil {
+			return err
+		}
+		seen := d.adopted(c, len(inBatch))
+		for parent, kids := range replies {
+			for _, id := range kids {
+				if inBatch[key{c, id}] == nil && !seen[id] {
+					again[key{c, parent}] = true
+				}
+			}
+		}
+	}
+	if len(again) == 0 {
+		return nil
+	}
+	posts := make([]*post.Post, 0, len(again))
+	for _, ps := range d.batch {
+		if again[key{ps.Community, ps.ID}] {
+			posts = append(posts, ps)
+			delete(again, key{ps.Community, ps.ID})
+		}
+	}
+	p.log.Debug("placing posts again that another processor's batch concerned", "posts", len(posts))
+	res, err := p.derive.DeriveLive(ctx, posts)
+	if err != nil {
+		return err
+	}
+	return p.write.Write(ctx, res.Batch)
+}
+
+// adopted returns the stored posts the batch's derivation already found replying to
+// its posts (placed again with it), by id.
+// uniq is the number of distinct posts of the batch: the rows after them are stored
+// posts placed again.
+func (d *derived) adopted(community string, uniq int) map[string]bool {
+	out := map[string]bool{}
+	for _, l := range d.res.Live {
+		if l.Rethreaded && l.Community == community {
+			out[l.PostID] = true
+		}
+	}
+	for i := uniq; i < len(d.res.Batch.Posts); i++ {
+		if r := &d.res.Batch.Posts[i]; r.Community == community {
+			out[r.ID] = true
+		}
+	}
+	return out
 }
 
 // retry runs step until it succeeds or ctx ends. While ClickHouse is away the

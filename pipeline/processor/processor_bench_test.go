@@ -2,6 +2,7 @@ package processor
 
 import (
 	"context"
+	"flag"
 	"io"
 	"log/slog"
 	"os"
@@ -23,6 +24,9 @@ import (
 
 func TestMain(m *testing.M) { os.Exit(chdbtest.Main(m)) }
 
+// benchBatchPosts sets BenchmarkProcessor's batch size: go test -bench Processor -batch-posts 10000.
+var benchBatchPosts = flag.Int("batch-posts", 5000, "posts per batch in BenchmarkProcessor")
+
 // BenchmarkProcessor measures the processor alone on the embedded engine: a backlog of
 // simulated posts is published first, then the processor drains it. It reports posts/s
 // and the write latency of a batch.
@@ -42,7 +46,7 @@ func BenchmarkProcessor(b *testing.B) {
 		}
 		reg := prometheus.NewRegistry()
 		m := NewMetrics(reg)
-		p := New(Config{BatchPosts: 5000}, env.JS, derive.New(cfg, threads.NewClickHouse(store.Conn), time.Now), storage.NewWriter(store.Conn), m, log)
+		p := New(Config{BatchPosts: *benchBatchPosts}, env.JS, derive.New(cfg, threads.NewClickHouse(store.Conn), time.Now), storage.NewWriter(store.Conn), m, log)
 		b.StartTimer()
 		start := time.Now()
 		done := make(chan error, 1)

@@ -16,20 +16,35 @@ created_at, text, lang, url, reply_to_id, reply_to_author_id, root_id, depth, qu
 quote_of_author_id, repost_of_id, repost_of_author_id, mention_ids, mention_handles, hashtags, urls,
 session_id, is_host, raw, ingested_at, version`
 
-// The queries of ClickHouse. Both are served by the bloom-filter skip indexes on id and
-// reply_to_id; FINAL returns the newest version of each post.
+// The queries of ClickHouse. posts is ordered by (community, created_at, id), so a
+// look-up by id or by reply_to_id first finds the created_at values from the narrow
+// index tables post_ids and post_replies (ordered by the looked-up column, filled by
+// materialized views on posts; migration 0004), and ClickHouse then reads posts only
+// in the granules holding those times (GLOBAL IN: on a cluster these are Distributed
+// tables). FINAL returns the newest version of each post.
 const (
 	selectPostsByID = `SELECT ` + postColumns + `
 FROM chatnight.posts FINAL
-WHERE community = {community:String} AND id IN {ids:Array(String)}`
+WHERE community = {community:String} AND id IN {ids:Array(String)}
+  AND created_at GLOBAL IN (
+    SELECT created_at FROM chatnight.post_ids
+    WHERE community = {community:String} AND id IN {ids:Array(String)})`
 
 	selectChildren = `SELECT ` + postColumns + `
 FROM chatnight.posts FINAL
-WHERE community = {community:String} AND reply_to_id IN {ids:Array(String)}`
+WHERE community = {community:String} AND reply_to_id IN {ids:Array(String)}
+  AND created_at GLOBAL IN (
+    SELECT created_at FROM chatnight.post_replies
+    WHERE community = {community:String} AND reply_to_id IN {ids:Array(String)})`
 )
 
-// lookupChunk bounds the ids of one query: query parameters travel in the URL over HTTP.
-const lookupChunk = 500
+// selectReplyIDs reads the reply index alone.
+const selectReplyIDs = `SELECT reply_to_id, id FROM chatnight.post_replies
+WHERE community = {community:String} AND reply_to_id IN {ids:Array(String)}`
+
+// lookupChunk bounds the ids of one query: query parameters travel in the URL over
+// HTTP (ClickHouse accepts URLs up to 1 MiB; 2,000 ids of 60 bytes stay far below).
+const lookupChunk = 2000
 
 // ClickHouse is the Lookup over chatnight.posts.
 type ClickHouse struct {
@@ -71,6 +86,34 @@ func (c *ClickHouse) query(ctx context.Context, query, community string, ids []s
 		rows.Close()
 		if err != nil {
 			return nil, fmt.Errorf("read posts: %w", err)
+		}
+	}
+	return out, nil
+}
+
+// ReplyIDs implements ReplyIndex from chatnight.post_replies.
+func (c *ClickHouse) ReplyIDs(ctx context.Context, community string, parentIDs []string) (map[string][]string, error) {
+	out := map[string][]string{}
+	for len(parentIDs) > 0 {
+		n := min(len(parentIDs), lookupChunk)
+		chunk := parentIDs[:n]
+		parentIDs = parentIDs[n:]
+		rows, err := c.conn.Query(ctx, selectReplyIDs, clickhouse.Named("community", community), clickhouse.Named("ids", chunk))
+		if err != nil {
+			return nil, fmt.Errorf("query replies: %w", err)
+		}
+		for rows.Next() {
+			var parent, id string
+			if err := rows.Scan(&parent, &id); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("read replies: %w", err)
+			}
+			out[parent] = append(out[parent], id)
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return nil, fmt.Errorf("read replies: %w", err)
 		}
 	}
 	return out, nil

@@ -41,6 +41,30 @@ type Lookup interface {
 	Children(ctx context.Context, community string, parentIDs []string) ([]storage.PostRow, error)
 }
 
+// ReplyIndex is an optional, cheaper part of a Lookup: which stored posts reply to
+// which, without reading the posts.
+type ReplyIndex interface {
+	// ReplyIDs returns the ids of the stored posts of community replying to any of
+	// parentIDs, by parent id.
+	ReplyIDs(ctx context.Context, community string, parentIDs []string) (map[string][]string, error)
+}
+
+// ReplyIDs answers through lk's ReplyIndex when it has one, else through Children.
+func ReplyIDs(ctx context.Context, lk Lookup, community string, parentIDs []string) (map[string][]string, error) {
+	if ri, ok := lk.(ReplyIndex); ok {
+		return ri.ReplyIDs(ctx, community, parentIDs)
+	}
+	kids, err := lk.Children(ctx, community, parentIDs)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string][]string{}
+	for _, k := range kids {
+		out[k.ReplyToID] = append(out[k.ReplyToID], k.ID)
+	}
+	return out, nil
+}
+
 // MaxDepth bounds the walk through reply chains, in the batch and in storage.
 const MaxDepth = 1000
 

@@ -93,22 +93,9 @@ func Migrate(ctx context.Context, conn driver.Conn) ([]string, error) {
 	if err := conn.Exec(ctx, createMigrationsTable); err != nil {
 		return nil, fmt.Errorf("create schema_migrations: %w", err)
 	}
-	applied := map[uint32]bool{}
-	rows, err := conn.Query(ctx, selectApplied)
+	applied, err := appliedVersions(ctx, conn)
 	if err != nil {
-		return nil, fmt.Errorf("read applied migrations: %w", err)
-	}
-	for rows.Next() {
-		var v uint32
-		if err := rows.Scan(&v); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("read applied migrations: %w", err)
-		}
-		applied[v] = true
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read applied migrations: %w", err)
+		return nil, err
 	}
 	var done []string
 	for _, m := range migrations {
@@ -126,4 +113,25 @@ func Migrate(ctx context.Context, conn driver.Conn) ([]string, error) {
 		done = append(done, m.Name)
 	}
 	return done, nil
+}
+
+// appliedVersions reads which migrations chatnight.schema_migrations records.
+func appliedVersions(ctx context.Context, conn driver.Conn) (map[uint32]bool, error) {
+	applied := map[uint32]bool{}
+	rows, err := conn.Query(ctx, selectApplied)
+	if err != nil {
+		return nil, fmt.Errorf("read applied migrations: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var v uint32
+		if err := rows.Scan(&v); err != nil {
+			return nil, fmt.Errorf("read applied migrations: %w", err)
+		}
+		applied[v] = true
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read applied migrations: %w", err)
+	}
+	return applied, nil
 }
