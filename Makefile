@@ -6,9 +6,10 @@ SHELL := /bin/bash
 GO    ?= go
 BIN   := bin/chatnight
 ARGS  ?= --simulate
+BENCH_DURATION ?= 30s
 VERSION := $(shell git describe --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: all setup system-deps go-deps libchdb build run test test-unit fuzz bench vet clean
+.PHONY: all setup system-deps go-deps libchdb build run test test-unit fuzz bench vet clean chaos load
 
 all: build
 
@@ -44,8 +45,17 @@ fuzz:
 	@scripts/fuzz.sh 4s
 
 ## bench: benchmarks (throughput and latency targets live here, not in unit tests)
-bench: setup
+bench: setup build
 	$(GO) test -run '^$$' -bench . -benchtime 1x ./...
+	$(BIN) bench --duration $(BENCH_DURATION) --batch-posts 10000 --log-level warn
+
+## chaos: long fault tests (30 s ClickHouse outage under load, full disk on a tmpfs; needs root)
+chaos: setup
+	$(GO) test -tags chaos -count=1 -timeout 15m -run '^TestChaos' -v ./cmd/chatnight/
+
+## load: 1,000 websocket viewers and 10,000 posts/s for 60 s (CHATNIGHT_LOAD_SECONDS overrides)
+load: setup
+	$(GO) test -run '^$$' -bench '^BenchmarkLoad$$' -benchtime 1x -timeout 10m ./web/hub/
 
 clean:
 	rm -rf bin

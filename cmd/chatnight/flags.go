@@ -19,6 +19,7 @@ type Options struct {
 	DataDir            string
 	HTTPAddr           string
 	NATSURL            string
+	NATSReplicas       int
 	ClickHouseDSN      string
 	ClickHouseHTTPAddr string
 	NATSListen         string
@@ -27,6 +28,7 @@ type Options struct {
 	BatchPosts         int
 	BatchWait          time.Duration
 	AllowedOrigins     string
+	EmbeddedCH         embeddedCHFlags // the embedded ClickHouse endpoint's users and limits
 }
 
 type flagGroup int
@@ -55,6 +57,7 @@ func newFlagSet(name, synopsis string, stderr io.Writer, o *Options, groups flag
 	}
 	if groups&flagsNATS != 0 {
 		fs.StringVar(&o.NATSURL, "nats-url", "", "NATS server URL (empty: start an embedded server)")
+		fs.IntVar(&o.NATSReplicas, "nats-replicas", 1, "replicas of the JetStream streams: 1 for a single server, 3 on a NATS cluster")
 	}
 	if groups&flagsClickHouse != 0 {
 		fs.StringVar(&o.ClickHouseDSN, "clickhouse-dsn", "", "ClickHouse DSN: clickhouse://host:9000/db (native) or http://host:8123/db (HTTP); empty: embedded engine")
@@ -63,6 +66,7 @@ func newFlagSet(name, synopsis string, stderr io.Writer, o *Options, groups flag
 		fs.StringVar(&o.DataDir, "data-dir", "./data", "where embedded NATS and ClickHouse keep their data")
 		fs.StringVar(&o.NATSListen, "nats-listen", "127.0.0.1:4222", "where the embedded NATS server listens")
 		fs.StringVar(&o.ClickHouseHTTPAddr, "clickhouse-http-addr", "127.0.0.1:8123", "where the embedded ClickHouse HTTP endpoint listens")
+		o.EmbeddedCH.register(fs)
 	}
 	if groups&flagsHTTP != 0 {
 		fs.StringVar(&o.HTTPAddr, "http-addr", "127.0.0.1:8080", "where the web viewer, API and /metrics listen")
@@ -112,6 +116,20 @@ func (o *Options) logger(stderr io.Writer) (*slog.Logger, error) {
 		return nil, fmt.Errorf("--log-level %q: use debug, info, warn or error", o.LogLevel)
 	}
 	return newLogger(stderr, level), nil
+}
+
+// community returns the configured community with id, for the subcommands that work
+// on one.
+func (o *Options) community(id string) (*community.Community, error) {
+	cfg, err := o.communities()
+	if err != nil {
+		return nil, err
+	}
+	cm, ok := cfg.Lookup(id)
+	if !ok {
+		return nil, fmt.Errorf("community %q is not in %s (known: %v); add it to a --config file", id, configName(cfg.Path), cfg.IDs())
+	}
+	return cm, nil
 }
 
 func (o *Options) communities() (*community.Config, error) {

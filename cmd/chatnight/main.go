@@ -34,6 +34,9 @@ var commands = []command{
 	{"simulate", "publish a synthetic chat night to NATS", simulateCmd},
 	{"import", "import archive files (x-v2, x-v1, mastodon, jetstream, tags-csv)", importCmd},
 	{"migrate", "apply the ClickHouse schema", migrateCmd},
+	{"report", "print a session's analytics (text, json or md)", reportCmd},
+	{"optout", "hide an account everywhere: optout add|remove|list HANDLE", optoutCmd},
+	{"bench", "measure end-to-end throughput against the raw JetStream and ClickHouse limits", benchCmd},
 	{"version", "print the version", versionCmd},
 }
 

@@ -31,13 +31,9 @@ func simulateCmd(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil {
 		return err
 	}
-	cfg, err := o.communities()
+	cm, err := o.community(*communityID)
 	if err != nil {
 		return err
-	}
-	cm, ok := cfg.Lookup(*communityID)
-	if !ok {
-		return fmt.Errorf("community %q is not in %s (known: %v)", *communityID, configName(cfg.Path), cfg.IDs())
 	}
 	start := time.Now().UTC()
 	switch {

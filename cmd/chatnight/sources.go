@@ -79,13 +79,9 @@ func importCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	cfg, err := o.communities()
+	cm, err := o.community(*communityID)
 	if err != nil {
 		return err
-	}
-	cm, ok := cfg.Lookup(*communityID)
-	if !ok {
-		return fmt.Errorf("community %q is not in %s (known: %v); add it to a --config file", *communityID, configName(cfg.Path), cfg.IDs())
 	}
 	st := newStack(log)
 	defer st.close()

@@ -15,6 +15,7 @@ import (
 	"github.com/chatnight/chatnight/ingest/simulator"
 	"github.com/chatnight/chatnight/pipeline/derive"
 	"github.com/chatnight/chatnight/pipeline/processor"
+	"github.com/chatnight/chatnight/pipeline/sessions"
 	"github.com/chatnight/chatnight/pipeline/threads"
 	"github.com/chatnight/chatnight/storage"
 	"github.com/chatnight/chatnight/web"
@@ -135,21 +136,32 @@ func runTiers(ctx context.Context, o *Options, stdout, stderr io.Writer, t tiers
 	return err
 }
 
-// demo posts one simulated chat night after another for every community, live.
+// demo posts simulated chat nights for every community, live: an hour-long night at a
+// post every two seconds, then a silence longer than the community's session gap, so
+// each night is a session of its own, with its own Q1, Q2 ...
 func demo(ctx context.Context, cfg *community.Config, em *ingest.Emitter, log *slog.Logger) error {
+	const (
+		posts = 1800
+		rate  = 0.5 // posts per second: 1800 posts take an hour
+	)
 	g, ctx := errgroup.WithContext(ctx)
 	for i := range cfg.Communities {
 		cm := &cfg.Communities[i]
 		g.Go(func() error {
-			for night := 0; ctx.Err() == nil; night++ {
+			for ctx.Err() == nil {
 				start := time.Now().UTC()
-				n := simulator.Night{Community: cm, Seed: uint64(start.UnixNano()), Posts: 300, Start: start}
-				log.Info("simulating a chat night", "community", cm.ID, "posts", n.Posts)
-				if _, err := simulator.Publish(ctx, n, simulator.Options{Rate: 2}, em); err != nil {
+				n := simulator.Night{Community: cm, Seed: uint64(start.UnixNano()), Posts: posts, Start: start, Duration: time.Hour}
+				log.Info("simulating a chat night", "community", cm.ID, "posts", n.Posts, "for", n.Duration)
+				if _, err := simulator.Publish(ctx, n, simulator.Options{Rate: rate}, em); err != nil {
 					if ctx.Err() != nil {
 						return nil
 					}
 					return err
+				}
+				pause := sessions.Gap(cm) + time.Minute
+				log.Info("chat night over; the next one starts after a pause", "community", cm.ID, "pause", pause)
+				if err := ingest.Sleep(ctx, pause); err != nil {
+					return nil
 				}
 			}
 			return nil
