@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/chatnight/chatnight/bus/bustest"
+	"github.com/gorilla/websocket"
 )
 
 // TestScaleOutOnNATSCluster: three processor processes share the durable consumer of R3
@@ -50,4 +51,28 @@ func TestScaleOutOnNATSCluster(t *testing.T) {
 
 	drained(t, strings.Join(cluster.URLs[1:], ","), 2*time.Minute)
 	checkExact(t, conn, "hitsm", expected(t, night))
+}
+
+// TestSeveralServeProcesses: web servers behind the same NATS each deliver every live
+// event to their own viewers (each reads the LIVE stream with a consumer of its own).
+func TestSeveralServeProcesses(t *testing.T) {
+	n := newNode(t, t.TempDir())
+	n.start("run", "--batch-wait", "50ms")
+	viewers := []*websocket.Conn{dialViewer(t, n, "community=hcldr")}
+	for i := 0; i < 2; i++ {
+		s := startChild(t, "serve", "--nats-url", n.natsURL(), "--clickhouse-dsn", n.chDSN(),
+			"--http-addr", fmt.Sprintf("127.0.0.1:%d", freePort(t)))
+		viewers = append(viewers, dialViewer(t, s, "community=hcldr"))
+	}
+	const posts = 300
+	chatnight(t, "simulate", "--community", "hcldr", "--seed", "77", "--posts", fmt.Sprint(posts),
+		"--start", e2eStart, "--nats-url", n.natsURL())
+	for i, ws := range viewers {
+		ids, _ := readPosts(t, ws, posts, 60*time.Second)
+		for id, times := range ids {
+			if times != 1 {
+				t.Errorf("server %d showed %s %d times", i, id, times)
+			}
+		}
+	}
 }
