@@ -3,6 +3,7 @@ package post
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -223,4 +224,26 @@ func abbrev(s string) string {
 		cut--
 	}
 	return s[:cut] + "…"
+}
+
+// Usable normalizes what a parser made and keeps the posts that will validate once
+// they are given a community; the others are reported in err. Parsers end with it, so
+// a source never hands on a post the pipeline would refuse: the record is parked
+// instead.
+func Usable(posts []*Post) ([]*Post, error) {
+	kept := posts[:0]
+	var errs []error
+	for _, p := range posts {
+		p.Normalize()
+		check := *p
+		if check.Community == "" {
+			check.Community = "c" // the community is checked where it is set
+		}
+		if err := check.Validate(); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		kept = append(kept, p)
+	}
+	return kept, errors.Join(errs...)
 }

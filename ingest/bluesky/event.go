@@ -110,8 +110,17 @@ func (ps Parser) ParseEvent(raw []byte, source post.Source) ([]*post.Post, error
 	return ps.Posts(ev, raw, source)
 }
 
-// Posts converts an event decoded by DecodeEvent; raw is kept as the posts' Raw.
+// Posts converts an event decoded by DecodeEvent; raw is kept as the posts' Raw. A
+// post the pipeline would refuse (see post.Usable) is an error.
 func (ps Parser) Posts(ev *Event, raw []byte, source post.Source) ([]*post.Post, error) {
+	posts, err := ps.posts(ev, raw, source)
+	if err != nil {
+		return nil, err
+	}
+	return post.Usable(posts)
+}
+
+func (ps Parser) posts(ev *Event, raw []byte, source post.Source) ([]*post.Post, error) {
 	switch {
 	case ev.IsCreate(CollectionPost):
 		p, err := ps.postEvent(ev, raw, source)

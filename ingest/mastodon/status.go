@@ -134,6 +134,14 @@ func ParseStatus(raw []byte, source post.Source) ([]*post.Post, error) {
 
 // Parse is ParseStatus with the parser's Lookup.
 func (ps Parser) Parse(raw []byte, source post.Source) ([]*post.Post, error) {
+	posts, err := ps.parse(raw, source)
+	if err != nil {
+		return nil, err
+	}
+	return post.Usable(posts) // a post the pipeline would refuse makes the status invalid
+}
+
+func (ps Parser) parse(raw []byte, source post.Source) ([]*post.Post, error) {
 	var st Status
 	if err := json.Unmarshal(raw, &st); err != nil {
 		return nil, fmt.Errorf("decode status: %w", err)

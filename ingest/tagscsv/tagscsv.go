@@ -102,6 +102,11 @@ func (r *Reader) Next() (Row, error) {
 	}
 	row.Line, _ = r.cr.FieldPos(0)
 	row.Post, row.Err = r.parse(rec)
+	if row.Post != nil {
+		if _, err := post.Usable([]*post.Post{row.Post}); err != nil {
+			row.Post, row.Err = nil, err
+		}
+	}
 	return row, nil
 }
 

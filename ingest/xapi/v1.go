@@ -109,7 +109,11 @@ func (e *V1Entities) RetweetAuthor(text string) string {
 // for a retweet also the original it carries. Stream notices (delete, limit) give no
 // posts and no error.
 func ParseV1(raw []byte, src post.Source) ([]*post.Post, error) {
-	return parseV1(raw, src, 0)
+	posts, err := parseV1(raw, src, 0)
+	if err != nil {
+		return nil, err
+	}
+	return post.Usable(posts) // a post the pipeline would refuse makes the record invalid
 }
 
 func parseV1(raw []byte, src post.Source, depth int) ([]*post.Post, error) {

@@ -219,7 +219,9 @@ func ParseV2(raw []byte, src post.Source) ([]*post.Post, error) {
 	if err != nil {
 		return nil, err
 	}
-	return m.Posts(src)
+	posts, err := m.Posts(src)
+	kept, refused := post.Usable(posts) // posts the pipeline would refuse are reported too
+	return kept, errors.Join(err, refused)
 }
 
 // RuleTags lists the tags of the stream rules the message matched.
