@@ -9,6 +9,7 @@ import (
 	"io"
 	"sort"
 
+	"github.com/chatnight/chatnight/ingest/lines"
 	"github.com/chatnight/chatnight/post"
 )
 
@@ -74,7 +75,7 @@ func (j *jsonRecords) Next() (Record, error) {
 			j.queue = j.queue[1:]
 			return r, nil
 		}
-		line, err := readLine(j.br, MaxRecordBytes)
+		line, err := lines.Read(j.br, MaxRecordBytes)
 		if len(line) == 0 && err != nil {
 			if err == io.EOF {
 				return Record{}, io.EOF
@@ -82,7 +83,7 @@ func (j *jsonRecords) Next() (Record, error) {
 			return Record{}, err
 		}
 		j.line++
-		if errors.Is(err, errLineTooLong) {
+		if errors.Is(err, lines.ErrTooLong) {
 			return Record{Line: j.line, Raw: line, Err: fmt.Errorf("record longer than %d bytes", MaxRecordBytes)}, nil
 		}
 		if err != nil && err != io.EOF {
@@ -238,41 +239,4 @@ func (l *lineIndex) lineAt(off int64) int {
 	l.base += k
 	l.nl = l.nl[k:]
 	return l.base + 1
-}
-
-var errLineTooLong = errors.New("line too long")
-
-// readLine reads one line without its "\n" or "\r\n". A line over limit comes back cut
-// to limit with errLineTooLong, its rest skipped. A last line without "\n" comes with
-// io.EOF.
-func readLine(br *bufio.Reader, limit int) ([]byte, error) {
-	var buf []byte
-	for {
-		chunk, err := br.ReadSlice('\n')
-		if len(buf)+len(chunk) > limit {
-			if len(buf) < limit {
-				buf = append(buf, chunk[:limit-len(buf)]...)
-			}
-			for errors.Is(err, bufio.ErrBufferFull) {
-				_, err = br.ReadSlice('\n')
-			}
-			if err != nil && err != io.EOF {
-				return buf, err
-			}
-			return buf, errLineTooLong
-		}
-		if errors.Is(err, bufio.ErrBufferFull) {
-			buf = append(buf, chunk...)
-			continue
-		}
-		if buf == nil {
-			buf = chunk // valid until the next read; callers copy what they keep
-		} else {
-			buf = append(buf, chunk...)
-		}
-		if err != nil {
-			return buf, err
-		}
-		return bytes.TrimRight(buf, "\r\n"), nil
-	}
 }

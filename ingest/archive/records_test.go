@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/chatnight/chatnight/ingest/lines"
 	"github.com/chatnight/chatnight/post"
 )
 
@@ -86,17 +87,17 @@ func TestJSONRecords(t *testing.T) {
 func TestLongLines(t *testing.T) {
 	long := strings.Repeat("x", 1<<20)
 	br := bufio.NewReaderSize(strings.NewReader("{\"id\":\""+long+"\"}\nnext\n"+long), 4096)
-	line, err := readLine(br, 2<<20)
+	line, err := lines.Read(br, 2<<20)
 	if err != nil || len(line) != len(long)+9 {
 		t.Fatalf("1 MiB line: %d bytes, %v", len(line), err)
 	}
-	if line, err := readLine(br, 10); string(line) != "next" || err != nil {
+	if line, err := lines.Read(br, 10); string(line) != "next" || err != nil {
 		t.Fatalf("next line = %q, %v", line, err)
 	}
-	if line, err := readLine(br, 100); len(line) != 100 || err != errLineTooLong {
+	if line, err := lines.Read(br, 100); len(line) != 100 || err != lines.ErrTooLong {
 		t.Fatalf("over the limit: %d bytes, %v", len(line), err)
 	}
-	if _, err := readLine(br, 100); err != io.EOF {
+	if _, err := lines.Read(br, 100); err != io.EOF {
 		t.Fatalf("after the cut line: %v", err)
 	}
 }

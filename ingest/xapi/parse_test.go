@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chatnight/chatnight/ingest/lines"
 	"github.com/chatnight/chatnight/post"
 )
 
@@ -198,7 +199,7 @@ func TestParseV2StreamFile(t *testing.T) {
 		tags      [][]string
 	)
 	for {
-		line, rerr := readLine(br, 1<<20)
+		line, rerr := lines.Read(br, 1<<20)
 		if len(bytes.TrimSpace(line)) > 0 {
 			m, err := DecodeMessage(line)
 			if err != nil {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/chatnight/chatnight/community"
 	"github.com/chatnight/chatnight/ingest"
+	"github.com/chatnight/chatnight/ingest/lines"
 	"github.com/chatnight/chatnight/post"
 )
 
@@ -258,17 +259,17 @@ func (s *Stream) connect(ctx context.Context, em *ingest.Emitter, stored *string
 	br := bufio.NewReaderSize(resp.Body, 64<<10)
 	origin := fmt.Sprintf("%s%s#conn%d", s.c.base, streamPath, s.conns)
 	var (
-		lines   int
+		count   int
 		pending string // newest tweet id published but not yet flushed
 	)
 	for {
-		line, rerr := readLine(br, s.maxLine)
+		line, rerr := lines.Read(br, s.maxLine)
 		idle.Reset(s.idle)
-		tooLong := errors.Is(rerr, errLineTooLong)
+		tooLong := errors.Is(rerr, lines.ErrTooLong)
 		ended := rerr != nil && !tooLong
 		if len(bytes.TrimSpace(line)) > 0 {
-			lines++
-			at := fmt.Sprintf("%s:line%d", origin, lines)
+			count++
+			at := fmt.Sprintf("%s:line%d", origin, count)
 			switch {
 			case tooLong:
 				em.Invalid(ctx, metricsSource, at, line[:min(len(line), 64<<10)], rerr)
@@ -279,21 +280,21 @@ func (s *Stream) connect(ctx context.Context, em *ingest.Emitter, stored *string
 				em.Invalid(ctx, metricsSource, at, line, fmt.Errorf("stream message cut off at disconnect: %w", rerr))
 			default:
 				if err := s.handle(ctx, em, at, line, &pending); err != nil {
-					return lines, err
+					return count, err
 				}
 			}
 		}
 		if ended {
 			cerr := s.commit(ctx, em, pending, stored)
 			if rerr == io.EOF {
-				return lines, cerr
+				return count, cerr
 			}
-			return lines, rerr
+			return count, rerr
 		}
 		if br.Buffered() == 0 {
 			// Caught up with the connection: store what came so far.
 			if err := s.commit(ctx, em, pending, stored); err != nil {
-				return lines, err
+				return count, err
 			}
 		}
 	}
@@ -389,36 +390,4 @@ func (s *Stream) backfillSince(ctx context.Context, em *ingest.Emitter, stored *
 		s.c.log.Info("X stream backfill done", "community", cm.ID, "since_id", *stored, "posts", res.posts)
 	}
 	return s.commit(ctx, em, newest, stored)
-}
-
-var errLineTooLong = errors.New("stream message longer than the line limit")
-
-// readLine reads up to and including '\n' and returns the line without its ending.
-// A line longer than limit is returned cut, with errLineTooLong, and the rest of it is
-// skipped. At the end of input a last line without '\n' comes with the read error.
-func readLine(br *bufio.Reader, limit int) ([]byte, error) {
-	var buf []byte
-	for {
-		chunk, err := br.ReadSlice('\n')
-		if len(buf)+len(chunk) > limit {
-			if len(buf) < limit {
-				buf = append(buf, chunk[:limit-len(buf)]...)
-			}
-			for errors.Is(err, bufio.ErrBufferFull) {
-				_, err = br.ReadSlice('\n')
-			}
-			if err != nil {
-				return buf, err
-			}
-			return buf, errLineTooLong
-		}
-		buf = append(buf, chunk...)
-		if errors.Is(err, bufio.ErrBufferFull) {
-			continue
-		}
-		if err != nil {
-			return buf, err
-		}
-		return bytes.TrimRight(buf, "\r\n"), nil
-	}
 }

@@ -1,7 +1,6 @@
 package xapi
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -273,27 +272,5 @@ func TestStreamFatalAndIdle(t *testing.T) {
 	}
 	if len(fx2.requestsTo(rulesPath)) != 1 {
 		t.Errorf("rules synced %d times, want once", len(fx2.requestsTo(rulesPath)))
-	}
-}
-
-func TestReadLine(t *testing.T) {
-	in := "short\r\n\r\n" + strings.Repeat("x", 300) + "\nnext\nlast-no-newline"
-	br := bufio.NewReaderSize(strings.NewReader(in), 16)
-	var got []string
-	var errs []error
-	for {
-		line, err := readLine(br, 100)
-		got = append(got, string(line))
-		errs = append(errs, err)
-		if err != nil && err != errLineTooLong {
-			break
-		}
-	}
-	want := []string{"short", "", strings.Repeat("x", 100), "next", "last-no-newline"}
-	if !slices.Equal(got, want) {
-		t.Fatalf("lines = %q, want %q", got, want)
-	}
-	if errs[2] != errLineTooLong || errs[4] == nil || errs[3] != nil {
-		t.Fatalf("errs = %v", errs)
 	}
 }
