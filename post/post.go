@@ -114,10 +114,25 @@ func (p *Post) Normalize() {
 }
 
 // NormalizeTag folds a hashtag for matching: Unicode compatibility composition (NFKC:
-// full-width "ＨＣＬＤＲ" is "HCLDR", "cafe" with a combining accent is "café"), no
-// leading "#" or "＃", lower case. "#ＨＣＬＤＲ" and "#hcldr" are the same chat.
+// full-width "ＨＣＬＤＲ" is "HCLDR", "cafe" with a combining accent is "café"), lower
+// case, no white space (NFKC turns some signs into a space and a combining mark), no
+// leading "#" or "＃". "#ＨＣＬＤＲ" and "#hcldr" are the same chat. Applying it twice
+// gives the same tag.
 func NormalizeTag(tag string) string {
-	tag = norm.NFKC.String(strings.TrimSpace(tag))
-	tag = strings.TrimLeft(tag, "#") // NFKC made "＃" a "#"
-	return strings.ToLower(tag)
+	// Each step can undo another's work (removing a space lets marks compose, folding
+	// case can decompose), so fold until nothing changes; it settles in one or two rounds.
+	for range 4 {
+		folded := foldTag(tag)
+		if folded == tag {
+			break
+		}
+		tag = folded
+	}
+	return tag
+}
+
+func foldTag(tag string) string {
+	tag = strings.ToLower(norm.NFKC.String(tag))
+	tag = norm.NFKC.String(strings.Join(strings.Fields(tag), ""))
+	return strings.TrimLeft(tag, "#") // NFKC made "＃" a "#"
 }

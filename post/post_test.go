@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode"
 )
 
 func TestEncodeDecodeRoundTrip(t *testing.T) {
@@ -78,4 +79,19 @@ func TestNormalize(t *testing.T) {
 			}
 		})
 	}
+}
+
+func FuzzNormalizeTag(f *testing.F) {
+	for _, s := range []string{"#HCLDR", "＃ＨＣＬＤＲ", "#000¯", "cafe\u0301", "İstanbul", "ǅ", "# #x", "ﬁ"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, tag string) {
+		got := NormalizeTag(tag)
+		if again := NormalizeTag(got); again != got {
+			t.Fatalf("NormalizeTag(%q) = %q, then %q: not stable", tag, got, again)
+		}
+		if strings.ContainsFunc(got, unicode.IsSpace) || strings.HasPrefix(got, "#") {
+			t.Fatalf("NormalizeTag(%q) = %q", tag, got)
+		}
+	})
 }
