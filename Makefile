@@ -9,15 +9,19 @@ ARGS  ?= --simulate
 BENCH_DURATION ?= 30s
 VERSION := $(shell git describe --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: all setup system-deps go-deps libchdb build run test test-unit fuzz bench vet clean chaos load
+.PHONY: all setup system-deps browser go-deps libchdb build run test test-unit fuzz bench vet clean chaos load
 
 all: build
 
-## setup: install Debian packages (chromium for browser tests), Go modules and libchdb
+## setup: install the Debian packages, Go modules and libchdb that running needs
 setup: system-deps go-deps libchdb
 
 system-deps:
 	@scripts/system-deps.sh
+
+## browser: Debian's chromium, for the viewer's browser tests
+browser:
+	@scripts/system-deps.sh --browser
 
 go-deps:
 	@$(GO) mod download
@@ -33,7 +37,7 @@ run: setup build
 	$(BIN) run $(ARGS)
 
 ## test: every test, vet, and a short run of each fuzz target
-test: setup vet test-unit fuzz
+test: setup browser vet test-unit fuzz
 
 vet:
 	$(GO) vet ./...

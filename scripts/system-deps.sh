@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# Installs the Debian packages chatnight's setup and tests need, only when missing:
-# chromium (browser tests), npm (fetches libchdb), openssl (checks its integrity).
+# Installs the Debian packages chatnight needs, only when missing: npm (fetches
+# libchdb), openssl (checks its integrity), git; with --browser also chromium (the
+# viewer's browser tests), which `make run` does not need.
 set -euo pipefail
 need=()
-command -v chromium >/dev/null 2>&1 || need+=(chromium)
+if [[ "${1:-}" == "--browser" ]]; then
+  command -v chromium >/dev/null 2>&1 || need+=(chromium)
+fi
 command -v npm >/dev/null 2>&1 || need+=(npm)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v git >/dev/null 2>&1 || need+=(git)
