@@ -203,7 +203,7 @@ func (g *generator) crowdPost(p *post.Post, earlier []*post.Post, currentQ int) 
 		}
 		p.Mentions = []post.Account{{ID: parent.Author.ID, Handle: parent.Author.Handle}}
 		p.Text = fmt.Sprintf("@%s %s %s", parent.Author.Handle, replies[g.rng.IntN(len(replies))], g.tag)
-	case parent != nil && roll < 80 && parent.Kind != post.KindRepost:
+	case parent != nil && roll < 80 && parent.Kind != post.KindRepost && parent.Author.ID != p.Author.ID:
 		p.Kind = post.KindRepost
 		p.RepostOfID = parent.ID
 		p.RepostOfAuthorID = parent.Author.ID
