@@ -49,7 +49,6 @@ type container struct {
 	where string
 	args  []string
 	env   []string // CHATNIGHT_* names
-	ports []string // container ports it exposes
 }
 
 // checkContainer checks args and env against the binary's flags, and that the port of

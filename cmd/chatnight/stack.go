@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 
@@ -96,5 +95,3 @@ func (s *stack) connectClickHouse(ctx context.Context, o *Options) error {
 	s.ch, s.chDSN = conn, dsn
 	return nil
 }
-
-var errNoClickHouse = errors.New("no ClickHouse configured")

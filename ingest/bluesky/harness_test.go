@@ -28,8 +28,6 @@ var (
 	counterValue = ingesttest.CounterValue
 )
 
-type syncBuffer = ingesttest.SyncBuffer
-
 // sleeps records and skips waits, except block, which waits for the test to end.
 type sleeps struct {
 	mu    sync.Mutex

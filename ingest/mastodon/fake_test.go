@@ -230,8 +230,6 @@ var (
 	counterValue = ingesttest.CounterValue
 )
 
-type syncBuffer = ingesttest.SyncBuffer
-
 // sleeps records the waits a source asks for and skips them, except the poll
 // interval, which waits for the test to end.
 type sleeps struct {
