@@ -69,7 +69,7 @@ func TestAcceptedOddities(t *testing.T) {
 	p := &Post{
 		ID: "x:1", Source: SourceX, Community: "hcldr", Author: Account{ID: "x:9"},
 		CreatedAt: now.Add(MaxClockSkew - time.Minute),
-		Text:      `<script>alert("x")</script><img src=x onerror=alert(1)> café ＃ＨＣＬＤＲ \u202ertl`,
+		Text:      `<script>alert("x")</script><img src=x onerror=alert(1)> café ＃ＨＣＬＤＲ ` + "\u202e" + `rtl`,
 		Hashtags:  []string{"＃ＨＣＬＤＲ", "#HcLdR", "ＡＩ"},
 		Mentions:  make([]Account, MaxMentions),
 	}
