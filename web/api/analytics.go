@@ -221,25 +221,16 @@ func (a *API) handleTranscript(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	posts, err := a.store.Transcript(ctx, sess, 0)
+	t, err := a.transcript(ctx, sess)
 	if err != nil {
 		a.fail(w, r, err)
 		return
-	}
-	red, err := a.redactor(ctx)
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	truncated := len(posts) >= store.MaxTranscript
-	posts = redactPosts(posts, red)
-	if posts == nil {
-		posts = []store.Post{}
 	}
 	if f == "json" {
-		writeJSON(w, Transcript{Session: sess, Posts: posts, Truncated: truncated})
+		writeJSON(w, t)
 		return
 	}
+	posts := t.Posts
 	lines := make([]analytics.Line, len(posts))
 	for i, p := range posts {
 		var marks []string

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"net/http"
 
 	"github.com/chatnight/chatnight/web/store"
@@ -22,20 +23,28 @@ func (a *API) handlePosts(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	t, err := a.transcript(ctx, sess)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, t)
+}
+
+// transcript reads a session's posts with opted-out accounts hidden.
+func (a *API) transcript(ctx context.Context, sess store.Session) (Transcript, error) {
 	posts, err := a.store.Transcript(ctx, sess, 0)
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return Transcript{}, err
 	}
-	truncated := len(posts) >= store.MaxTranscript
 	red, err := a.redactor(ctx)
 	if err != nil {
-		a.fail(w, r, err)
-		return
+		return Transcript{}, err
 	}
+	truncated := len(posts) >= store.MaxTranscript
 	posts = redactPosts(posts, red)
 	if posts == nil {
 		posts = []store.Post{}
 	}
-	writeJSON(w, Transcript{Session: sess, Posts: posts, Truncated: truncated})
+	return Transcript{Session: sess, Posts: posts, Truncated: truncated}, nil
 }
