@@ -21,6 +21,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/chatnight/chatnight/analytics/network"
+	"github.com/chatnight/chatnight/storage"
 )
 
 // Defaults of an Analyzer.
@@ -227,8 +228,8 @@ func sessionParams(list []Session) params {
 		}
 	}
 	p["community"] = list[0].Community
-	p["cells"] = arrayParam(cells)
-	p["owners"] = arrayParam(owners)
+	p["cells"] = storage.ArrayParam(cells)
+	p["owners"] = storage.ArrayParam(owners)
 	return p
 }
 
@@ -302,7 +303,7 @@ func (a *Analyzer) firstSeen(ctx context.Context, community string, ids map[stri
 			AuthorID  string    `ch:"author_id"`
 			FirstSeen time.Time `ch:"first_seen"`
 		}
-		p := params{"community": community, "authors": arrayParam(list[i:min(i+chunk, len(list))])}
+		p := params{"community": community, "authors": storage.ArrayParam(list[i:min(i+chunk, len(list))])}
 		if err := a.conn.Select(a.ctx(ctx, p), &rows, queryFirstSeen); err != nil {
 			return nil, fmt.Errorf("read first posts of authors: %w", err)
 		}
@@ -392,7 +393,7 @@ func (a *Analyzer) SessionStats(ctx context.Context, sess Session, exclude []str
 	if exclude == nil {
 		exclude = []string{}
 	}
-	if st.Hashtags, err = values(queryHashtags, params{"exclude": arrayParam(exclude)}); err != nil {
+	if st.Hashtags, err = values(queryHashtags, params{"exclude": storage.ArrayParam(exclude)}); err != nil {
 		return nil, fmt.Errorf("session %s: hashtags: %w", sess.ID, err)
 	}
 	if st.URLs, err = values(queryURLs, nil); err != nil {
@@ -491,7 +492,7 @@ func (a *Analyzer) questions(ctx context.Context, sess Session, p params, r *Red
 	for k, v := range p {
 		q[k] = v
 	}
-	q["ids"] = arrayParam(ids)
+	q["ids"] = storage.ArrayParam(ids)
 	var texts []struct {
 		ID       string `ch:"id"`
 		AuthorID string `ch:"author_id"`

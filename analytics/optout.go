@@ -20,6 +20,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/chatnight/chatnight/live"
+	"github.com/chatnight/chatnight/storage"
 )
 
 // PseudonymPrefix starts every pseudonym.
@@ -109,7 +110,7 @@ func (o *OptOuts) Load(ctx context.Context) (*Redactor, error) {
 			AuthorID string `ch:"author_id"`
 			Handle   string `ch:"last_handle"`
 		}
-		ctx := clickhouse.Context(ctx, clickhouse.WithParameters(clickhouse.Parameters{"subjects": arrayParam(subjects)}))
+		ctx := clickhouse.Context(ctx, clickhouse.WithParameters(clickhouse.Parameters{"subjects": storage.ArrayParam(subjects)}))
 		if err := o.conn.Select(ctx, &rows, queryOptOutAccounts); err != nil {
 			return nil, fmt.Errorf("resolve opted-out handles: %w", err)
 		}
@@ -350,26 +351,4 @@ func (r *Redactor) Events(events []live.Event) []live.Event {
 		out = append(out, e)
 	}
 	return out
-}
-
-// arrayParam formats strings as a ClickHouse Array(String) query parameter.
-func arrayParam(ss []string) string {
-	var b strings.Builder
-	b.WriteByte('[')
-	for i, s := range ss {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteByte('\'')
-		for _, c := range s {
-			switch c {
-			case '\\', '\'':
-				b.WriteByte('\\')
-			}
-			b.WriteRune(c)
-		}
-		b.WriteByte('\'')
-	}
-	b.WriteByte(']')
-	return b.String()
 }

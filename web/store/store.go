@@ -14,7 +14,6 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
@@ -219,29 +218,7 @@ func (s *Store) Sessions(ctx context.Context, community string, before time.Time
 
 // sessionParams binds a session's community and its stored ids ({cells:Array(String)}).
 func sessionParams(sess Session) params {
-	return params{"community": sess.Community, "session": sess.ID, "cells": arrayParam(sess.StoredIDs())}
-}
-
-// arrayParam formats ss as an Array(String) query parameter: quoted, with backslashes
-// and quotes escaped.
-func arrayParam(ss []string) string {
-	var b strings.Builder
-	b.WriteByte('[')
-	for i, s := range ss {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteByte('\'')
-		for _, c := range s {
-			if c == '\\' || c == '\'' {
-				b.WriteByte('\\')
-			}
-			b.WriteRune(c)
-		}
-		b.WriteByte('\'')
-	}
-	b.WriteByte(']')
-	return b.String()
+	return params{"community": sess.Community, "session": sess.ID, "cells": storage.ArrayParam(sess.StoredIDs())}
 }
 
 type markRow struct {
