@@ -32,6 +32,7 @@ import (
 
 	"github.com/chatnight/chatnight/analytics"
 	"github.com/chatnight/chatnight/community"
+	"github.com/chatnight/chatnight/datadir"
 	"github.com/chatnight/chatnight/live"
 	"github.com/chatnight/chatnight/web/api"
 	"github.com/chatnight/chatnight/web/hub"
@@ -54,6 +55,9 @@ type Config struct {
 	WS hub.Options
 	// Now returns the current time; default time.Now.
 	Now func() time.Time
+	// DataDir, when set (embedded NATS or ClickHouse keep their data there), makes
+	// /readyz report a nearly full disk before writes start failing.
+	DataDir string
 }
 
 // Deps are what the web tier talks to.
@@ -207,6 +211,13 @@ func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
 	if err := s.store.Ping(ctx); err != nil {
 		ready = false
 		status["clickhouse"] = "down: " + err.Error()
+	}
+	if s.cfg.DataDir != "" {
+		status["disk"] = "ok"
+		if err := datadir.Check(s.cfg.DataDir, datadir.MinFree); err != nil {
+			ready = false
+			status["disk"] = err.Error()
+		}
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")

@@ -7,6 +7,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -179,6 +181,16 @@ func TestChaosDiskFull(t *testing.T) {
 		}
 		return fmt.Errorf("no message about the disk yet")
 	})
+	// Operators see it in /readyz too.
+	resp, err := http.Get("http://" + n.httpAddr + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(body), "free in the data dir") {
+		t.Errorf("/readyz on a full disk: %s %s", resp.Status, body)
+	}
 	select {
 	case err := <-n.done:
 		n.done <- err

@@ -15,6 +15,7 @@ import (
 // chatnight's `process` or `serve`) reaches with an ordinary DSN.
 func (s *stack) startEmbeddedClickHouse(ctx context.Context, o *Options) (string, error) {
 	dir := filepath.Join(o.DataDir, "clickhouse")
+	s.dataDir = o.DataDir
 	engine, err := chdb.Open(dir)
 	if err != nil {
 		return "", fmt.Errorf("embedded ClickHouse: %w", err)

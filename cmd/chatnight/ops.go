@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/chatnight/chatnight/datadir"
 	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
@@ -58,6 +59,11 @@ func (s *stack) serveOps(ctx context.Context, ln net.Listener) error {
 func (s *stack) ready(ctx context.Context) error {
 	if s.nc != nil && s.nc.Status() != nats.CONNECTED {
 		return fmt.Errorf("nats: %s", s.nc.Status())
+	}
+	if s.dataDir != "" {
+		if err := datadir.Check(s.dataDir, datadir.MinFree); err != nil {
+			return err
+		}
 	}
 	if s.ch != nil {
 		ctx, cancel := context.WithTimeout(ctx, 2*time.Second)

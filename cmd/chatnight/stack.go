@@ -26,6 +26,7 @@ type stack struct {
 	js      jetstream.JetStream
 	ch      driver.Conn
 	chDSN   string
+	dataDir string // set when an embedded service keeps its data there
 	closers []func()
 }
 
@@ -52,6 +53,7 @@ func (s *stack) connectNATS(ctx context.Context, o *Options, embeddedOK bool, na
 			return err
 		}
 		s.closers = append(s.closers, srv.Shutdown)
+		s.dataDir = o.DataDir
 		url = srv.ClientURL()
 		s.log.Info("embedded NATS started", "url", url, "store", o.DataDir+"/nats")
 	} else if url == "" {
