@@ -35,41 +35,7 @@ func BenchmarkFanout(b *testing.B) {
 	var before runtime.MemStats
 	runtime.ReadMemStats(&before)
 
-	conns := make([]*websocket.Conn, viewers)
-	var wg sync.WaitGroup
-	var dialErr atomic.Value
-	sem := make(chan struct{}, 16)
-	for i := range conns {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			d := websocket.Dialer{HandshakeTimeout: 30 * time.Second}
-			c, _, err := d.Dial(th.url+"?community="+testCommunity, nil)
-			if err != nil {
-				dialErr.Store(err)
-				return
-			}
-			c.SetReadDeadline(time.Now().Add(30 * time.Second))
-			for { // hello and the (empty) backfill
-				_, data, err := c.ReadMessage()
-				if err != nil {
-					dialErr.Store(err)
-					return
-				}
-				if string(data[:min(len(data), 20)]) == `{"type":"backfill","` {
-					break
-				}
-			}
-			conns[i] = c
-		}()
-	}
-	wg.Wait()
-	if err, _ := dialErr.Load().(error); err != nil {
-		b.Fatalf("connect viewers: %v", err)
-	}
-	waitFor(b, "every viewer to join its room", 30*time.Second, func() bool { return value(th.hub.metrics.clients) == viewers })
+	conns := connectViewers(b, th, viewers)
 	runtime.GC()
 	var after runtime.MemStats
 	runtime.ReadMemStats(&after)
@@ -176,4 +142,46 @@ func BenchmarkFanout(b *testing.B) {
 	b.ReportMetric(perViewer, "heap-B/viewer")
 	b.ReportMetric(float64(len(all))/float64(total), "deliveries/msg")
 	b.ReportMetric(value(th.hub.metrics.dropped.WithLabelValues(DropSlow)), "dropped")
+}
+
+// connectViewers opens n websockets to th's community, 16 at a time, each read past
+// its hello and (empty) backfill, and waits until the hub counts them all.
+func connectViewers(b *testing.B, th *testHub, n int) []*websocket.Conn {
+	b.Helper()
+	conns := make([]*websocket.Conn, n)
+	var wg sync.WaitGroup
+	var dialErr atomic.Value
+	sem := make(chan struct{}, 16)
+	for i := range conns {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			d := websocket.Dialer{HandshakeTimeout: 30 * time.Second}
+			c, _, err := d.Dial(th.url+"?community="+testCommunity, nil)
+			if err != nil {
+				dialErr.Store(err)
+				return
+			}
+			c.SetReadDeadline(time.Now().Add(30 * time.Second))
+			for {
+				_, data, err := c.ReadMessage()
+				if err != nil {
+					dialErr.Store(err)
+					return
+				}
+				if string(data[:min(len(data), 20)]) == `{"type":"backfill","` {
+					break
+				}
+			}
+			conns[i] = c
+		}()
+	}
+	wg.Wait()
+	if err, _ := dialErr.Load().(error); err != nil {
+		b.Fatalf("connect viewers: %v", err)
+	}
+	waitFor(b, "every viewer to join its room", 30*time.Second, func() bool { return value(th.hub.metrics.clients) == float64(n) })
+	return conns
 }

@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gorilla/websocket"
 	"github.com/nats-io/nats.go"
 
 	"github.com/chatnight/chatnight/bus"
@@ -38,41 +37,7 @@ func BenchmarkLoad(b *testing.B) {
 	th := startHub(b, Options{MaxConnsPerIP: -1, SendQueue: 256}, nil)
 	goroutinesBefore := runtime.NumGoroutine() // the hub and NATS, no viewers yet
 
-	conns := make([]*websocket.Conn, viewers)
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, 16)
-	var dialErr atomic.Value
-	for i := range conns {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			d := websocket.Dialer{HandshakeTimeout: 30 * time.Second}
-			c, _, err := d.Dial(th.url+"?community="+testCommunity, nil)
-			if err != nil {
-				dialErr.Store(err)
-				return
-			}
-			c.SetReadDeadline(time.Now().Add(30 * time.Second))
-			for {
-				_, data, err := c.ReadMessage()
-				if err != nil {
-					dialErr.Store(err)
-					return
-				}
-				if string(data[:min(len(data), 20)]) == `{"type":"backfill","` {
-					break
-				}
-			}
-			conns[i] = c
-		}()
-	}
-	wg.Wait()
-	if err, _ := dialErr.Load().(error); err != nil {
-		b.Fatalf("connect viewers: %v", err)
-	}
-	waitFor(b, "every viewer to join", 30*time.Second, func() bool { return value(th.hub.metrics.clients) == viewers })
+	conns := connectViewers(b, th, viewers)
 
 	var gaps, closedEarly atomic.Int64
 	lastGot := make([]atomic.Uint64, viewers)
