@@ -145,16 +145,7 @@ func TestProcessorKilledMidBatch(t *testing.T) {
 
 	conn := store.ch(context.Background())
 	p := startChild(t, processorArgs(store, store.chDSN())...)
-	var atKill uint64
-	waitFor(t, 60*time.Second, "the first batches to be written", func() error {
-		if err := conn.QueryRow(context.Background(), "SELECT count() FROM chatnight.posts WHERE community = 'hitsm'").Scan(&atKill); err != nil {
-			return err
-		}
-		if atKill == 0 {
-			return fmt.Errorf("nothing written yet")
-		}
-		return nil
-	})
+	atKill := firstWrites(t, conn, "hitsm")
 	p.kill()
 	if atKill >= uint64(len(night)) {
 		t.Fatalf("the processor finished (%d rows) before it could be killed: give it more posts", atKill)
@@ -245,4 +236,21 @@ func (p *proxy) down() {
 		c.Close()
 		delete(p.conns, c)
 	}
+}
+
+// firstWrites waits until processors wrote posts of community and returns how many
+// rows there are, the moment to strike in the middle of a backlog.
+func firstWrites(t *testing.T, conn driver.Conn, community string) uint64 {
+	t.Helper()
+	var rows uint64
+	waitFor(t, 60*time.Second, "the first batches to be written", func() error {
+		if err := conn.QueryRow(context.Background(), "SELECT count() FROM chatnight.posts WHERE community = ?", community).Scan(&rows); err != nil {
+			return err
+		}
+		if rows == 0 {
+			return fmt.Errorf("nothing written yet")
+		}
+		return nil
+	})
+	return rows
 }

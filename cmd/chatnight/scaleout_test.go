@@ -32,16 +32,7 @@ func TestScaleOutOnNATSCluster(t *testing.T) {
 		procs = append(procs, startChild(t, procArgs()...))
 	}
 	conn := store.ch(context.Background())
-	var atKill uint64
-	waitFor(t, 60*time.Second, "the first batches to be written", func() error {
-		if err := conn.QueryRow(context.Background(), "SELECT count() FROM chatnight.posts WHERE community = 'hitsm'").Scan(&atKill); err != nil {
-			return err
-		}
-		if atKill == 0 {
-			return fmt.Errorf("nothing written yet")
-		}
-		return nil
-	})
+	atKill := firstWrites(t, conn, "hitsm")
 	procs[0].kill()
 	cluster.Stop(0)
 	if atKill >= uint64(len(night)) {
