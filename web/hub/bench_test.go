@@ -71,18 +71,7 @@ func BenchmarkFanout(b *testing.B) {
 		}()
 	}
 
-	body := make([][]byte, batches)
-	for k := range body {
-		events := make([]live.Event, perBatch)
-		for j := range events {
-			events[j] = postEvent(fmt.Sprintf("sim:bench-%d-%d", k, j), 160)
-		}
-		data, err := live.Encode(events)
-		if err != nil {
-			b.Fatal(err)
-		}
-		body[k] = data
-	}
+	body := liveBodies(b, batches, perBatch, "bench", 160)
 	ctx := context.Background()
 	stream, err := th.env.JS.Stream(ctx, bus.LiveStream)
 	if err != nil {
@@ -184,4 +173,23 @@ func connectViewers(b *testing.B, th *testHub, n int) []*websocket.Conn {
 	}
 	waitFor(b, "every viewer to join its room", 30*time.Second, func() bool { return value(th.hub.metrics.clients) == float64(n) })
 	return conns
+}
+
+// liveBodies encodes n LIVE-stream messages of perMsg post events each, with ids
+// "sim:<name>-<message>-<post>" and textLen-byte texts.
+func liveBodies(b *testing.B, n, perMsg int, name string, textLen int) [][]byte {
+	b.Helper()
+	bodies := make([][]byte, n)
+	for k := range bodies {
+		events := make([]live.Event, perMsg)
+		for j := range events {
+			events[j] = postEvent(fmt.Sprintf("sim:%s-%d-%d", name, k, j), textLen)
+		}
+		data, err := live.Encode(events)
+		if err != nil {
+			b.Fatal(err)
+		}
+		bodies[k] = data
+	}
+	return bodies
 }

@@ -2,7 +2,6 @@ package hub
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"runtime"
 	"strconv"
@@ -15,7 +14,6 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/chatnight/chatnight/bus"
-	"github.com/chatnight/chatnight/live"
 )
 
 // BenchmarkLoad is the soak test of issue 9: 1,000 viewers of one community while
@@ -72,18 +70,7 @@ func BenchmarkLoad(b *testing.B) {
 		}()
 	}
 
-	bodies := make([][]byte, msgsPerS)
-	for k := range bodies {
-		events := make([]live.Event, perMsg)
-		for j := range events {
-			events[j] = postEvent(fmt.Sprintf("sim:load-%d-%d", k, j), 120)
-		}
-		data, err := live.Encode(events)
-		if err != nil {
-			b.Fatal(err)
-		}
-		bodies[k] = data
-	}
+	bodies := liveBodies(b, msgsPerS, perMsg, "load", 120)
 	heap := func() uint64 {
 		runtime.GC()
 		var m runtime.MemStats
