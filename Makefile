@@ -17,17 +17,17 @@ all: build
 setup: system-deps go-deps libchdb
 
 system-deps:
-	@scripts/system-deps.sh
+	@deploy/scripts/system-deps.sh
 
 ## browser: Debian's chromium, for the viewer's browser tests
 browser:
-	@scripts/system-deps.sh --browser
+	@deploy/scripts/system-deps.sh --browser
 
 go-deps:
 	@$(GO) mod download
 
 libchdb:
-	@scripts/fetch-libchdb.sh >/dev/null
+	@deploy/scripts/fetch-libchdb.sh >/dev/null
 
 build: go-deps
 	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/chatnight
@@ -46,7 +46,7 @@ test-unit:
 	$(GO) test -count=1 -timeout 20m ./...
 
 fuzz:
-	@scripts/fuzz.sh 4s
+	@deploy/scripts/fuzz.sh 4s
 
 ## bench: benchmarks (throughput and latency targets live here, not in unit tests)
 bench: setup build

@@ -12,7 +12,9 @@ import (
 
 	"github.com/gorilla/websocket"
 
-	"github.com/chatnight/chatnight/analytics"
+	"github.com/chatnight/chatnight/web/optout"
+	"github.com/chatnight/chatnight/web/redact"
+	"github.com/chatnight/chatnight/web/stats"
 )
 
 func get(t testing.TB, rawURL string) (string, http.Header) {
@@ -45,7 +47,7 @@ func TestAnalyticsEndpointsAndOptOut(t *testing.T) {
 	cur.write(t)
 
 	ctx := context.Background()
-	list := analytics.NewOptOuts(ch, nil)
+	list := optout.NewOptOuts(ch, nil)
 	if err := list.Add(ctx, hidden); err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +79,7 @@ func TestAnalyticsEndpointsAndOptOut(t *testing.T) {
 		}
 	})
 	t.Run("community stats", func(t *testing.T) {
-		var st analytics.CommunityStats
+		var st stats.CommunityStats
 		getJSON(t, ts.url+"/api/communities/"+id+"/stats?from=2026-01-01&to=2026-04-01", 200, &st)
 		if st.Sessions != 1 || st.Posts != 5 {
 			t.Errorf("community stats: %d sessions %d posts", st.Sessions, st.Posts)
@@ -109,7 +111,7 @@ func TestAnalyticsEndpointsAndOptOut(t *testing.T) {
 			t.Errorf("csv headers %v", h)
 		}
 		body, _ = get(t, base+"/transcript?format=md")
-		if !strings.Contains(body, "@"+analytics.PseudonymPrefix) {
+		if !strings.Contains(body, "@"+redact.PseudonymPrefix) {
 			t.Errorf("md does not pseudonymize mentions:\n%s", body)
 		}
 		getJSON(t, base+"/transcript?format=pdf", 400, nil)
@@ -126,7 +128,7 @@ func TestAnalyticsEndpointsAndOptOut(t *testing.T) {
 		getJSON(t, base+"/graph", 200, &g)
 		pseudo := 0
 		for _, n := range g.Nodes {
-			if strings.HasPrefix(n.ID, analytics.PseudonymPrefix) {
+			if strings.HasPrefix(n.ID, redact.PseudonymPrefix) {
 				pseudo++
 			}
 		}

@@ -10,15 +10,15 @@ import (
 
 	"github.com/gorilla/websocket"
 
-	"github.com/chatnight/chatnight/analytics"
-	"github.com/chatnight/chatnight/community"
+	"github.com/chatnight/chatnight/pipeline/community"
 	"github.com/chatnight/chatnight/pipeline/derive"
+	"github.com/chatnight/chatnight/pipeline/post"
 	"github.com/chatnight/chatnight/pipeline/sessions"
+	"github.com/chatnight/chatnight/pipeline/storage"
 	"github.com/chatnight/chatnight/pipeline/threads"
-	"github.com/chatnight/chatnight/post"
-	"github.com/chatnight/chatnight/storage"
 	"github.com/chatnight/chatnight/web/api"
 	"github.com/chatnight/chatnight/web/hub"
+	"github.com/chatnight/chatnight/web/stats"
 	"github.com/chatnight/chatnight/web/store"
 )
 
@@ -161,13 +161,13 @@ func TestDetectedSessions(t *testing.T) {
 		}
 	})
 	t.Run("stats", func(t *testing.T) {
-		var st analytics.SessionStats
+		var st stats.SessionStats
 		getJSON(t, ts.url+"/api/sessions/"+detectedID+"/stats", 200, &st)
 		if st.Posts != 5 || st.Counts.Participants != 4 || len(st.Questions) != 1 || st.Questions[0].Answers != 2 {
 			t.Errorf("stats: %d posts, %d participants, questions %+v; want 5, 4 and Q1 with 2 answers",
 				st.Posts, st.Counts.Participants, st.Questions)
 		}
-		var cs analytics.CommunityStats
+		var cs stats.CommunityStats
 		getJSON(t, ts.url+"/api/communities/"+id+"/stats?from=2026-03-01&to=2026-03-06", 200, &cs)
 		var ids []string
 		for _, p := range cs.Series {

@@ -11,12 +11,12 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
-	"github.com/chatnight/chatnight/bus/bustest"
-	"github.com/chatnight/chatnight/chdb"
-	"github.com/chatnight/chatnight/chdb/endpoint"
-	"github.com/chatnight/chatnight/community"
-	"github.com/chatnight/chatnight/storage"
-	"github.com/chatnight/chatnight/storage/schema"
+	"github.com/chatnight/chatnight/pipeline/bus/bustest"
+	"github.com/chatnight/chatnight/pipeline/community"
+	"github.com/chatnight/chatnight/pipeline/storage"
+	"github.com/chatnight/chatnight/pipeline/storage/chdb"
+	"github.com/chatnight/chatnight/pipeline/storage/chdb/endpoint"
+	"github.com/chatnight/chatnight/pipeline/storage/schema"
 	"github.com/chatnight/chatnight/web"
 )
 

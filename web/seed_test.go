@@ -7,11 +7,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chatnight/chatnight/bus"
-	"github.com/chatnight/chatnight/bus/bustest"
-	"github.com/chatnight/chatnight/live"
+	"github.com/chatnight/chatnight/pipeline/bus"
+	"github.com/chatnight/chatnight/pipeline/bus/bustest"
+	"github.com/chatnight/chatnight/pipeline/live"
 	"github.com/chatnight/chatnight/pipeline/sessions"
-	"github.com/chatnight/chatnight/storage"
+	"github.com/chatnight/chatnight/pipeline/storage"
 )
 
 // chat builds the rows of a tweetchat the way a processor would derive them.

@@ -30,12 +30,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/chatnight/chatnight/analytics"
-	"github.com/chatnight/chatnight/community"
-	"github.com/chatnight/chatnight/datadir"
-	"github.com/chatnight/chatnight/live"
+	"github.com/chatnight/chatnight/pipeline/community"
+	"github.com/chatnight/chatnight/pipeline/live"
+	"github.com/chatnight/chatnight/pipeline/storage"
 	"github.com/chatnight/chatnight/web/api"
 	"github.com/chatnight/chatnight/web/hub"
+	"github.com/chatnight/chatnight/web/optout"
 	"github.com/chatnight/chatnight/web/static"
 	"github.com/chatnight/chatnight/web/store"
 )
@@ -81,7 +81,7 @@ type Server struct {
 	store   *store.Store
 	api     *api.API
 	hub     *hub.Hub
-	optouts *analytics.OptOuts
+	optouts *optout.OptOuts
 	handler http.Handler
 
 	runOnce sync.Once
@@ -120,7 +120,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	s := &Server{cfg: cfg, deps: deps, log: deps.Log}
 	s.store = store.New(deps.CH)
 	s.api = api.New(s.store, deps.Communities, cfg.Now, deps.Log)
-	s.optouts = analytics.NewOptOuts(deps.CH, deps.Log)
+	s.optouts = optout.NewOptOuts(deps.CH, deps.Log)
 	s.api.EnableAnalytics(deps.CH, s.optouts)
 
 	ws := cfg.WS
@@ -214,7 +214,7 @@ func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
 	}
 	if s.cfg.DataDir != "" {
 		status["disk"] = "ok"
-		if err := datadir.Check(s.cfg.DataDir, datadir.MinFree); err != nil {
+		if err := storage.CheckFree(s.cfg.DataDir, storage.MinFree); err != nil {
 			ready = false
 			status["disk"] = err.Error()
 		}

@@ -19,14 +19,14 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/chatnight/chatnight/bus"
-	"github.com/chatnight/chatnight/community"
 	"github.com/chatnight/chatnight/ingest/simulator"
+	"github.com/chatnight/chatnight/pipeline/bus"
+	"github.com/chatnight/chatnight/pipeline/community"
 	"github.com/chatnight/chatnight/pipeline/derive"
+	"github.com/chatnight/chatnight/pipeline/post"
 	"github.com/chatnight/chatnight/pipeline/processor"
+	"github.com/chatnight/chatnight/pipeline/storage"
 	"github.com/chatnight/chatnight/pipeline/threads"
-	"github.com/chatnight/chatnight/post"
-	"github.com/chatnight/chatnight/storage"
 )
 
 // benchResult is the last line `chatnight bench` prints.

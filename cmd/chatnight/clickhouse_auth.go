@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/chatnight/chatnight/chdb/endpoint"
+	"github.com/chatnight/chatnight/pipeline/storage/chdb/endpoint"
 )
 
 // Passwords of the embedded ClickHouse endpoint come from the environment or from a

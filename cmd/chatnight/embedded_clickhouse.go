@@ -6,8 +6,8 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/chatnight/chatnight/chdb"
-	"github.com/chatnight/chatnight/chdb/endpoint"
+	"github.com/chatnight/chatnight/pipeline/storage/chdb"
+	"github.com/chatnight/chatnight/pipeline/storage/chdb/endpoint"
 )
 
 // startEmbeddedClickHouse loads chDB with its data under the data dir and serves it as a

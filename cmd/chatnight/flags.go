@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/chatnight/chatnight/community"
+	"github.com/chatnight/chatnight/pipeline/community"
 )
 
 // Options are the flags shared by the subcommands. Each subcommand registers the ones

@@ -13,8 +13,8 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/chatnight/chatnight/bus"
-	"github.com/chatnight/chatnight/post"
+	"github.com/chatnight/chatnight/pipeline/bus"
+	"github.com/chatnight/chatnight/pipeline/post"
 )
 
 // deadLetters returns the DEADLETTER stream's messages on subject as reason headers.

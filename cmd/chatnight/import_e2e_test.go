@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/chatnight/chatnight/ingest/archive"
-	"github.com/chatnight/chatnight/post"
+	"github.com/chatnight/chatnight/pipeline/post"
 )
 
 // archivePosts parses a file the way `chatnight import` does, for the expected values.

@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/chatnight/chatnight/storage"
-	"github.com/chatnight/chatnight/storage/schema"
+	"github.com/chatnight/chatnight/pipeline/storage"
+	"github.com/chatnight/chatnight/pipeline/storage/schema"
 )
 
 func migrateCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {

@@ -8,9 +8,10 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/chatnight/chatnight/datadir"
 	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/chatnight/chatnight/pipeline/storage"
 )
 
 // listen opens the HTTP listener before anything runs, so a taken port fails the start
@@ -61,7 +62,7 @@ func (s *stack) ready(ctx context.Context) error {
 		return fmt.Errorf("nats: %s", s.nc.Status())
 	}
 	if s.dataDir != "" {
-		if err := datadir.Check(s.dataDir, datadir.MinFree); err != nil {
+		if err := storage.CheckFree(s.dataDir, storage.MinFree); err != nil {
 			return err
 		}
 	}

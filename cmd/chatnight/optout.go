@@ -8,7 +8,7 @@ import (
 	"os"
 	"strings"
 
-	"github.com/chatnight/chatnight/analytics"
+	"github.com/chatnight/chatnight/web/optout"
 )
 
 // optoutCmd manages the opt-out list: `chatnight optout add|remove|list [HANDLE]`.
@@ -32,7 +32,7 @@ func optoutCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	switch {
 	case verb == "list" && len(rest) == 0:
 	case (verb == "add" || verb == "remove") && len(rest) == 1:
-		if _, err := analytics.Subject(rest[0]); err != nil {
+		if _, err := optout.Subject(rest[0]); err != nil {
 			return err
 		}
 	default:
@@ -48,19 +48,19 @@ func optoutCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err := connectToolClickHouse(ctx, st, fs, &o); err != nil {
 		return err
 	}
-	list := analytics.NewOptOuts(st.ch, log)
+	list := optout.NewOptOuts(st.ch, log)
 	switch verb {
 	case "add":
 		if err := list.Add(ctx, rest[0]); err != nil {
 			return err
 		}
-		s, _ := analytics.Subject(rest[0])
+		s, _ := optout.Subject(rest[0])
 		fmt.Fprintf(stdout, "optout: %s is opted out: hidden everywhere from the next read on (stored posts are kept)\n", s)
 	case "remove":
 		if err := list.Remove(ctx, rest[0]); err != nil {
 			return err
 		}
-		s, _ := analytics.Subject(rest[0])
+		s, _ := optout.Subject(rest[0])
 		fmt.Fprintf(stdout, "optout: %s is shown again\n", s)
 	case "list":
 		subjects, err := list.List(ctx)

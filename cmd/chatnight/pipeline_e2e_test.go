@@ -16,10 +16,10 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/gorilla/websocket"
 
-	"github.com/chatnight/chatnight/bus"
-	"github.com/chatnight/chatnight/community"
 	"github.com/chatnight/chatnight/ingest/simulator"
-	"github.com/chatnight/chatnight/post"
+	"github.com/chatnight/chatnight/pipeline/bus"
+	"github.com/chatnight/chatnight/pipeline/community"
+	"github.com/chatnight/chatnight/pipeline/post"
 )
 
 // A simulated #HCLDR night, Tuesday 24 November 2026 20:30 in New York.

@@ -10,8 +10,9 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/chatnight/chatnight/analytics"
-	"github.com/chatnight/chatnight/post"
+	"github.com/chatnight/chatnight/pipeline/post"
+	"github.com/chatnight/chatnight/web/optout"
+	"github.com/chatnight/chatnight/web/stats"
 )
 
 // reportCmd prints the analytics of one session:
@@ -23,7 +24,7 @@ func reportCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	communityID := fs.String("community", "", "community of the session (required)")
 	sessionID := fs.String("session", "latest", `session id, or "latest": the last one that started`)
 	format := fs.String("format", "text", "output: text, json or md")
-	top := fs.Int("top", analytics.DefaultTop, "length of each top list")
+	top := fs.Int("top", stats.DefaultTop, "length of each top list")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -47,10 +48,10 @@ func reportCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err := connectToolClickHouse(ctx, st, fs, &o); err != nil {
 		return err
 	}
-	an := analytics.New(st.ch)
+	an := stats.New(st.ch)
 	an.Top = *top
 	var (
-		sess analytics.Session
+		sess stats.Session
 		ok   bool
 	)
 	if *sessionID == "latest" {
@@ -65,7 +66,7 @@ func reportCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if !ok {
 		return fmt.Errorf("no session %q in community %s (list them at /api/communities/%s/sessions)", *sessionID, cm.ID, cm.ID)
 	}
-	red, err := analytics.NewOptOuts(st.ch, log).Load(ctx)
+	red, err := optout.NewOptOuts(st.ch, log).Load(ctx)
 	if err != nil {
 		return err
 	}
@@ -91,7 +92,7 @@ func reportCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 }
 
 // writeReport writes stats as plain text, or as Markdown with md.
-func writeReport(w io.Writer, s *analytics.SessionStats, md bool) {
+func writeReport(w io.Writer, s *stats.SessionStats, md bool) {
 	heading := func(title string) {
 		if md {
 			fmt.Fprintf(w, "\n## %s\n\n", title)
@@ -134,7 +135,7 @@ func writeReport(w io.Writer, s *analytics.SessionStats, md bool) {
 		{"density", fmt.Sprintf("%.4f", s.Network.Density)}, {"reciprocity", fmt.Sprintf("%.3f", s.Network.Reciprocity)},
 		{"communities", fmt.Sprint(s.Network.Communities)},
 	})
-	accounts := func(title, what string, list []analytics.Account) {
+	accounts := func(title, what string, list []stats.Account) {
 		heading(title)
 		var rows [][]string
 		for i, a := range list {
@@ -155,7 +156,7 @@ func writeReport(w io.Writer, s *analytics.SessionStats, md bool) {
 		qs = append(qs, []string{fmt.Sprintf("Q%d", q.Number), n(q.Answers), n(q.Answerers), strings.ReplaceAll(text, "\n", " ")})
 	}
 	table([]string{"question", "answers", "answerers", "text"}, qs)
-	valued := func(title string, list []analytics.Valued) {
+	valued := func(title string, list []stats.Valued) {
 		heading(title)
 		var rows [][]string
 		for _, v := range list {

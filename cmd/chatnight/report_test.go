@@ -7,11 +7,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chatnight/chatnight/community"
 	"github.com/chatnight/chatnight/ingest/simulator"
+	"github.com/chatnight/chatnight/pipeline/community"
 	"github.com/chatnight/chatnight/pipeline/derive"
+	"github.com/chatnight/chatnight/pipeline/storage"
 	"github.com/chatnight/chatnight/pipeline/threads"
-	"github.com/chatnight/chatnight/storage"
 )
 
 // TestReportAndOptOut stores a simulated #HCLDR night in a running `chatnight run`,

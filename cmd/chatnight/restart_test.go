@@ -16,11 +16,11 @@ import (
 	"github.com/gorilla/websocket"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/chatnight/chatnight/bus"
-	"github.com/chatnight/chatnight/community"
 	"github.com/chatnight/chatnight/ingest/simulator"
 	"github.com/chatnight/chatnight/ingest/xapi"
-	"github.com/chatnight/chatnight/post"
+	"github.com/chatnight/chatnight/pipeline/bus"
+	"github.com/chatnight/chatnight/pipeline/community"
+	"github.com/chatnight/chatnight/pipeline/post"
 )
 
 // readyState is the status of a child's /readyz.

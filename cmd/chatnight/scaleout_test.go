@@ -7,8 +7,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chatnight/chatnight/bus/bustest"
 	"github.com/gorilla/websocket"
+
+	"github.com/chatnight/chatnight/pipeline/bus/bustest"
 )
 
 // TestScaleOutOnNATSCluster: three processor processes share the durable consumer of R3

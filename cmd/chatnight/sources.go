@@ -9,12 +9,12 @@ import (
 	"os"
 	"strings"
 
-	"github.com/chatnight/chatnight/community"
 	"github.com/chatnight/chatnight/ingest"
 	"github.com/chatnight/chatnight/ingest/archive"
 	"github.com/chatnight/chatnight/ingest/bluesky"
 	"github.com/chatnight/chatnight/ingest/mastodon"
 	"github.com/chatnight/chatnight/ingest/xapi"
+	"github.com/chatnight/chatnight/pipeline/community"
 )
 
 // buildSources makes the live sources the communities ask for in their `sources` lists.

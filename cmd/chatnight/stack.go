@@ -11,10 +11,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
-	"github.com/chatnight/chatnight/bus"
-	"github.com/chatnight/chatnight/bus/embedded"
-	"github.com/chatnight/chatnight/storage"
-	"github.com/chatnight/chatnight/storage/schema"
+	"github.com/chatnight/chatnight/pipeline/bus"
+	"github.com/chatnight/chatnight/pipeline/bus/embedded"
+	"github.com/chatnight/chatnight/pipeline/storage"
+	"github.com/chatnight/chatnight/pipeline/storage/schema"
 )
 
 // stack is what a subcommand connects to: NATS and ClickHouse, embedded or real, and

@@ -10,14 +10,14 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
-	"github.com/chatnight/chatnight/community"
 	"github.com/chatnight/chatnight/ingest"
 	"github.com/chatnight/chatnight/ingest/simulator"
+	"github.com/chatnight/chatnight/pipeline/community"
 	"github.com/chatnight/chatnight/pipeline/derive"
 	"github.com/chatnight/chatnight/pipeline/processor"
 	"github.com/chatnight/chatnight/pipeline/sessions"
+	"github.com/chatnight/chatnight/pipeline/storage"
 	"github.com/chatnight/chatnight/pipeline/threads"
-	"github.com/chatnight/chatnight/storage"
 	"github.com/chatnight/chatnight/web"
 )
 

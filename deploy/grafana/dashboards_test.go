@@ -19,14 +19,14 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/chatnight/chatnight/chdb/chdbtest"
-	"github.com/chatnight/chatnight/community"
 	"github.com/chatnight/chatnight/ingest"
 	"github.com/chatnight/chatnight/ingest/simulator"
+	"github.com/chatnight/chatnight/pipeline/community"
 	"github.com/chatnight/chatnight/pipeline/derive"
 	"github.com/chatnight/chatnight/pipeline/processor"
+	"github.com/chatnight/chatnight/pipeline/storage"
+	"github.com/chatnight/chatnight/pipeline/storage/chdb/chdbtest"
 	"github.com/chatnight/chatnight/pipeline/threads"
-	"github.com/chatnight/chatnight/storage"
 	"github.com/chatnight/chatnight/web/hub"
 )
 

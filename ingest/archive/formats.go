@@ -8,7 +8,7 @@ import (
 
 	"github.com/chatnight/chatnight/ingest/tagscsv"
 	"github.com/chatnight/chatnight/ingest/xapi"
-	"github.com/chatnight/chatnight/post"
+	"github.com/chatnight/chatnight/pipeline/post"
 )
 
 // Format is a kind of archive file `chatnight import --format` reads.

@@ -7,7 +7,7 @@ import (
 
 	"github.com/chatnight/chatnight/ingest/bluesky"
 	"github.com/chatnight/chatnight/ingest/mastodon"
-	"github.com/chatnight/chatnight/post"
+	"github.com/chatnight/chatnight/pipeline/post"
 )
 
 // socialFormats are the formats whose parsers live with their network's source.

@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/chatnight/chatnight/ingest/xapi"
-	"github.com/chatnight/chatnight/post"
+	"github.com/chatnight/chatnight/pipeline/post"
 )
 
 // FuzzParseJSONRecords feeds arbitrary files to the JSON record reader with the X v2

@@ -16,10 +16,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/chatnight/chatnight/bus"
-	"github.com/chatnight/chatnight/community"
 	"github.com/chatnight/chatnight/ingest"
-	"github.com/chatnight/chatnight/post"
+	"github.com/chatnight/chatnight/pipeline/bus"
+	"github.com/chatnight/chatnight/pipeline/community"
+	"github.com/chatnight/chatnight/pipeline/post"
 )
 
 // Defaults for Options.

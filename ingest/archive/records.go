@@ -10,7 +10,7 @@ import (
 	"sort"
 
 	"github.com/chatnight/chatnight/ingest/lines"
-	"github.com/chatnight/chatnight/post"
+	"github.com/chatnight/chatnight/pipeline/post"
 )
 
 // Record is one record of an archive file: a line, an element of a JSON array, a CSV

@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/chatnight/chatnight/ingest/lines"
-	"github.com/chatnight/chatnight/post"
+	"github.com/chatnight/chatnight/pipeline/post"
 )
 
 // echo is a parser that turns {"id": "..."} into a post with that id.

@@ -17,7 +17,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/chatnight/chatnight/post"
+	"github.com/chatnight/chatnight/pipeline/post"
 )
 
 // Collections chatnight reads.

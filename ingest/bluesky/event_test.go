@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chatnight/chatnight/post"
+	"github.com/chatnight/chatnight/pipeline/post"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/golden")

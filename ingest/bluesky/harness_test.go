@@ -7,9 +7,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chatnight/chatnight/community"
 	"github.com/chatnight/chatnight/ingest"
 	"github.com/chatnight/chatnight/ingest/ingesttest"
+	"github.com/chatnight/chatnight/pipeline/community"
 )
 
 var testCommunities = []community.Community{

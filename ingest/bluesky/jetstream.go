@@ -15,10 +15,10 @@ import (
 
 	"github.com/gorilla/websocket"
 
-	"github.com/chatnight/chatnight/community"
 	"github.com/chatnight/chatnight/ingest"
 	"github.com/chatnight/chatnight/ingest/lru"
-	"github.com/chatnight/chatnight/post"
+	"github.com/chatnight/chatnight/pipeline/community"
+	"github.com/chatnight/chatnight/pipeline/post"
 )
 
 // JetstreamCursorKey is where the Jetstream source keeps the time_us it has reached.

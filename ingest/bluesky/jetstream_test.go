@@ -14,8 +14,8 @@ import (
 
 	"github.com/gorilla/websocket"
 
-	"github.com/chatnight/chatnight/bus"
-	"github.com/chatnight/chatnight/post"
+	"github.com/chatnight/chatnight/pipeline/bus"
+	"github.com/chatnight/chatnight/pipeline/post"
 )
 
 // fakeJetstream serves /subscribe; script runs each connection (numbered from 1).

@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/chatnight/chatnight/ingest/lru"
-	"github.com/chatnight/chatnight/post"
+	"github.com/chatnight/chatnight/pipeline/post"
 )
 
 // Default endpoints.

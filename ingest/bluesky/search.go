@@ -15,9 +15,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/chatnight/chatnight/community"
 	"github.com/chatnight/chatnight/ingest"
-	"github.com/chatnight/chatnight/post"
+	"github.com/chatnight/chatnight/pipeline/community"
+	"github.com/chatnight/chatnight/pipeline/post"
 )
 
 const (

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chatnight/chatnight/bus"
+	"github.com/chatnight/chatnight/pipeline/bus"
 )
 
 const (

@@ -15,9 +15,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chatnight/chatnight/community"
 	"github.com/chatnight/chatnight/ingest"
 	"github.com/chatnight/chatnight/ingest/ingesttest"
+	"github.com/chatnight/chatnight/pipeline/community"
 )
 
 // testCommunities route #hcldr and #hitsm.

@@ -12,9 +12,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chatnight/chatnight/bus"
-	"github.com/chatnight/chatnight/community"
-	"github.com/chatnight/chatnight/post"
+	"github.com/chatnight/chatnight/pipeline/bus"
+	"github.com/chatnight/chatnight/pipeline/community"
+	"github.com/chatnight/chatnight/pipeline/post"
 )
 
 var t0 = time.Date(2024, 10, 22, 0, 30, 0, 0, time.UTC)

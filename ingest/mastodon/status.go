@@ -18,7 +18,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/chatnight/chatnight/post"
+	"github.com/chatnight/chatnight/pipeline/post"
 )
 
 // Status is the part of a Mastodon Status entity chatnight reads.

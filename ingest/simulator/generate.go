@@ -11,8 +11,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/chatnight/chatnight/community"
-	"github.com/chatnight/chatnight/post"
+	"github.com/chatnight/chatnight/pipeline/community"
+	"github.com/chatnight/chatnight/pipeline/post"
 )
 
 // Night describes one generated chat night.

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/chatnight/chatnight/ingest"
-	"github.com/chatnight/chatnight/post"
+	"github.com/chatnight/chatnight/pipeline/post"
 )
 
 // Options control how a night is published.

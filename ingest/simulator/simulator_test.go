@@ -9,10 +9,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chatnight/chatnight/bus/bustest"
-	"github.com/chatnight/chatnight/community"
 	"github.com/chatnight/chatnight/ingest"
-	"github.com/chatnight/chatnight/post"
+	"github.com/chatnight/chatnight/pipeline/bus/bustest"
+	"github.com/chatnight/chatnight/pipeline/community"
+	"github.com/chatnight/chatnight/pipeline/post"
 )
 
 func night(seed uint64, posts int) Night {

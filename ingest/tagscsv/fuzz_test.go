@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chatnight/chatnight/post"
+	"github.com/chatnight/chatnight/pipeline/post"
 )
 
 func FuzzParseTAGS(f *testing.F) {

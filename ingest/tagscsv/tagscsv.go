@@ -18,7 +18,7 @@ import (
 	"unicode"
 
 	"github.com/chatnight/chatnight/ingest/xapi"
-	"github.com/chatnight/chatnight/post"
+	"github.com/chatnight/chatnight/pipeline/post"
 )
 
 // Required are the columns a row cannot be used without.

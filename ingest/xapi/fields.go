@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/chatnight/chatnight/post"
+	"github.com/chatnight/chatnight/pipeline/post"
 )
 
 // idString is an id the API sends as a JSON string, but which some tools write as a

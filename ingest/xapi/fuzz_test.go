@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chatnight/chatnight/post"
+	"github.com/chatnight/chatnight/pipeline/post"
 )
 
 // checkParsed holds for every post any parser returns, whatever the input.

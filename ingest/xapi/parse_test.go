@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/chatnight/chatnight/ingest/lines"
-	"github.com/chatnight/chatnight/post"
+	"github.com/chatnight/chatnight/pipeline/post"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/golden")

@@ -11,9 +11,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/chatnight/chatnight/community"
 	"github.com/chatnight/chatnight/ingest"
-	"github.com/chatnight/chatnight/post"
+	"github.com/chatnight/chatnight/pipeline/community"
+	"github.com/chatnight/chatnight/pipeline/post"
 )
 
 const searchPath = "/2/tweets/search/recent"

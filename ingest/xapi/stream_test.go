@@ -13,9 +13,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chatnight/chatnight/bus"
-	"github.com/chatnight/chatnight/community"
-	"github.com/chatnight/chatnight/post"
+	"github.com/chatnight/chatnight/pipeline/bus"
+	"github.com/chatnight/chatnight/pipeline/community"
+	"github.com/chatnight/chatnight/pipeline/post"
 )
 
 // fakeRules is the app's rule set on the fake API.

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/chatnight/chatnight/post"
+	"github.com/chatnight/chatnight/pipeline/post"
 )
 
 // TimeLayoutV1 is how API v1.1 (and TAGS, which copies it) writes created_at.

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/chatnight/chatnight/post"
+	"github.com/chatnight/chatnight/pipeline/post"
 )
 
 // Message is one v2 response body: a search or lookup page ("data" is an array), a

@@ -9,9 +9,9 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
-	"github.com/chatnight/chatnight/chdb/chdbtest"
+	"github.com/chatnight/chatnight/pipeline/storage"
+	"github.com/chatnight/chatnight/pipeline/storage/chdb/chdbtest"
 	"github.com/chatnight/chatnight/pipeline/threads"
-	"github.com/chatnight/chatnight/storage"
 )
 
 func TestMain(m *testing.M) { os.Exit(chdbtest.Main(m)) }

@@ -26,13 +26,13 @@ import (
 	"sort"
 	"time"
 
-	"github.com/chatnight/chatnight/community"
+	"github.com/chatnight/chatnight/pipeline/community"
 	"github.com/chatnight/chatnight/pipeline/graph"
+	"github.com/chatnight/chatnight/pipeline/post"
 	"github.com/chatnight/chatnight/pipeline/qa"
 	"github.com/chatnight/chatnight/pipeline/sessions"
+	"github.com/chatnight/chatnight/pipeline/storage"
 	"github.com/chatnight/chatnight/pipeline/threads"
-	"github.com/chatnight/chatnight/post"
-	"github.com/chatnight/chatnight/storage"
 )
 
 // Deriver derives rows for one communities configuration.

@@ -6,9 +6,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chatnight/chatnight/pipeline/post"
 	"github.com/chatnight/chatnight/pipeline/qa"
 	"github.com/chatnight/chatnight/pipeline/threads"
-	"github.com/chatnight/chatnight/post"
 )
 
 func TestDeriveLive(t *testing.T) {

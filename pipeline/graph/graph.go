@@ -21,7 +21,7 @@
 package graph
 
 import (
-	"github.com/chatnight/chatnight/storage"
+	"github.com/chatnight/chatnight/pipeline/storage"
 )
 
 // Edge kinds, as stored in edge_events.kind.

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chatnight/chatnight/storage"
+	"github.com/chatnight/chatnight/pipeline/storage"
 )
 
 func TestEdges(t *testing.T) {

@@ -5,9 +5,9 @@ import (
 
 	"github.com/nats-io/nats.go"
 
-	"github.com/chatnight/chatnight/bus"
-	"github.com/chatnight/chatnight/live"
+	"github.com/chatnight/chatnight/pipeline/bus"
 	"github.com/chatnight/chatnight/pipeline/derive"
+	"github.com/chatnight/chatnight/pipeline/live"
 )
 
 // announce publishes the committed posts of a batch, one message per community, for

@@ -12,14 +12,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
-	"github.com/chatnight/chatnight/bus/bustest"
-	"github.com/chatnight/chatnight/chdb/chdbtest"
-	"github.com/chatnight/chatnight/community"
 	"github.com/chatnight/chatnight/ingest"
 	"github.com/chatnight/chatnight/ingest/simulator"
+	"github.com/chatnight/chatnight/pipeline/bus/bustest"
+	"github.com/chatnight/chatnight/pipeline/community"
 	"github.com/chatnight/chatnight/pipeline/derive"
+	"github.com/chatnight/chatnight/pipeline/storage"
+	"github.com/chatnight/chatnight/pipeline/storage/chdb/chdbtest"
 	"github.com/chatnight/chatnight/pipeline/threads"
-	"github.com/chatnight/chatnight/storage"
 )
 
 func TestMain(m *testing.M) { os.Exit(chdbtest.Main(m)) }

@@ -47,9 +47,9 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/chatnight/chatnight/community"
-	"github.com/chatnight/chatnight/post"
-	"github.com/chatnight/chatnight/storage"
+	"github.com/chatnight/chatnight/pipeline/community"
+	"github.com/chatnight/chatnight/pipeline/post"
+	"github.com/chatnight/chatnight/pipeline/storage"
 )
 
 // Kind is the kind of mark, as stored in qa_marks.kind.

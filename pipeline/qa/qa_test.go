@@ -6,8 +6,8 @@ import (
 	"testing"
 	"unicode/utf8"
 
-	"github.com/chatnight/chatnight/community"
-	"github.com/chatnight/chatnight/post"
+	"github.com/chatnight/chatnight/pipeline/community"
+	"github.com/chatnight/chatnight/pipeline/post"
 )
 
 // marks renders marks compactly: "Q1 A2".

@@ -24,8 +24,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/chatnight/chatnight/community"
-	"github.com/chatnight/chatnight/storage"
+	"github.com/chatnight/chatnight/pipeline/community"
+	"github.com/chatnight/chatnight/pipeline/storage"
 )
 
 // The grace windows around a scheduled slot. Chats start early (hosts post a welcome,

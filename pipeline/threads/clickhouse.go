@@ -7,7 +7,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
-	"github.com/chatnight/chatnight/storage"
+	"github.com/chatnight/chatnight/pipeline/storage"
 )
 
 // postColumns are the columns of chatnight.posts, named as storage.PostRow's ch tags.

@@ -4,7 +4,7 @@ import (
 	"context"
 	"sync"
 
-	"github.com/chatnight/chatnight/storage"
+	"github.com/chatnight/chatnight/pipeline/storage"
 )
 
 // Memory is a Lookup over posts held in memory, for tests and for the simulator's

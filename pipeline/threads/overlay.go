@@ -4,7 +4,7 @@ import (
 	"context"
 	"sync"
 
-	"github.com/chatnight/chatnight/storage"
+	"github.com/chatnight/chatnight/pipeline/storage"
 )
 
 // Overlay is a Lookup over a base Lookup (ClickHouse) plus the posts of batches that are

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chatnight/chatnight/storage"
+	"github.com/chatnight/chatnight/pipeline/storage"
 )
 
 // TestOverlayPlacesLikeStored: a batch placed while the previous one is pending in the

@@ -28,7 +28,7 @@ import (
 	"fmt"
 	"sort"
 
-	"github.com/chatnight/chatnight/storage"
+	"github.com/chatnight/chatnight/pipeline/storage"
 )
 
 // Lookup reads stored posts. The processor implements it over ClickHouse (NewClickHouse);

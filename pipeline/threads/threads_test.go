@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chatnight/chatnight/storage"
+	"github.com/chatnight/chatnight/pipeline/storage"
 )
 
 // p makes a post row: id, parent ("" for none), source root ("" for none).

@@ -10,21 +10,24 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
-	"github.com/chatnight/chatnight/analytics"
-	"github.com/chatnight/chatnight/analytics/network"
-	"github.com/chatnight/chatnight/post"
+	"github.com/chatnight/chatnight/pipeline/post"
+	"github.com/chatnight/chatnight/web/export"
+	"github.com/chatnight/chatnight/web/network"
+	"github.com/chatnight/chatnight/web/optout"
+	"github.com/chatnight/chatnight/web/redact"
+	"github.com/chatnight/chatnight/web/stats"
 	"github.com/chatnight/chatnight/web/store"
 )
 
 // EnableAnalytics serves the analytics endpoints through conn and applies the opt-out
 // list o (nil: nobody is hidden) to every endpoint and the viewer's backfill.
-func (a *API) EnableAnalytics(conn driver.Conn, o *analytics.OptOuts) {
-	a.analyzer = analytics.New(conn)
+func (a *API) EnableAnalytics(conn driver.Conn, o *optout.OptOuts) {
+	a.analyzer = stats.New(conn)
 	a.optouts = o
 }
 
 // redactor is the opt-out list to apply to a response (nil hides nothing).
-func (a *API) redactor(ctx context.Context) (*analytics.Redactor, error) {
+func (a *API) redactor(ctx context.Context) (*redact.Redactor, error) {
 	if a.optouts == nil {
 		return nil, nil
 	}
@@ -33,7 +36,7 @@ func (a *API) redactor(ctx context.Context) (*analytics.Redactor, error) {
 
 // redactPosts drops the posts of opted-out authors and pseudonymizes the accounts the
 // others refer to.
-func redactPosts(posts []store.Post, r *analytics.Redactor) []store.Post {
+func redactPosts(posts []store.Post, r *redact.Redactor) []store.Post {
 	if r.Empty() {
 		return posts
 	}
@@ -46,7 +49,7 @@ func redactPosts(posts []store.Post, r *analytics.Redactor) []store.Post {
 	return out
 }
 
-func redactParticipants(list []store.Participant, r *analytics.Redactor) {
+func redactParticipants(list []store.Participant, r *redact.Redactor) {
 	for i := range list {
 		p := &list[i]
 		if r.Hidden(p.AuthorID, p.Handle) {
@@ -65,13 +68,13 @@ type GraphResponse struct {
 
 // graphOf adds metrics to g and pseudonymizes opted-out nodes (their interactions
 // stay, under the pseudonym).
-func graphOf(g store.Graph, r *analytics.Redactor) (GraphResponse, []analytics.KindEdge) {
-	edges := make([]analytics.KindEdge, len(g.Edges))
+func graphOf(g store.Graph, r *redact.Redactor) (GraphResponse, []stats.KindEdge) {
+	edges := make([]stats.KindEdge, len(g.Edges))
 	for i, e := range g.Edges {
-		edges[i] = analytics.KindEdge{Src: e.Src, Dst: e.Dst, Kind: e.Kind, Weight: e.Weight}
+		edges[i] = stats.KindEdge{Src: e.Src, Dst: e.Dst, Kind: e.Kind, Weight: e.Weight}
 	}
 	out := GraphResponse{Graph: store.Graph{Nodes: make([]store.Node, len(g.Nodes)), Edges: make([]store.Edge, len(g.Edges))}}
-	out.Metrics = analytics.NetworkMetrics(edges, 0, r)
+	out.Metrics = stats.NetworkMetrics(edges, 0, r)
 	for i, n := range g.Nodes {
 		n.ID, n.Handle = r.Account(n.ID, n.Handle)
 		out.Nodes[i] = n
@@ -85,15 +88,15 @@ func graphOf(g store.Graph, r *analytics.Redactor) (GraphResponse, []analytics.K
 }
 
 // exportGraph is the graph of a GEXF or GraphML export.
-func exportGraph(title string, g GraphResponse, edges []analytics.KindEdge) analytics.ExportGraph {
+func exportGraph(title string, g GraphResponse, edges []stats.KindEdge) export.ExportGraph {
 	metrics := map[string]network.NodeMetrics{}
 	for _, m := range g.Metrics.PerNode {
 		metrics[m.ID] = m
 	}
-	out := analytics.ExportGraph{Title: title, Edges: analytics.MergeKinds(edges)}
+	out := export.ExportGraph{Title: title, Edges: export.MergeKinds(edges)}
 	for _, n := range g.Nodes {
 		m := metrics[n.ID]
-		out.Nodes = append(out.Nodes, analytics.ExportNode{ID: n.ID, Label: n.Handle, Posts: n.Posts, IsHost: n.IsHost,
+		out.Nodes = append(out.Nodes, export.ExportNode{ID: n.ID, Label: n.Handle, Posts: n.Posts, IsHost: n.IsHost,
 			PageRank: m.PageRank, Betweenness: m.Betweenness, Community: m.Community, InDegree: m.InDegree, OutDegree: m.OutDegree})
 	}
 	return out
@@ -120,8 +123,8 @@ func attachment(w http.ResponseWriter, contentType, name string) {
 	w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", name))
 }
 
-func analyticsSession(s store.Session) analytics.Session {
-	return analytics.Session{ID: s.ID, Community: s.Community, Start: s.Start, End: s.End, Kind: s.Kind, Cells: s.Cells}
+func analyticsSession(s store.Session) stats.Session {
+	return stats.Session{ID: s.ID, Community: s.Community, Start: s.Start, End: s.End, Kind: s.Kind, Cells: s.Cells}
 }
 
 // ownTags are the community's hashtags, normalized, left out of co-occurring ones.
@@ -231,19 +234,19 @@ func (a *API) handleTranscript(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	posts := t.Posts
-	lines := make([]analytics.Line, len(posts))
+	lines := make([]export.Line, len(posts))
 	for i, p := range posts {
 		var marks []string
 		for _, m := range p.Marks {
 			marks = append(marks, fmt.Sprintf("%c%d", strings.ToUpper(m.Kind[:1])[0], m.Number))
 		}
 		sort.Strings(marks)
-		lines[i] = analytics.Line{ID: p.ID, CreatedAt: p.CreatedAt, Kind: p.Kind, AuthorID: p.AuthorID, Handle: p.AuthorHandle,
+		lines[i] = export.Line{ID: p.ID, CreatedAt: p.CreatedAt, Kind: p.Kind, AuthorID: p.AuthorID, Handle: p.AuthorHandle,
 			Name: p.AuthorName, Marks: strings.Join(marks, " "), ReplyToID: p.ReplyToID, Text: p.Text, URL: p.URL}
 	}
 	types := map[string]string{"csv": "text/csv; charset=utf-8", "md": "text/markdown; charset=utf-8", "html": "text/html; charset=utf-8"}
 	attachment(w, types[f], sess.ID+"."+f)
-	if err := analytics.WriteTranscript(w, f, analyticsSession(sess), lines); err != nil {
+	if err := export.WriteTranscript(w, f, analyticsSession(sess), lines); err != nil {
 		a.log.Warn("writing transcript failed", "session", sess.ID, "err", err)
 	}
 }

@@ -11,8 +11,9 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/chatnight/chatnight/analytics"
-	"github.com/chatnight/chatnight/community"
+	"github.com/chatnight/chatnight/pipeline/community"
+	"github.com/chatnight/chatnight/web/optout"
+	"github.com/chatnight/chatnight/web/stats"
 	"github.com/chatnight/chatnight/web/store"
 )
 
@@ -22,8 +23,8 @@ type API struct {
 	communities *community.Config
 	now         func() time.Time
 	log         *slog.Logger
-	analyzer    *analytics.Analyzer // set by EnableAnalytics
-	optouts     *analytics.OptOuts  // nil: nobody is hidden
+	analyzer    *stats.Analyzer // set by EnableAnalytics
+	optouts     *optout.OptOuts // nil: nobody is hidden
 	// Timeout bounds each request's ClickHouse reads.
 	Timeout time.Duration
 }

@@ -14,10 +14,10 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 
-	"github.com/chatnight/chatnight/analytics"
-	"github.com/chatnight/chatnight/chdb/chdbtest"
-	"github.com/chatnight/chatnight/community"
+	"github.com/chatnight/chatnight/pipeline/community"
+	"github.com/chatnight/chatnight/pipeline/storage/chdb/chdbtest"
 	"github.com/chatnight/chatnight/web/api"
+	"github.com/chatnight/chatnight/web/optout"
 	"github.com/chatnight/chatnight/web/store"
 )
 
@@ -154,7 +154,7 @@ communities:
 	now := benchStart.AddDate(0, 0, benchSessions)
 	a := api.New(store.New(env.Conn), cfg, func() time.Time { return now }, nil)
 	a.Timeout = 5 * time.Minute
-	a.EnableAnalytics(env.Conn, analytics.NewOptOuts(env.Conn, nil))
+	a.EnableAnalytics(env.Conn, optout.NewOptOuts(env.Conn, nil))
 	mux := http.NewServeMux()
 	a.Register(mux)
 

@@ -4,7 +4,7 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/chatnight/chatnight/community"
+	"github.com/chatnight/chatnight/pipeline/community"
 	"github.com/chatnight/chatnight/web/store"
 )
 

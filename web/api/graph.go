@@ -3,7 +3,7 @@ package api
 import (
 	"net/http"
 
-	"github.com/chatnight/chatnight/analytics"
+	"github.com/chatnight/chatnight/web/export"
 )
 
 // handleGraph answers GET /api/sessions/{id}/graph[?format=json|gexf|graphml]: nodes
@@ -37,10 +37,10 @@ func (a *API) handleGraph(w http.ResponseWriter, r *http.Request) {
 	switch f {
 	case "gexf":
 		attachment(w, "application/gexf+xml", sess.ID+".gexf")
-		err = analytics.WriteGEXF(w, exportGraph(sess.Community+" "+sess.ID, resp, edges), a.now())
+		err = export.WriteGEXF(w, exportGraph(sess.Community+" "+sess.ID, resp, edges), a.now())
 	case "graphml":
 		attachment(w, "application/graphml+xml", sess.ID+".graphml")
-		err = analytics.WriteGraphML(w, exportGraph(sess.Community+" "+sess.ID, resp, edges))
+		err = export.WriteGraphML(w, exportGraph(sess.Community+" "+sess.ID, resp, edges))
 	default:
 		writeJSON(w, resp)
 	}

@@ -13,8 +13,8 @@ import (
 	"github.com/gorilla/websocket"
 	"github.com/nats-io/nats.go"
 
-	"github.com/chatnight/chatnight/bus"
-	"github.com/chatnight/chatnight/live"
+	"github.com/chatnight/chatnight/pipeline/bus"
+	"github.com/chatnight/chatnight/pipeline/live"
 )
 
 // BenchmarkFanout connects 1,000 viewers to one community and publishes 1,000 posts a

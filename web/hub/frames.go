@@ -8,7 +8,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/chatnight/chatnight/live"
+	"github.com/chatnight/chatnight/pipeline/live"
 	"github.com/chatnight/chatnight/pipeline/sessions"
 	"github.com/chatnight/chatnight/web/store"
 )

@@ -38,8 +38,8 @@ import (
 	"github.com/gorilla/websocket"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/chatnight/chatnight/bus"
-	"github.com/chatnight/chatnight/live"
+	"github.com/chatnight/chatnight/pipeline/bus"
+	"github.com/chatnight/chatnight/pipeline/live"
 	"github.com/chatnight/chatnight/web/store"
 )
 

@@ -17,9 +17,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
-	"github.com/chatnight/chatnight/bus"
-	"github.com/chatnight/chatnight/bus/bustest"
-	"github.com/chatnight/chatnight/live"
+	"github.com/chatnight/chatnight/pipeline/bus"
+	"github.com/chatnight/chatnight/pipeline/bus/bustest"
+	"github.com/chatnight/chatnight/pipeline/live"
 	"github.com/chatnight/chatnight/web/store"
 )
 

@@ -13,7 +13,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
-	"github.com/chatnight/chatnight/bus"
+	"github.com/chatnight/chatnight/pipeline/bus"
 )
 
 // BenchmarkLoad is the soak test of issue 9: 1,000 viewers of one community while

@@ -8,7 +8,7 @@ import (
 	"github.com/gorilla/websocket"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/chatnight/chatnight/bus"
+	"github.com/chatnight/chatnight/pipeline/bus"
 )
 
 // frame is a live message ready to be written to any number of clients.

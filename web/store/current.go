@@ -7,7 +7,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/chatnight/chatnight/community"
+	"github.com/chatnight/chatnight/pipeline/community"
 	"github.com/chatnight/chatnight/pipeline/sessions"
 )
 

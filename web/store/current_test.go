@@ -4,7 +4,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chatnight/chatnight/community"
+	"github.com/chatnight/chatnight/pipeline/community"
 )
 
 func TestStatusOf(t *testing.T) {

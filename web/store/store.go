@@ -19,8 +19,8 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
-	"github.com/chatnight/chatnight/live"
-	"github.com/chatnight/chatnight/storage"
+	"github.com/chatnight/chatnight/pipeline/live"
+	"github.com/chatnight/chatnight/pipeline/storage"
 )
 
 // MaxTranscript bounds the posts one transcript read returns.

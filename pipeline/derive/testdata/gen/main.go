@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/chatnight/chatnight/post"
+	"github.com/chatnight/chatnight/pipeline/post"
 )
 
 type acct struct {

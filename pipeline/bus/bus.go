@@ -1,0 +1,165 @@
+// Package bus names the JetStream streams, subjects and buckets chatnight uses and
+// connects to them. Data flows one way: ingestors publish to posts.<community>.<source>,
+// processors consume the POSTS stream and publish compact events to live.<community>,
+// and the web tier reads the LIVE stream.
+package bus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/chatnight/chatnight/pipeline/post"
+)
+
+const (
+	PostsStream      = "POSTS"
+	LiveStream       = "LIVE"
+	DeadLetterStream = "DEADLETTER"
+
+	// ProcessorConsumer is the durable consumer every processor process shares.
+	ProcessorConsumer = "processor"
+
+	// CursorBucket is the KV bucket where ingestors keep their resume points.
+	CursorBucket = "cursors"
+
+	// HeaderBatchPosts tells how many posts a bulk message carries.
+	HeaderBatchPosts = "Chatnight-Posts"
+	// HeaderError carries the reason a message was dead-lettered.
+	HeaderError = "Chatnight-Error"
+	// HeaderOrigin says where a dead letter came from (source and offset).
+	HeaderOrigin = "Chatnight-Origin"
+)
+
+// DefaultURL is where `simulate` and `import` publish when no --nats-url is given:
+// the embedded server of a running `chatnight run`.
+const DefaultURL = "nats://127.0.0.1:4222"
+
+var communityToken = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,63}$`)
+
+// ValidCommunity reports whether id can be used as a subject token and table key.
+func ValidCommunity(id string) error {
+	if !communityToken.MatchString(id) {
+		return fmt.Errorf("community id %q: use 1-64 lower-case letters, digits, '-' or '_'", id)
+	}
+	return nil
+}
+
+// PostsSubject is where posts of a community arrive from a source.
+func PostsSubject(community string, src post.Source) string {
+	return "posts." + community + "." + string(src)
+}
+
+// LiveSubject is where processors announce committed posts of a community.
+func LiveSubject(community string) string { return "live." + community }
+
+// DeadLetterSubject is where a stage parks input it could not use.
+func DeadLetterSubject(stage string) string { return "deadletter." + stage }
+
+// StreamOptions tune the streams; zero values take the defaults.
+type StreamOptions struct {
+	Replicas        int           // 1 for a single server, 3 on a cluster
+	PostsMaxAge     time.Duration // how long posts stay replayable
+	DuplicateWindow time.Duration // how long a Nats-Msg-Id is remembered
+	LiveMaxAge      time.Duration
+}
+
+func (o StreamOptions) withDefaults() StreamOptions {
+	if o.Replicas == 0 {
+		o.Replicas = 1
+	}
+	if o.PostsMaxAge == 0 {
+		o.PostsMaxAge = 72 * time.Hour
+	}
+	if o.DuplicateWindow == 0 {
+		// Covers an ingestor's resume overlap; older duplicates still collapse in
+		// ClickHouse, whose tables deduplicate on post id.
+		o.DuplicateWindow = 20 * time.Minute
+	}
+	if o.LiveMaxAge == 0 {
+		o.LiveMaxAge = 24 * time.Hour
+	}
+	return o
+}
+
+// EnsureStreams creates or updates the streams and the cursor bucket.
+func EnsureStreams(ctx context.Context, js jetstream.JetStream, opts StreamOptions) error {
+	opts = opts.withDefaults()
+	streams := []jetstream.StreamConfig{
+		{
+			Name:        PostsStream,
+			Description: "canonical posts from every source",
+			Subjects:    []string{"posts.>"},
+			Storage:     jetstream.FileStorage,
+			Retention:   jetstream.LimitsPolicy,
+			MaxAge:      opts.PostsMaxAge,
+			Duplicates:  opts.DuplicateWindow,
+			Replicas:    opts.Replicas,
+		},
+		{
+			Name:        LiveStream,
+			Description: "committed posts and derived updates for the web tier",
+			Subjects:    []string{"live.>"},
+			Storage:     jetstream.FileStorage,
+			MaxAge:      opts.LiveMaxAge,
+			Replicas:    opts.Replicas,
+		},
+		{
+			Name:        DeadLetterStream,
+			Description: "input that could not be used, with the reason in a header",
+			Subjects:    []string{"deadletter.>"},
+			Storage:     jetstream.FileStorage,
+			MaxAge:      30 * 24 * time.Hour,
+			Replicas:    opts.Replicas,
+		},
+	}
+	for _, cfg := range streams {
+		if _, err := js.CreateOrUpdateStream(ctx, cfg); err != nil {
+			return fmt.Errorf("create stream %s: %w", cfg.Name, err)
+		}
+	}
+	_, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket:      CursorBucket,
+		Description: "ingestor resume points",
+		Storage:     jetstream.FileStorage,
+		Replicas:    opts.Replicas,
+	})
+	if err != nil {
+		return fmt.Errorf("create kv bucket %s: %w", CursorBucket, err)
+	}
+	return nil
+}
+
+// Connect dials NATS and waits until the connection is up, so a wrong --nats-url fails
+// at start-up with a message that says which URL and which flag.
+func Connect(ctx context.Context, url, name string, extra ...nats.Option) (*nats.Conn, jetstream.JetStream, error) {
+	opts := append([]nats.Option{
+		nats.Name(name),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(250 * time.Millisecond),
+		nats.RetryOnFailedConnect(false),
+		nats.Timeout(5 * time.Second),
+	}, extra...)
+	nc, err := nats.Connect(url, opts...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("connect to NATS at %s: %w (is the server running? set --nats-url / CHATNIGHT_NATS_URL)", url, err)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		return nil, nil, fmt.Errorf("jetstream on %s: %w", url, err)
+	}
+	if _, err := js.AccountInfo(ctx); err != nil {
+		nc.Close()
+		if errors.Is(err, jetstream.ErrJetStreamNotEnabled) {
+			return nil, nil, fmt.Errorf("NATS at %s has JetStream disabled: start nats-server with -js", url)
+		}
+		return nil, nil, fmt.Errorf("jetstream account info on %s: %w", url, err)
+	}
+	return nc, js, nil
+}

@@ -1,0 +1,101 @@
+package bus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/chatnight/chatnight/pipeline/post"
+)
+
+// Publisher publishes posts asynchronously with a stable Nats-Msg-Id, and Flush waits
+// until JetStream has acknowledged everything, so callers advance their cursors only
+// after their posts are stored.
+type Publisher struct {
+	js jetstream.JetStream
+
+	mu      sync.Mutex
+	pending []jetstream.PubAckFuture
+	stored  int // messages acknowledged as new
+	dupes   int // messages JetStream dropped as duplicates
+}
+
+// NewPublisher publishes through js.
+func NewPublisher(js jetstream.JetStream) *Publisher { return &Publisher{js: js} }
+
+// maxPending bounds the unacknowledged messages, and so memory, of one publisher.
+const maxPending = 4096
+
+// PublishPosts sends one message carrying posts on posts.<community>.<source>. msgID
+// must be stable for the same content: a post's own MsgID for single posts, a
+// deterministic batch id for bulk messages.
+func (p *Publisher) PublishPosts(ctx context.Context, community string, src post.Source, msgID string, posts ...*post.Post) error {
+	body, err := post.Encode(nil, posts...)
+	if err != nil {
+		return err
+	}
+	msg := nats.NewMsg(PostsSubject(community, src))
+	msg.Data = body
+	msg.Header.Set(jetstream.MsgIDHeader, msgID)
+	if len(posts) > 1 {
+		msg.Header.Set(HeaderBatchPosts, fmt.Sprint(len(posts)))
+	}
+	return p.PublishMsg(ctx, msg)
+}
+
+// PublishMsg sends a prepared message asynchronously.
+func (p *Publisher) PublishMsg(ctx context.Context, msg *nats.Msg) error {
+	p.mu.Lock()
+	full := len(p.pending) >= maxPending
+	p.mu.Unlock()
+	if full {
+		if err := p.Flush(ctx); err != nil {
+			return err
+		}
+	}
+	f, err := p.js.PublishMsgAsync(msg)
+	if err != nil {
+		return fmt.Errorf("publish to %s: %w", msg.Subject, err)
+	}
+	p.mu.Lock()
+	p.pending = append(p.pending, f)
+	p.mu.Unlock()
+	return nil
+}
+
+// Flush waits for every pending acknowledgement and returns the first failure.
+func (p *Publisher) Flush(ctx context.Context) error {
+	p.mu.Lock()
+	pending := p.pending
+	p.pending = nil
+	p.mu.Unlock()
+	var errs []error
+	for _, f := range pending {
+		select {
+		case ack := <-f.Ok():
+			p.mu.Lock()
+			if ack.Duplicate {
+				p.dupes++
+			} else {
+				p.stored++
+			}
+			p.mu.Unlock()
+		case err := <-f.Err():
+			errs = append(errs, fmt.Errorf("publish to %s: %w", f.Msg().Subject, err))
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for JetStream acks: %w", ctx.Err())
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Counts returns how many messages were stored as new and how many were duplicates.
+func (p *Publisher) Counts() (stored, duplicates int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.stored, p.dupes
+}

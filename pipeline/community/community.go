@@ -1,0 +1,152 @@
+// Package community holds the communities configuration: which hashtag chats chatnight
+// follows, when they meet, who hosts them and which sources feed them.
+package community
+
+import (
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/chatnight/chatnight/pipeline/post"
+)
+
+// Config is the whole communities file.
+type Config struct {
+	Communities []Community `yaml:"communities"`
+	Sources     Sources     `yaml:"sources"`
+	// Path is the file it was read from ("" for the built-in defaults).
+	Path string `yaml:"-"`
+}
+
+// Community is one hashtag chat.
+type Community struct {
+	ID       string   `yaml:"id"`
+	Name     string   `yaml:"name"`
+	Hashtags []string `yaml:"hashtags"` // first is the main tag; the rest are aliases
+	Schedule []Slot   `yaml:"schedule"`
+	// Hosts are moderator handles per network ("x", "mastodon", "bluesky", "sim").
+	Hosts map[string][]string `yaml:"hosts"`
+	// Sources lists the networks to follow ("x", "mastodon", "bluesky").
+	Sources []string `yaml:"sources"`
+	// SessionGap splits unscheduled activity into detected sessions: a silence at
+	// least this long ends a session.
+	SessionGap time.Duration `yaml:"session_gap"`
+}
+
+// Slot is one weekly meeting time.
+type Slot struct {
+	Weekday  string        `yaml:"weekday"`  // "tuesday"
+	Start    string        `yaml:"start"`    // local "20:30"
+	Timezone string        `yaml:"timezone"` // IANA, e.g. "America/New_York"
+	Duration time.Duration `yaml:"duration"` // "60m"
+
+	weekday  time.Weekday
+	hour     int
+	minute   int
+	location *time.Location
+}
+
+// DefaultSessionGap is used when a community does not set session_gap.
+const DefaultSessionGap = 30 * time.Minute
+
+// Lookup returns the community with id.
+func (c *Config) Lookup(id string) (*Community, bool) {
+	for i := range c.Communities {
+		if c.Communities[i].ID == id {
+			return &c.Communities[i], true
+		}
+	}
+	return nil, false
+}
+
+// IDs lists the community ids in file order.
+func (c *Config) IDs() []string {
+	ids := make([]string, len(c.Communities))
+	for i, cm := range c.Communities {
+		ids[i] = cm.ID
+	}
+	return ids
+}
+
+// MatchesTags reports whether any of tags (already folded with post.NormalizeTag) is
+// one of the community's hashtags.
+func (c *Community) MatchesTags(tags []string) bool {
+	for _, t := range tags {
+		for _, h := range c.Hashtags {
+			if t == post.NormalizeTag(h) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// IsHost reports whether account (its handle, compared case-insensitively, without a
+// leading "@") hosts the community on network.
+func (c *Community) IsHost(network, handle string) bool {
+	handle = strings.TrimPrefix(handle, "@")
+	for _, h := range c.Hosts[network] {
+		if strings.EqualFold(strings.TrimPrefix(h, "@"), handle) {
+			return true
+		}
+	}
+	return false
+}
+
+// HasHosts reports whether any host is configured; without hosts anyone may ask questions.
+func (c *Community) HasHosts() bool {
+	for _, hs := range c.Hosts {
+		if len(hs) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// Day, Clock and Location return the parsed slot (valid after Load).
+func (s *Slot) Day() time.Weekday         { return s.weekday }
+func (s *Slot) Clock() (hour, minute int) { return s.hour, s.minute }
+func (s *Slot) Location() *time.Location  { return s.location }
+
+// StartOnOrBefore returns the latest occurrence of the slot that starts at or before t.
+// It is computed in the slot's own time zone, so 20:30 stays 20:30 across DST changes.
+func (s *Slot) StartOnOrBefore(t time.Time) time.Time {
+	local := t.In(s.location)
+	day := time.Date(local.Year(), local.Month(), local.Day(), s.hour, s.minute, 0, 0, s.location)
+	back := (int(local.Weekday()) - int(s.weekday) + 7) % 7
+	start := day.AddDate(0, 0, -back)
+	if start.After(t) {
+		start = start.AddDate(0, 0, -7)
+	}
+	return start
+}
+
+// NextStartAfter returns the first occurrence of the slot that starts after t.
+func (s *Slot) NextStartAfter(t time.Time) time.Time {
+	start := s.StartOnOrBefore(t)
+	for !start.After(t) {
+		start = addWeek(start, s)
+	}
+	return start
+}
+
+func addWeek(start time.Time, s *Slot) time.Time {
+	l := start.In(s.location)
+	return time.Date(l.Year(), l.Month(), l.Day()+7, s.hour, s.minute, 0, 0, s.location)
+}
+
+// Follows reports whether the community takes live posts from network ("x",
+// "mastodon", "bluesky"): only networks listed in its sources are contacted; a
+// community without sources is fed by imports and the simulator alone.
+func (c *Community) Follows(network string) bool { return slices.Contains(c.Sources, network) }
+
+// Following returns the communities that follow network.
+func Following(comms []Community, network string) []Community {
+	var out []Community
+	for _, cm := range comms {
+		if cm.Follows(network) {
+			out = append(out, cm)
+		}
+	}
+	return out
+}

@@ -1,0 +1,99 @@
+// Package chdbtest gives tests a real embedded ClickHouse: the chDB engine behind the
+// HTTP endpoint on a random loopback port, with chatnight's schema applied. chDB runs
+// one data directory per process, so the engine is started once per test binary and
+// shared; each test should use its own community ids to stay apart.
+//
+// A missing libchdb makes the test fail with what to run, never skip: `make test`
+// installs it.
+package chdbtest
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/chatnight/chatnight/pipeline/storage"
+	"github.com/chatnight/chatnight/pipeline/storage/chdb"
+	"github.com/chatnight/chatnight/pipeline/storage/chdb/endpoint"
+	"github.com/chatnight/chatnight/pipeline/storage/schema"
+)
+
+// Env is the shared embedded store.
+type Env struct {
+	Addr   string      // host:port of the HTTP endpoint
+	DSN    string      // clickhouse-go DSN for it
+	Conn   driver.Conn // a connection with the schema applied
+	Engine *chdb.Conn
+	Server *endpoint.Server
+}
+
+var (
+	once   sync.Once
+	shared *Env
+	err    error
+	dir    string
+)
+
+// Main runs the tests of a package and then stops the shared store and removes its
+// data; call it from TestMain: os.Exit(chdbtest.Main(m)).
+func Main(m *testing.M) int {
+	code := m.Run()
+	if shared != nil {
+		shared.Conn.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		_ = shared.Server.Shutdown(ctx)
+		cancel()
+		_ = shared.Engine.Close()
+	}
+	if dir != "" {
+		os.RemoveAll(dir)
+	}
+	return code
+}
+
+// Start returns the shared store, starting it on first use. Its data lives in a
+// temporary directory removed when the process exits cleanly.
+func Start(t testing.TB) *Env {
+	t.Helper()
+	once.Do(func() { shared, err = start() })
+	if err != nil {
+		t.Fatalf("embedded ClickHouse: %v", err)
+	}
+	return shared
+}
+
+func start() (*Env, error) {
+	var err error
+	if dir, err = os.MkdirTemp("", "chatnight-chdbtest-"); err != nil {
+		return nil, err
+	}
+	engine, err := chdb.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	srv, err := endpoint.NewServer(engine, endpoint.Options{Addr: "127.0.0.1:0", Logger: quiet})
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := srv.Start(context.Background()); err != nil {
+		return nil, err
+	}
+	dsn := "http://" + srv.Addr() + "/default"
+	conn, err := storage.Open(ctx, dsn)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := schema.Migrate(ctx, conn); err != nil {
+		return nil, err
+	}
+	return &Env{Addr: srv.Addr(), DSN: dsn, Conn: conn, Engine: engine, Server: srv}, nil
+}
