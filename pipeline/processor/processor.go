@@ -17,6 +17,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/chatnight/chatnight/ingest"
+	"github.com/chatnight/chatnight/pipeline/bursts"
 	"github.com/chatnight/chatnight/pipeline/bus"
 	"github.com/chatnight/chatnight/pipeline/derive"
 	"github.com/chatnight/chatnight/pipeline/post"
@@ -63,6 +64,7 @@ type Processor struct {
 	overlay *threads.Overlay
 	stored  threads.Lookup // what is written, without the overlay
 	write   *storage.Writer
+	place   *bursts.Placer
 	metrics *Metrics
 	log     *slog.Logger
 	pub     *bus.Publisher
@@ -71,7 +73,7 @@ type Processor struct {
 // New returns a processor.
 func New(cfg Config, js jetstream.JetStream, d *derive.Deriver, w *storage.Writer, m *Metrics, log *slog.Logger) *Processor {
 	ov := threads.NewOverlay(d.Lookup())
-	return &Processor{cfg: cfg.withDefaults(), js: js, derive: d.WithLookup(ov), overlay: ov, stored: d.Lookup(), write: w, metrics: m, log: log, pub: bus.NewPublisher(js)}
+	return &Processor{cfg: cfg.withDefaults(), js: js, derive: d.WithLookup(ov), overlay: ov, stored: d.Lookup(), write: w, place: bursts.New(w.Conn()), metrics: m, log: log, pub: bus.NewPublisher(js)}
 }
 
 func (p *Processor) consumer(ctx context.Context) (jetstream.Consumer, error) {
@@ -277,6 +279,12 @@ func (p *Processor) commit(ctx context.Context, d *derived) error {
 	}
 	p.overlay.Remove(d.res.Batch)
 	err = p.retry(ctx, d.msgs, "reconcile threads", func() error { return p.reconcile(ctx, d) })
+	if err != nil {
+		return err
+	}
+	// Detected sessions are stored before the posts are announced, so the hub names a
+	// live post's session by reading it.
+	err = p.retry(ctx, d.msgs, "place detected sessions", func() error { return p.place.Place(ctx, d.res.Batch) })
 	if err != nil {
 		return err
 	}

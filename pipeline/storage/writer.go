@@ -35,6 +35,9 @@ type Writer struct {
 // NewWriter writes through conn.
 func NewWriter(conn driver.Conn) *Writer { return &Writer{conn: conn, sessions: map[string]string{}} }
 
+// Conn is the connection w writes through.
+func (w *Writer) Conn() driver.Conn { return w.conn }
+
 // Write inserts b table by table. Posts go before what is derived from them, so a
 // reader never sees a Q/A mark or an edge whose post is missing. A failed Write may
 // have stored some tables: writing the same batch again is safe, since every table

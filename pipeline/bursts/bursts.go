@@ -1,0 +1,201 @@
+// Package bursts stores detected sessions when posts are written, so that nothing
+// resolves them when read.
+//
+// Posts outside every scheduled slot carry their cell as session_id (package
+// sessions). After a batch is written, Place groups the community's cells into bursts
+// by the rule of sessions.GroupCells, over the first and last post of each cell
+// (chatnight.session_spans, kept by a materialized view), and records for each burst
+// that touches the batch:
+//
+//   - a chatnight.detected_cells row per cell naming its session, and
+//   - a chatnight.bursts row for the session (first and last post).
+//
+// A session is named after its first cell (sessions.Survivor), so it keeps its id as
+// it grows forward, and the names do not depend on the order posts arrived in. When a
+// late post bridges two stored sessions (or extends one backwards into an earlier
+// cell), the absorbed one gets a newer bursts row with merged_into set to the
+// survivor, and its cells newer detected_cells rows; its old id still resolves. Rows are versioned by the time
+// of placing and read with FINAL.
+//
+// Several processors may place at once, each after its own write: the last to place
+// sees every write before it, so the newest rows describe all stored posts (the same
+// argument as the processor's thread reconciliation).
+package bursts
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/chatnight/chatnight/pipeline/sessions"
+	"github.com/chatnight/chatnight/pipeline/storage"
+)
+
+// Statements of the placing, one place each.
+const (
+	// queryCellSpans is when the first and last posts of every cell of a community are.
+	queryCellSpans = `
+SELECT session_id, min(first_at) AS first_at, max(last_at) AS last_at
+FROM chatnight.session_spans
+WHERE community = {community:String} AND startsWith(session_id, {prefix:String})
+GROUP BY session_id`
+
+	// queryPlaced is the session each of some cells is recorded in, and that session's
+	// stored row.
+	queryPlaced = `
+SELECT c.cell AS cell, c.session_id AS session_id, b.start AS start, b.` + "`end`" + ` AS ` + "`end`" + `,
+       b.merged_into AS merged_into
+FROM (SELECT cell, session_id FROM chatnight.detected_cells FINAL
+      WHERE community = {community:String} AND cell IN {cells:Array(String)}) AS c
+LEFT JOIN (SELECT id, start, ` + "`end`" + `, merged_into FROM chatnight.bursts FINAL
+      WHERE community = {community:String}) AS b ON b.id = c.session_id`
+
+	insertCells  = "INSERT INTO chatnight.detected_cells (community, cell, session_id, version)"
+	insertBursts = "INSERT INTO chatnight.bursts (community, id, start, `end`, merged_into, version)"
+)
+
+// Placer records detected sessions through one connection.
+type Placer struct {
+	conn driver.Conn
+	now  func() time.Time
+}
+
+// New places through conn.
+func New(conn driver.Conn) *Placer { return &Placer{conn: conn, now: time.Now} }
+
+type placed struct {
+	Cell       string    `ch:"cell"`
+	SessionID  string    `ch:"session_id"`
+	Start      time.Time `ch:"start"`
+	End        time.Time `ch:"end"`
+	MergedInto string    `ch:"merged_into"`
+}
+
+// Place records the detected sessions of the cells b's posts were written with. Call
+// it after b is written; placing again is harmless.
+func (p *Placer) Place(ctx context.Context, b *storage.Batch) error {
+	type key struct{ community, cell string }
+	gaps := map[string]time.Duration{}
+	touched := map[key]bool{}
+	for _, s := range b.Sessions {
+		if s.Kind != sessions.KindCell {
+			continue
+		}
+		gaps[s.Community] = s.End.Sub(s.Start)
+		touched[key{s.Community, s.ID}] = true
+	}
+	communities := make([]string, 0, len(gaps))
+	for c := range gaps {
+		communities = append(communities, c)
+	}
+	sort.Strings(communities)
+	version := uint64(p.now().UnixNano())
+	for _, c := range communities {
+		if err := p.placeCommunity(ctx, c, gaps[c], func(cell string) bool { return touched[key{c, cell}] }, version); err != nil {
+			return fmt.Errorf("place detected sessions of %s: %w", c, err)
+		}
+	}
+	return nil
+}
+
+func (p *Placer) placeCommunity(ctx context.Context, community string, gap time.Duration, touched func(string) bool, version uint64) error {
+	var spans []sessions.CellSpan
+	q := clickhouse.Context(ctx, clickhouse.WithParameters(clickhouse.Parameters{
+		"community": community, "prefix": sessions.CellPrefix(community)}))
+	if err := p.conn.Select(q, &spans, queryCellSpans); err != nil {
+		return fmt.Errorf("read cell spans: %w", err)
+	}
+	var mine []sessions.Burst
+	var cells []string
+	for _, bu := range sessions.GroupCells(spans, gap) {
+		for _, c := range bu.Cells {
+			if touched(c) {
+				mine = append(mine, bu)
+				cells = append(cells, bu.Cells...)
+				break
+			}
+		}
+	}
+	if len(mine) == 0 {
+		return nil
+	}
+	var rows []placed
+	q = clickhouse.Context(ctx, clickhouse.WithParameters(clickhouse.Parameters{
+		"community": community, "cells": storage.ArrayParam(cells)}))
+	if err := p.conn.Select(q, &rows, queryPlaced); err != nil {
+		return fmt.Errorf("read placed cells: %w", err)
+	}
+	byCell := make(map[string]placed, len(rows))
+	for _, r := range rows {
+		byCell[r.Cell] = r
+	}
+	var cellRows []cellRow
+	var burstRows []burstRow
+	for _, bu := range mine {
+		id, merged := sessions.Survivor(bu, func(cell string) string { return byCell[cell].SessionID })
+		var cur placed // the stored row of the session, through any cell recorded in it
+		same := true
+		for _, c := range bu.Cells {
+			if byCell[c].SessionID != id {
+				same = false
+				cellRows = append(cellRows, cellRow{community, c, id, version})
+			}
+		}
+		for _, c := range bu.Cells {
+			if r := byCell[c]; r.SessionID == id {
+				cur = r
+				break
+			}
+		}
+		if !same || cur.SessionID != id || !cur.Start.Equal(bu.Start) || !cur.End.Equal(bu.End) || cur.MergedInto != "" {
+			burstRows = append(burstRows, burstRow{community, id, bu.Start, bu.End, "", version})
+		}
+		for _, old := range merged {
+			burstRows = append(burstRows, burstRow{community, old, bu.Start, bu.End, id, version})
+		}
+	}
+	if err := insert(ctx, p.conn, insertCells, cellRows); err != nil {
+		return err
+	}
+	return insert(ctx, p.conn, insertBursts, burstRows)
+}
+
+type cellRow struct {
+	Community string `ch:"community"`
+	Cell      string `ch:"cell"`
+	SessionID string `ch:"session_id"`
+	Version   uint64 `ch:"version"`
+}
+
+type burstRow struct {
+	Community  string    `ch:"community"`
+	ID         string    `ch:"id"`
+	Start      time.Time `ch:"start"`
+	End        time.Time `ch:"end"`
+	MergedInto string    `ch:"merged_into"`
+	Version    uint64    `ch:"version"`
+}
+
+func insert[T any](ctx context.Context, conn driver.Conn, stmt string, rows []T) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	batch, err := conn.PrepareBatch(ctx, stmt)
+	if err != nil {
+		return fmt.Errorf("prepare %s: %w", stmt, err)
+	}
+	defer batch.Close()
+	for i := range rows {
+		if err := batch.AppendStruct(&rows[i]); err != nil {
+			return fmt.Errorf("append to %s: %w", stmt, err)
+		}
+	}
+	if err := batch.Send(); err != nil {
+		return fmt.Errorf("%s: %w", stmt, err)
+	}
+	return nil
+}
