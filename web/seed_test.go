@@ -3,6 +3,7 @@ package web_test
 import (
 	"context"
 	"fmt"
+	"github.com/chatnight/chatnight/pipeline/bursts"
 	"strings"
 	"testing"
 	"time"
@@ -126,7 +127,7 @@ func (c *chat) write(t testing.TB) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := storage.NewWriter(ch).Write(ctx, &c.batch); err != nil {
+	if err := bursts.WriteAndPlace(ctx, storage.NewWriter(ch), &c.batch); err != nil {
 		t.Fatalf("seed: %v", err)
 	}
 	c.batch = storage.Batch{}

@@ -12,7 +12,7 @@ import (
 
 	"github.com/chatnight/chatnight/pipeline/post"
 	"github.com/chatnight/chatnight/web/optout"
-	"github.com/chatnight/chatnight/web/stats"
+	"github.com/chatnight/chatnight/web/readmodel"
 )
 
 // reportCmd prints the analytics of one session:
@@ -24,7 +24,7 @@ func reportCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	communityID := fs.String("community", "", "community of the session (required)")
 	sessionID := fs.String("session", "latest", `session id, or "latest": the last one that started`)
 	format := fs.String("format", "text", "output: text, json or md")
-	top := fs.Int("top", stats.DefaultTop, "length of each top list")
+	top := fs.Int("top", readmodel.DefaultTop, "length of each top list")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -48,10 +48,10 @@ func reportCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err := connectToolClickHouse(ctx, st, fs, &o); err != nil {
 		return err
 	}
-	an := stats.New(st.ch)
+	an := readmodel.New(st.ch)
 	an.Top = *top
 	var (
-		sess stats.Session
+		sess readmodel.Session
 		ok   bool
 	)
 	if *sessionID == "latest" {
@@ -92,7 +92,7 @@ func reportCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 }
 
 // writeReport writes stats as plain text, or as Markdown with md.
-func writeReport(w io.Writer, s *stats.SessionStats, md bool) {
+func writeReport(w io.Writer, s *readmodel.SessionStats, md bool) {
 	heading := func(title string) {
 		if md {
 			fmt.Fprintf(w, "\n## %s\n\n", title)
@@ -135,7 +135,7 @@ func writeReport(w io.Writer, s *stats.SessionStats, md bool) {
 		{"density", fmt.Sprintf("%.4f", s.Network.Density)}, {"reciprocity", fmt.Sprintf("%.3f", s.Network.Reciprocity)},
 		{"communities", fmt.Sprint(s.Network.Communities)},
 	})
-	accounts := func(title, what string, list []stats.Account) {
+	accounts := func(title, what string, list []readmodel.Account) {
 		heading(title)
 		var rows [][]string
 		for i, a := range list {
@@ -156,7 +156,7 @@ func writeReport(w io.Writer, s *stats.SessionStats, md bool) {
 		qs = append(qs, []string{fmt.Sprintf("Q%d", q.Number), n(q.Answers), n(q.Answerers), strings.ReplaceAll(text, "\n", " ")})
 	}
 	table([]string{"question", "answers", "answerers", "text"}, qs)
-	valued := func(title string, list []stats.Valued) {
+	valued := func(title string, list []readmodel.Valued) {
 		heading(title)
 		var rows [][]string
 		for _, v := range list {

@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/chatnight/chatnight/pipeline/bursts"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -170,7 +171,7 @@ communities:
 			err = mem.Write(ctx, b)
 		}
 		if err == nil {
-			err = w.Write(ctx, b)
+			err = bursts.WriteAndPlace(ctx, w, b)
 		}
 		if err != nil {
 			t.Fatal(err)

@@ -199,3 +199,12 @@ func insert[T any](ctx context.Context, conn driver.Conn, stmt string, rows []T)
 	}
 	return nil
 }
+
+// WriteAndPlace writes b through w, then places its detected sessions: what the
+// processor does with a batch, for tools and tests that write batches themselves.
+func WriteAndPlace(ctx context.Context, w *storage.Writer, b *storage.Batch) error {
+	if err := w.Write(ctx, b); err != nil {
+		return err
+	}
+	return New(w.Conn()).Place(ctx, b)
+}

@@ -8,21 +8,18 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
-
 	"github.com/chatnight/chatnight/pipeline/post"
 	"github.com/chatnight/chatnight/web/export"
 	"github.com/chatnight/chatnight/web/network"
 	"github.com/chatnight/chatnight/web/optout"
+	"github.com/chatnight/chatnight/web/readmodel"
 	"github.com/chatnight/chatnight/web/redact"
-	"github.com/chatnight/chatnight/web/stats"
-	"github.com/chatnight/chatnight/web/store"
 )
 
-// EnableAnalytics serves the analytics endpoints through conn and applies the opt-out
-// list o (nil: nobody is hidden) to every endpoint and the viewer's backfill.
-func (a *API) EnableAnalytics(conn driver.Conn, o *optout.OptOuts) {
-	a.analyzer = stats.New(conn)
+// EnableAnalytics serves the analytics endpoints and applies the opt-out list o (nil:
+// nobody is hidden) to every endpoint and the viewer's backfill.
+func (a *API) EnableAnalytics(o *optout.OptOuts) {
+	a.analytics = true
 	a.optouts = o
 }
 
@@ -36,7 +33,7 @@ func (a *API) redactor(ctx context.Context) (*redact.Redactor, error) {
 
 // redactPosts drops the posts of opted-out authors and pseudonymizes the accounts the
 // others refer to.
-func redactPosts(posts []store.Post, r *redact.Redactor) []store.Post {
+func redactPosts(posts []readmodel.Post, r *redact.Redactor) []readmodel.Post {
 	if r.Empty() {
 		return posts
 	}
@@ -49,7 +46,7 @@ func redactPosts(posts []store.Post, r *redact.Redactor) []store.Post {
 	return out
 }
 
-func redactParticipants(list []store.Participant, r *redact.Redactor) {
+func redactParticipants(list []readmodel.Participant, r *redact.Redactor) {
 	for i := range list {
 		p := &list[i]
 		if r.Hidden(p.AuthorID, p.Handle) {
@@ -62,19 +59,19 @@ func redactParticipants(list []store.Participant, r *redact.Redactor) {
 // GraphResponse is the JSON of /api/sessions/{id}/graph: the viewer's nodes and edges
 // and the network metrics of the session.
 type GraphResponse struct {
-	store.Graph
+	readmodel.Graph
 	Metrics network.Metrics `json:"metrics"`
 }
 
 // graphOf adds metrics to g and pseudonymizes opted-out nodes (their interactions
 // stay, under the pseudonym).
-func graphOf(g store.Graph, r *redact.Redactor) (GraphResponse, []stats.KindEdge) {
-	edges := make([]stats.KindEdge, len(g.Edges))
+func graphOf(g readmodel.Graph, r *redact.Redactor) (GraphResponse, []readmodel.KindEdge) {
+	edges := make([]readmodel.KindEdge, len(g.Edges))
 	for i, e := range g.Edges {
-		edges[i] = stats.KindEdge{Src: e.Src, Dst: e.Dst, Kind: e.Kind, Weight: e.Weight}
+		edges[i] = readmodel.KindEdge{Src: e.Src, Dst: e.Dst, Kind: e.Kind, Weight: e.Weight}
 	}
-	out := GraphResponse{Graph: store.Graph{Nodes: make([]store.Node, len(g.Nodes)), Edges: make([]store.Edge, len(g.Edges))}}
-	out.Metrics = stats.NetworkMetrics(edges, 0, r)
+	out := GraphResponse{Graph: readmodel.Graph{Nodes: make([]readmodel.Node, len(g.Nodes)), Edges: make([]readmodel.Edge, len(g.Edges))}}
+	out.Metrics = readmodel.NetworkMetrics(edges, 0, r)
 	for i, n := range g.Nodes {
 		n.ID, n.Handle = r.Account(n.ID, n.Handle)
 		out.Nodes[i] = n
@@ -88,7 +85,7 @@ func graphOf(g store.Graph, r *redact.Redactor) (GraphResponse, []stats.KindEdge
 }
 
 // exportGraph is the graph of a GEXF or GraphML export.
-func exportGraph(title string, g GraphResponse, edges []stats.KindEdge) export.ExportGraph {
+func exportGraph(title string, g GraphResponse, edges []readmodel.KindEdge) export.ExportGraph {
 	metrics := map[string]network.NodeMetrics{}
 	for _, m := range g.Metrics.PerNode {
 		metrics[m.ID] = m
@@ -123,10 +120,6 @@ func attachment(w http.ResponseWriter, contentType, name string) {
 	w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", name))
 }
 
-func analyticsSession(s store.Session) stats.Session {
-	return stats.Session{ID: s.ID, Community: s.Community, Start: s.Start, End: s.End, Kind: s.Kind, Cells: s.Cells}
-}
-
 // ownTags are the community's hashtags, normalized, left out of co-occurring ones.
 func (a *API) ownTags(communityID string) []string {
 	cm, ok := a.communities.Lookup(communityID)
@@ -153,7 +146,7 @@ func (a *API) handleSessionStats(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	st, err := a.analyzer.SessionStats(ctx, analyticsSession(sess), a.ownTags(sess.Community), red)
+	st, err := a.store.SessionStats(ctx, sess, a.ownTags(sess.Community), red)
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -197,7 +190,7 @@ func (a *API) handleCommunityStats(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	st, err := a.analyzer.CommunityStats(ctx, cm.ID, from, to, red)
+	st, err := a.store.CommunityStats(ctx, cm.ID, from, to, red)
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -246,7 +239,7 @@ func (a *API) handleTranscript(w http.ResponseWriter, r *http.Request) {
 	}
 	types := map[string]string{"csv": "text/csv; charset=utf-8", "md": "text/markdown; charset=utf-8", "html": "text/html; charset=utf-8"}
 	attachment(w, types[f], sess.ID+"."+f)
-	if err := export.WriteTranscript(w, f, analyticsSession(sess), lines); err != nil {
+	if err := export.WriteTranscript(w, f, sess, lines); err != nil {
 		a.log.Warn("writing transcript failed", "session", sess.ID, "err", err)
 	}
 }

@@ -18,7 +18,7 @@ import (
 	"github.com/chatnight/chatnight/pipeline/storage/chdb/chdbtest"
 	"github.com/chatnight/chatnight/web/api"
 	"github.com/chatnight/chatnight/web/optout"
-	"github.com/chatnight/chatnight/web/store"
+	"github.com/chatnight/chatnight/web/readmodel"
 )
 
 func TestMain(m *testing.M) { os.Exit(chdbtest.Main(m)) }
@@ -152,9 +152,9 @@ communities:
 		b.Fatal(err)
 	}
 	now := benchStart.AddDate(0, 0, benchSessions)
-	a := api.New(store.New(env.Conn), cfg, func() time.Time { return now }, nil)
+	a := api.New(readmodel.New(env.Conn), cfg, func() time.Time { return now }, nil)
 	a.Timeout = 5 * time.Minute
-	a.EnableAnalytics(env.Conn, optout.NewOptOuts(env.Conn, nil))
+	a.EnableAnalytics(optout.NewOptOuts(env.Conn, nil))
 	mux := http.NewServeMux()
 	a.Register(mux)
 

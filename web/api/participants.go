@@ -3,7 +3,7 @@ package api
 import (
 	"net/http"
 
-	"github.com/chatnight/chatnight/web/store"
+	"github.com/chatnight/chatnight/web/readmodel"
 )
 
 // handleParticipants answers GET /api/sessions/{id}/participants: the leaderboard,
@@ -21,7 +21,7 @@ func (a *API) handleParticipants(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if list == nil {
-		list = []store.Participant{}
+		list = []readmodel.Participant{}
 	}
 	red, err := a.redactor(ctx)
 	if err != nil {

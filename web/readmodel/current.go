@@ -1,4 +1,4 @@
-package store
+package readmodel
 
 import (
 	"context"
@@ -88,12 +88,12 @@ func (s *Store) Snapshot(ctx context.Context, cm *community.Community, sessionID
 		st := StatusOf(cm, &sess, now)
 		snap.Current = st.Current != nil && st.Current.ID == sess.ID
 	} else {
-		latest, err := s.LatestSessions(ctx, now)
+		l, ok, err := s.LatestSession(ctx, cm.ID, now)
 		if err != nil {
 			return snap, err
 		}
 		var lp *Session
-		if l, ok := latest[cm.ID]; ok {
+		if ok {
 			lp = &l
 		}
 		st := StatusOf(cm, lp, now)

@@ -1,9 +1,8 @@
-package stats
+package readmodel
 
 import (
 	"context"
 	"fmt"
-	"sort"
 	"strconv"
 	"time"
 
@@ -13,7 +12,13 @@ import (
 
 // SessionPoint is one session of a community series.
 type SessionPoint struct {
-	Session
+	// The session (its counts are Counts).
+	ID        string    `json:"id"`
+	Community string    `json:"community"`
+	Start     time.Time `json:"start"`
+	End       time.Time `json:"end"`
+	Kind      string    `json:"kind"`
+	Cells     []string  `json:"cells,omitempty"`
 	Counts
 	// RetentionNext is the share of this session's participants who posted in the
 	// next session; RetentionNext4 in any of the next four. Null when those sessions
@@ -56,12 +61,13 @@ type CommunityStats struct {
 const RegularShare = 0.5
 
 // CommunityStats computes the analytics of community's sessions that started in
-// [from, to), at most MaxPeriodSessions of them. r may be nil.
-func (a *Analyzer) CommunityStats(ctx context.Context, community string, from, to time.Time, r *redact.Redactor) (*CommunityStats, error) {
+// [from, to), at most MaxPeriodSessions of them. r may be nil. Everything is read from
+// the per-session aggregates: the posts table is not read.
+func (s *Store) CommunityStats(ctx context.Context, community string, from, to time.Time, r *redact.Redactor) (*CommunityStats, error) {
 	out := &CommunityStats{Community: community, From: from.UTC(), To: to.UTC(), Series: []SessionPoint{}, Regulars: []Regular{},
 		Network: network.Metrics{PerNode: []network.NodeMetrics{}}}
-	all, err := a.sessions(ctx, querySessionsFrom, params{"community": community, "from": chTime(from),
-		"limit": strconv.Itoa(MaxPeriodSessions + 4)})
+	all, err := s.list(ctx, querySessionsFrom, params{"community": community, "from": chTime(from),
+		"limit": strconv.Itoa(MaxPeriodSessions + 4)}, false)
 	if err != nil {
 		return nil, fmt.Errorf("read sessions of %s: %w", community, err)
 	}
@@ -74,88 +80,92 @@ func (a *Analyzer) CommunityStats(ctx context.Context, community string, from, t
 	}
 	// The sessions of the period and up to four after it, for retention.
 	known := all[:min(len(all), n+4)]
-	counts, authors, err := a.counts(ctx, known)
+	counts, err := s.counts(ctx, known)
 	if err != nil {
 		return nil, fmt.Errorf("community %s: %w", community, err)
 	}
-	sets := make([]map[string]bool, len(known))
-	for i, s := range known {
-		sets[i] = map[string]bool{}
-		for _, au := range authors[s.ID] {
-			sets[i][au.AuthorID] = true
+	var series []struct {
+		SessionID string   `ch:"session_id"`
+		Newcomers uint64   `ch:"newcomers"`
+		Reach     uint64   `ch:"reach"`
+		Authors   []uint64 `ch:"authors"`
+	}
+	if err := s.conn.Select(s.ctx(ctx, sessionParams(known)), &series, querySeriesAuthors); err != nil {
+		return nil, fmt.Errorf("community %s: read the authors of its sessions: %w", community, err)
+	}
+	sets := make(map[string]map[uint64]bool, len(series))
+	for _, row := range series {
+		set := make(map[uint64]bool, len(row.Authors))
+		for _, a := range row.Authors {
+			set[a] = true
 		}
+		sets[row.SessionID] = set
+		c := counts[row.SessionID]
+		c.Newcomers, c.PotentialReach = row.Newcomers, row.Reach
+		c.Returning = c.Participants - c.Newcomers
+		counts[row.SessionID] = c
 	}
 	period := known[:n]
 	out.Sessions = n
-	type regular struct {
-		handle   string
-		sessions int
-		posts    uint64
-	}
-	regs := map[string]*regular{}
-	unique := map[string]bool{}
-	for i, s := range period {
-		pt := SessionPoint{Session: s, Counts: counts[s.ID]}
-		if size := len(sets[i]); size > 0 {
+	for i, sess := range period {
+		c := counts[sess.ID]
+		pt := SessionPoint{ID: sess.ID, Community: sess.Community, Start: sess.Start, End: sess.End, Kind: sess.Kind,
+			Cells: sess.Cells, Counts: c}
+		if set := sets[sess.ID]; len(set) > 0 {
+			later := func(k int) []map[uint64]bool {
+				var out []map[uint64]bool
+				for _, l := range known[i+1 : i+1+k] {
+					out = append(out, sets[l.ID])
+				}
+				return out
+			}
 			if i+1 < len(known) {
-				pt.RetentionNext = ptr(share(sets[i], sets[i+1:i+2]))
+				pt.RetentionNext = ptr(share(set, later(1)))
 			}
 			if i+4 < len(known) {
-				pt.RetentionNext4 = ptr(share(sets[i], sets[i+1:i+5]))
+				pt.RetentionNext4 = ptr(share(set, later(4)))
 			}
 		}
 		if i > 0 && out.Series[i-1].Participants > 0 {
 			prev := float64(out.Series[i-1].Participants)
-			pt.Growth = ptr((float64(pt.Participants) - prev) / prev)
+			pt.Growth = ptr((float64(c.Participants) - prev) / prev)
 		}
 		out.Series = append(out.Series, pt)
-		out.Posts += pt.Posts
-		out.Newcomers += pt.Newcomers
-		for _, au := range authors[s.ID] {
-			unique[au.AuthorID] = true
-			rg := regs[au.AuthorID]
-			if rg == nil {
-				rg = &regular{}
-				regs[au.AuthorID] = rg
-			}
-			rg.handle = au.Handle
-			rg.sessions++
-			rg.posts += au.Posts
-		}
+		out.Posts += c.Posts
+		out.Newcomers += c.Newcomers
 	}
-	out.Participants = uint64(len(unique))
+	pp := sessionParams(period)
+	if err := s.conn.QueryRow(s.ctx(ctx, pp), queryPeriodParticipants).Scan(&out.Participants); err != nil {
+		return nil, fmt.Errorf("community %s: count participants: %w", community, err)
+	}
 	if first, last := out.Series[0].Participants, out.Series[n-1].Participants; n > 1 && first > 0 {
 		out.Growth = ptr((float64(last) - float64(first)) / float64(first))
 	}
 	need := max(2, int(float64(n)*RegularShare+0.999999))
-	for id, rg := range regs {
-		if rg.sessions < need {
-			continue
-		}
-		rid, h := r.Account(id, rg.handle)
-		out.Regulars = append(out.Regulars, Regular{ID: rid, Handle: h, Sessions: rg.sessions, Posts: rg.posts,
-			Share: float64(rg.sessions) / float64(n)})
+	var regs []struct {
+		AuthorID string `ch:"author_id"`
+		Handle   string `ch:"handle"`
+		Sessions uint64 `ch:"sessions"`
+		Posts    uint64 `ch:"posts"`
 	}
-	sort.Slice(out.Regulars, func(i, j int) bool {
-		x, y := out.Regulars[i], out.Regulars[j]
-		if x.Sessions != y.Sessions {
-			return x.Sessions > y.Sessions
-		}
-		if x.Posts != y.Posts {
-			return x.Posts > y.Posts
-		}
-		return x.ID < y.ID
-	})
-	edges, err := a.Edges(ctx, period)
+	if err := s.conn.Select(s.ctx(ctx, pp.with("need", strconv.Itoa(need))), &regs, queryRegulars); err != nil {
+		return nil, fmt.Errorf("community %s: regulars: %w", community, err)
+	}
+	for _, rg := range regs {
+		rid, h := r.Account(rg.AuthorID, rg.Handle)
+		out.Regulars = append(out.Regulars, Regular{ID: rid, Handle: h, Sessions: int(rg.Sessions), Posts: rg.Posts,
+			Share: float64(rg.Sessions) / float64(n)})
+	}
+	edges, err := s.Edges(ctx, period)
 	if err != nil {
 		return nil, fmt.Errorf("community %s: %w", community, err)
 	}
-	out.Network = NetworkMetrics(edges, a.top(), r)
+	out.Network = NetworkMetrics(edges, s.top(), r)
 	return out, nil
 }
 
 // share is the fraction of set seen in any of later.
-func share(set map[string]bool, later []map[string]bool) float64 {
+func share(set map[uint64]bool, later []map[uint64]bool) float64 {
 	seen := 0
 	for id := range set {
 		for _, l := range later {
