@@ -164,10 +164,13 @@ communities:
 	}
 	rng := rand.New(rand.NewPCG(1, 2))
 	session := func() string { return fmt.Sprintf("bench-%04d", rng.IntN(benchSessions)) }
-	month := func() string {
-		from := benchStart.AddDate(0, 0, rng.IntN(benchSessions-30))
-		return "from=" + from.Format(time.RFC3339) + "&to=" + from.AddDate(0, 0, 30).Format(time.RFC3339)
+	period := func(days int) func() string {
+		return func() string {
+			from := benchStart.AddDate(0, 0, rng.IntN(benchSessions-days))
+			return "from=" + from.Format(time.RFC3339) + "&to=" + from.AddDate(0, 0, days).Format(time.RFC3339)
+		}
 	}
+	month, year := period(30), period(365)
 	endpoints := []struct {
 		name string
 		path func() string
@@ -175,6 +178,8 @@ communities:
 		{"communities", func() string { return "/api/communities" }},
 		{"community_sessions", func() string { return "/api/communities/bench/sessions" }},
 		{"community_stats_30d", func() string { return "/api/communities/bench/stats?" + month() }},
+		{"community_stats_365d", func() string { return "/api/communities/bench/stats?" + year() }},
+		{"session", func() string { return "/api/sessions/" + session() }},
 		{"session_stats", func() string { return "/api/sessions/" + session() + "/stats" }},
 		{"transcript_json", func() string { return "/api/sessions/" + session() + "/transcript" }},
 		{"transcript_csv", func() string { return "/api/sessions/" + session() + "/transcript?format=csv" }},

@@ -59,17 +59,11 @@ func (s *Store) list(ctx context.Context, query string, p params, counted bool) 
 // detected session is returned), or the id of a detected session merged into another
 // (the survivor is returned).
 func (s *Store) Session(ctx context.Context, id string) (sess Session, ok bool, err error) {
-	var res []struct {
-		Community string `ch:"community"`
-		SessionID string `ch:"session_id"`
+	community, sid, ok, err := s.resolve(ctx, id)
+	if err != nil || !ok {
+		return Session{}, false, err
 	}
-	if err := s.conn.Select(s.ctx(ctx, params{"session": id}), &res, queryResolve); err != nil {
-		return Session{}, false, fmt.Errorf("resolve session %q: %w", id, err)
-	}
-	if len(res) == 0 {
-		return Session{}, false, nil
-	}
-	list, err := s.list(ctx, querySession, params{"community": res[0].Community, "session": res[0].SessionID}, true)
+	list, err := s.list(ctx, querySession, params{"community": community, "session": sid}, true)
 	if err != nil {
 		return Session{}, false, fmt.Errorf("read session %q: %w", id, err)
 	}
@@ -77,6 +71,21 @@ func (s *Store) Session(ctx context.Context, id string) (sess Session, ok bool, 
 		return Session{}, false, nil
 	}
 	return list[0], true, nil
+}
+
+// resolve names the community and the session of a session id (see Session).
+func (s *Store) resolve(ctx context.Context, id string) (community, session string, ok bool, err error) {
+	var res []struct {
+		Community string `ch:"community"`
+		SessionID string `ch:"session_id"`
+	}
+	if err := s.conn.Select(s.ctx(ctx, params{"session": id}), &res, queryResolve); err != nil {
+		return "", "", false, fmt.Errorf("resolve session %q: %w", id, err)
+	}
+	if len(res) == 0 {
+		return "", "", false, nil
+	}
+	return res[0].Community, res[0].SessionID, true, nil
 }
 
 // LatestSession is the last session of community that started at or before now, with

@@ -274,25 +274,31 @@ SELECT toString(community) AS community, id, 'detected' AS kind, start, `end`, C
 FROM chatnight.bursts FINAL
 WHERE merged_into = '';
 
--- Per session (resolved): posts by kind, participants, newcomers, reach, impressions.
--- The numbers of GET /api/communities/{id}/sessions and /api/sessions/{id}/stats.
-CREATE VIEW IF NOT EXISTS chatnight.session_totals AS
+-- Per session (resolved) and author: posts by kind, followers, impressions, first post
+-- in the session, and whether the author is a newcomer (their first post in the
+-- community is in this session). Opted-out accounts are counted; hidden says so, and
+-- whoever shows a handle must show a pseudonym instead.
+CREATE VIEW IF NOT EXISTS chatnight.session_authors AS
 SELECT
-    community, session_id,
+    community, session_id, author_id,
+    any(h) AS handle,
     sum(n) AS posts,
     sumIf(n, kind = 'original') AS originals,
     sumIf(n, kind = 'reply') AS replies,
     sumIf(n, kind = 'repost') AS reposts,
     sumIf(n, kind = 'quote') AS quotes,
-    uniqExact(author_id) AS participants,
-    uniqExactIf(author_id, newcomer) AS newcomers,
-    participants - newcomers AS returning,
-    sum(shown) AS impressions
+    max(fl) AS followers,
+    sum(fl * n) AS impressions,
+    min(fh) AS first_here,
+    any(nc) AS newcomer,
+    lower(author_id) IN (SELECT subject FROM chatnight.optouts FINAL WHERE deleted = 0)
+        OR lower(handle) IN (SELECT subject FROM chatnight.optouts FINAL WHERE deleted = 0) AS hidden
 FROM
 (
-    SELECT toString(a.community) AS community, m.session_id AS session_id, a.author_id AS author_id, a.kind AS kind,
-           uniqExactMerge(a.posts) AS n, a.followers * n AS shown,
-           f.first_session = m.session_id AS newcomer
+    SELECT toString(a.community) AS community, m.session_id AS session_id, a.author_id AS author_id,
+           toString(a.kind) AS kind, a.followers AS fl,
+           uniqExactMerge(a.posts) AS n, argMaxMerge(a.handle) AS h, min(a.first_at) AS fh,
+           any(f.first_session) = m.session_id AS nc
     FROM chatnight.session_authors_agg AS a
     INNER JOIN chatnight.session_ids AS m ON m.community = a.community AND m.stored_id = a.session_id
     LEFT JOIN
@@ -306,9 +312,32 @@ FROM
         ) AS af
         INNER JOIN chatnight.session_ids AS fm ON fm.community = af.community AND fm.stored_id = af.first_stored
     ) AS f ON f.community = a.community AND f.author_id = a.author_id
-    GROUP BY community, session_id, author_id, kind, a.followers, newcomer
+    GROUP BY community, session_id, author_id, kind, fl
 )
+GROUP BY community, session_id, author_id;
+
+-- Per session (resolved): posts by kind, participants, newcomers, reach, impressions.
+-- The numbers of GET /api/communities/{id}/sessions and /api/sessions/{id}/stats.
+CREATE VIEW IF NOT EXISTS chatnight.session_totals AS
+SELECT
+    community, session_id,
+    sum(posts) AS posts, sum(originals) AS originals, sum(replies) AS replies,
+    sum(reposts) AS reposts, sum(quotes) AS quotes,
+    count() AS participants,
+    countIf(newcomer) AS newcomers,
+    participants - newcomers AS returning,
+    sum(followers) AS potential_reach,
+    sum(impressions) AS impressions
+FROM chatnight.session_authors
 GROUP BY community, session_id;
+
+-- Hashtags, links, sites, languages and sources per session (resolved), by posts.
+CREATE VIEW IF NOT EXISTS chatnight.session_terms AS
+SELECT toString(t.community) AS community, m.session_id AS session_id, toString(t.dim) AS dim, t.value AS value,
+       uniqExactMerge(t.posts) AS posts
+FROM chatnight.session_terms_agg AS t
+INNER JOIN chatnight.session_ids AS m ON m.community = t.community AND m.stored_id = t.session_id
+GROUP BY community, session_id, dim, value;
 
 -- Per-minute activity per session (resolved), for Grafana's panels.
 CREATE VIEW IF NOT EXISTS chatnight.session_minutes AS
