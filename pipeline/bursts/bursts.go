@@ -53,19 +53,17 @@ FROM (SELECT cell, session_id FROM chatnight.detected_cells FINAL
       WHERE community = {community:String} AND cell IN {cells:Array(String)}) AS c
 LEFT JOIN (SELECT id, start, ` + "`end`" + `, merged_into FROM chatnight.bursts FINAL
       WHERE community = {community:String}) AS b ON b.id = c.session_id`
-
-	insertCells  = "INSERT INTO chatnight.detected_cells (community, cell, session_id, version)"
-	insertBursts = "INSERT INTO chatnight.bursts (community, id, start, `end`, merged_into, version)"
 )
 
-// Placer records detected sessions through one connection.
+// Placer records detected sessions through one writer.
 type Placer struct {
+	w    *storage.Writer
 	conn driver.Conn
 	now  func() time.Time
 }
 
-// New places through conn.
-func New(conn driver.Conn) *Placer { return &Placer{conn: conn, now: time.Now} }
+// New places through w.
+func New(w *storage.Writer) *Placer { return &Placer{w: w, conn: w.Conn(), now: time.Now} }
 
 type placed struct {
 	Cell       string    `ch:"cell"`
@@ -133,8 +131,8 @@ func (p *Placer) placeCommunity(ctx context.Context, community string, gap time.
 	for _, r := range rows {
 		byCell[r.Cell] = r
 	}
-	var cellRows []cellRow
-	var burstRows []burstRow
+	var cellRows []storage.DetectedCellRow
+	var burstRows []storage.BurstRow
 	for _, bu := range mine {
 		id, merged := sessions.Survivor(bu, func(cell string) string { return byCell[cell].SessionID })
 		var cur placed // the stored row of the session, through any cell recorded in it
@@ -142,7 +140,7 @@ func (p *Placer) placeCommunity(ctx context.Context, community string, gap time.
 		for _, c := range bu.Cells {
 			if byCell[c].SessionID != id {
 				same = false
-				cellRows = append(cellRows, cellRow{community, c, id, version})
+				cellRows = append(cellRows, storage.DetectedCellRow{Community: community, Cell: c, SessionID: id, Version: version})
 			}
 		}
 		for _, c := range bu.Cells {
@@ -152,52 +150,13 @@ func (p *Placer) placeCommunity(ctx context.Context, community string, gap time.
 			}
 		}
 		if !same || cur.SessionID != id || !cur.Start.Equal(bu.Start) || !cur.End.Equal(bu.End) || cur.MergedInto != "" {
-			burstRows = append(burstRows, burstRow{community, id, bu.Start, bu.End, "", version})
+			burstRows = append(burstRows, storage.BurstRow{Community: community, ID: id, Start: bu.Start, End: bu.End, Version: version})
 		}
 		for _, old := range merged {
-			burstRows = append(burstRows, burstRow{community, old, bu.Start, bu.End, id, version})
+			burstRows = append(burstRows, storage.BurstRow{Community: community, ID: old, Start: bu.Start, End: bu.End, MergedInto: id, Version: version})
 		}
 	}
-	if err := insert(ctx, p.conn, insertCells, cellRows); err != nil {
-		return err
-	}
-	return insert(ctx, p.conn, insertBursts, burstRows)
-}
-
-type cellRow struct {
-	Community string `ch:"community"`
-	Cell      string `ch:"cell"`
-	SessionID string `ch:"session_id"`
-	Version   uint64 `ch:"version"`
-}
-
-type burstRow struct {
-	Community  string    `ch:"community"`
-	ID         string    `ch:"id"`
-	Start      time.Time `ch:"start"`
-	End        time.Time `ch:"end"`
-	MergedInto string    `ch:"merged_into"`
-	Version    uint64    `ch:"version"`
-}
-
-func insert[T any](ctx context.Context, conn driver.Conn, stmt string, rows []T) error {
-	if len(rows) == 0 {
-		return nil
-	}
-	batch, err := conn.PrepareBatch(ctx, stmt)
-	if err != nil {
-		return fmt.Errorf("prepare %s: %w", stmt, err)
-	}
-	defer batch.Close()
-	for i := range rows {
-		if err := batch.AppendStruct(&rows[i]); err != nil {
-			return fmt.Errorf("append to %s: %w", stmt, err)
-		}
-	}
-	if err := batch.Send(); err != nil {
-		return fmt.Errorf("%s: %w", stmt, err)
-	}
-	return nil
+	return p.w.WriteDetected(ctx, cellRows, burstRows)
 }
 
 // WriteAndPlace writes b through w, then places its detected sessions: what the
@@ -206,5 +165,5 @@ func WriteAndPlace(ctx context.Context, w *storage.Writer, b *storage.Batch) err
 	if err := w.Write(ctx, b); err != nil {
 		return err
 	}
-	return New(w.Conn()).Place(ctx, b)
+	return New(w).Place(ctx, b)
 }

@@ -32,7 +32,7 @@ func TestClickHouseViews(t *testing.T) {
 	cfg, posts := loadNight(t)
 	d := New(cfg, threads.NewClickHouse(conn), time.Now)
 	w := storage.NewWriter(conn)
-	place := bursts.New(conn)
+	place := bursts.New(w)
 	order := shuffled(posts, 2)
 	for i := 0; i < len(order); i += 9 {
 		b, err := d.Derive(ctx, order[i:min(i+9, len(order))])

@@ -73,7 +73,7 @@ type Processor struct {
 // New returns a processor.
 func New(cfg Config, js jetstream.JetStream, d *derive.Deriver, w *storage.Writer, m *Metrics, log *slog.Logger) *Processor {
 	ov := threads.NewOverlay(d.Lookup())
-	return &Processor{cfg: cfg.withDefaults(), js: js, derive: d.WithLookup(ov), overlay: ov, stored: d.Lookup(), write: w, place: bursts.New(w.Conn()), metrics: m, log: log, pub: bus.NewPublisher(js)}
+	return &Processor{cfg: cfg.withDefaults(), js: js, derive: d.WithLookup(ov), overlay: ov, stored: d.Lookup(), write: w, place: bursts.New(w), metrics: m, log: log, pub: bus.NewPublisher(js)}
 }
 
 func (p *Processor) consumer(ctx context.Context) (jetstream.Consumer, error) {

@@ -16,6 +16,8 @@ const (
 	insertPosts    = "INSERT INTO chatnight.posts"
 	insertQAMarks  = "INSERT INTO chatnight.qa_marks"
 	insertEdges    = "INSERT INTO chatnight.edge_events"
+	insertCells    = "INSERT INTO chatnight.detected_cells"
+	insertBursts   = "INSERT INTO chatnight.bursts"
 )
 
 // insertSettings apply to every insert: the materialized views on posts run side by
@@ -64,6 +66,15 @@ func (w *Writer) Write(ctx context.Context, b *Batch) error {
 		return err
 	}
 	return insertRows(ctx, w, insertEdges, "edge_events", b.Edges)
+}
+
+// WriteDetected stores detected sessions placed after a batch (package bursts): the
+// cells first, then the sessions, so a reader finding a session finds its cells.
+func (w *Writer) WriteDetected(ctx context.Context, cells []DetectedCellRow, bursts []BurstRow) error {
+	if err := insertRows(ctx, w, insertCells, "detected_cells", cells); err != nil {
+		return err
+	}
+	return insertRows(ctx, w, insertBursts, "bursts", bursts)
 }
 
 // newSessions returns the session rows not stored by w yet with the same content, and
