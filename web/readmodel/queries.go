@@ -175,15 +175,6 @@ FROM chatnight.session_edges_agg
 WHERE community = {community:String} AND session_id IN {cells:Array(String)} AND kind IN ('reply', 'mention')
 GROUP BY dst`
 
-	// queryTopReceived is the accounts that received an interaction kind most.
-	queryTopReceived = `
-SELECT dst AS id, uniqExactMerge(weight) AS n
-FROM chatnight.session_edges_agg
-WHERE community = {community:String} AND session_id IN {cells:Array(String)} AND kind = {kind:String}
-GROUP BY dst
-ORDER BY n DESC, id
-LIMIT {limit:UInt32}`
-
 	// queryHandles is the latest handle of some accounts.
 	queryHandles = `
 SELECT account_id AS id, argMaxMerge(handle) AS handle
@@ -204,23 +195,21 @@ FROM
 GROUP BY src, dst, kind
 ORDER BY weight DESC, src, dst, kind`
 
-	// queryTerms is the values of one dimension (hashtag, url, domain) by posts using
-	// them.
+	// queryTerms is, per dimension, the values by posts using them: the top
+	// {limit} hashtags (the community's own excluded), urls and domains, and every
+	// language and source.
 	queryTerms = `
-SELECT value, uniqExactMerge(posts) AS n
-FROM chatnight.session_terms_agg
-WHERE community = {community:String} AND session_id IN {cells:Array(String)} AND dim = {dim:String}
-  AND value NOT IN {exclude:Array(String)}
-GROUP BY value
-ORDER BY n DESC, value
-LIMIT {limit:UInt32}`
-
-	// queryMix is the posts per language and per source.
-	queryMix = `
-SELECT toString(dim) AS dim, value, uniqExactMerge(posts) AS n
-FROM chatnight.session_terms_agg
-WHERE community = {community:String} AND session_id IN {cells:Array(String)} AND dim IN ('lang', 'source')
-GROUP BY dim, value`
+SELECT dim, value, n
+FROM
+(
+    SELECT toString(dim) AS dim, value, uniqExactMerge(posts) AS n
+    FROM chatnight.session_terms_agg
+    WHERE community = {community:String} AND session_id IN {cells:Array(String)}
+      AND NOT (dim = 'hashtag' AND value IN {exclude:Array(String)})
+    GROUP BY dim, value
+)
+ORDER BY dim, n DESC, value
+LIMIT {limit:UInt32} BY dim`
 
 	// queryActivity is the activity per minute of a session (merged over its cells).
 	queryActivity = `

@@ -161,23 +161,24 @@ func (s *Store) handles(ctx context.Context, community string, ids []string) (ma
 // Graph returns the participant graph of sess: every author and every account they
 // interacted with, and the weighted edges between them.
 func (s *Store) Graph(ctx context.Context, sess Session) (Graph, error) {
-	parts, err := s.Participants(ctx, sess)
+	authors, err := s.authors(ctx, []Session{sess})
 	if err != nil {
-		return Graph{}, err
+		return Graph{}, fmt.Errorf("graph of session %q: %w", sess.ID, err)
 	}
 	edges, err := s.Edges(ctx, []Session{sess})
 	if err != nil {
 		return Graph{}, fmt.Errorf("graph of session %q: %w", sess.ID, err)
 	}
-	g := Graph{Nodes: make([]Node, 0, len(parts)), Edges: make([]Edge, len(edges))}
+	g := Graph{Nodes: make([]Node, 0, len(authors)), Edges: make([]Edge, len(edges))}
 	for i, e := range edges {
 		g.Edges[i] = Edge(e)
 	}
-	seen := make(map[string]bool, len(parts))
-	for _, p := range parts {
-		seen[p.AuthorID] = true
-		g.Nodes = append(g.Nodes, Node{ID: p.AuthorID, Handle: p.Handle, Posts: p.Posts,
-			RepliesReceived: p.RepliesReceived, MentionsReceived: p.MentionsReceived, IsHost: p.IsHost})
+	replies, mentions := received(edges, "reply"), received(edges, "mention")
+	seen := make(map[string]bool, len(authors))
+	for _, a := range authors {
+		seen[a.AuthorID] = true
+		g.Nodes = append(g.Nodes, Node{ID: a.AuthorID, Handle: a.Handle, Posts: a.Posts,
+			RepliesReceived: replies[a.AuthorID], MentionsReceived: mentions[a.AuthorID], IsHost: a.IsHost})
 	}
 	// Accounts that only received interactions: count what they received from the edges.
 	received := map[string]*Node{}

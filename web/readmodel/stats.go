@@ -81,47 +81,28 @@ func (s *Store) SessionStats(ctx context.Context, sess Session, exclude []string
 		id, h := r.Account(au.AuthorID, au.Handle)
 		st.TopParticipants = append(st.TopParticipants, Account{ID: id, Handle: h, Count: au.Posts, Newcomer: au.Newcomer})
 	}
-	if st.MostMentioned, err = s.topReceived(ctx, sess, p, "mention", r); err != nil {
-		return nil, fmt.Errorf("session %s: most mentioned: %w", sess.ID, err)
-	}
-	if st.MostRepliedTo, err = s.topReceived(ctx, sess, p, "reply", r); err != nil {
-		return nil, fmt.Errorf("session %s: most replied to: %w", sess.ID, err)
-	}
 	if exclude == nil {
 		exclude = []string{}
 	}
-	terms := func(dim string) ([]Valued, error) {
-		out := []Valued{}
-		q := p.with("dim", dim, "exclude", storage.ArrayParam(exclude))
-		err := s.conn.Select(s.ctx(ctx, q), &out, queryTerms)
-		return out, err
-	}
-	if st.Hashtags, err = terms("hashtag"); err != nil {
-		return nil, fmt.Errorf("session %s: hashtags: %w", sess.ID, err)
-	}
-	if st.URLs, err = terms("url"); err != nil {
-		return nil, fmt.Errorf("session %s: links: %w", sess.ID, err)
-	}
-	if st.Domains, err = terms("domain"); err != nil {
-		return nil, fmt.Errorf("session %s: domains: %w", sess.ID, err)
-	}
-	var mix []struct {
+	var terms []struct {
 		Dim   string `ch:"dim"`
 		Value string `ch:"value"`
 		N     uint64 `ch:"n"`
 	}
-	if err := s.conn.Select(s.ctx(ctx, p), &mix, queryMix); err != nil {
-		return nil, fmt.Errorf("session %s: language and source mix: %w", sess.ID, err)
+	// Languages and sources are few: all of them, however short the top lists.
+	q := p.with("exclude", storage.ArrayParam(exclude), "limit", strconv.Itoa(max(s.top(), 1000)))
+	if err := s.conn.Select(s.ctx(ctx, q), &terms, queryTerms); err != nil {
+		return nil, fmt.Errorf("session %s: hashtags, links, languages and sources: %w", sess.ID, err)
 	}
-	langs, sources := map[string]uint64{}, map[string]uint64{}
-	for _, m := range mix {
-		if m.Dim == "lang" {
-			langs[m.Value] += m.N
-		} else {
-			sources[m.Value] += m.N
+	st.Hashtags, st.URLs, st.Domains, st.Languages, st.Sources = []Valued{}, []Valued{}, []Valued{}, []Valued{}, []Valued{}
+	lists := map[string]*[]Valued{"hashtag": &st.Hashtags, "url": &st.URLs, "domain": &st.Domains, "lang": &st.Languages, "source": &st.Sources}
+	for _, t := range terms {
+		l := lists[t.Dim]
+		if l == nil || ((t.Dim == "hashtag" || t.Dim == "url" || t.Dim == "domain") && len(*l) >= s.top()) {
+			continue
 		}
+		*l = append(*l, Valued{Value: t.Value, Count: t.N})
 	}
-	st.Languages, st.Sources = ranked(langs), ranked(sources)
 	if st.Activity, err = s.Activity(ctx, sess); err != nil {
 		return nil, err
 	}
@@ -132,31 +113,51 @@ func (s *Store) SessionStats(ctx context.Context, sess Session, exclude []string
 	if err != nil {
 		return nil, fmt.Errorf("session %s: %w", sess.ID, err)
 	}
+	if st.MostMentioned, err = s.topReceived(ctx, sess, edges, "mention", r); err != nil {
+		return nil, fmt.Errorf("session %s: most mentioned: %w", sess.ID, err)
+	}
+	if st.MostRepliedTo, err = s.topReceived(ctx, sess, edges, "reply", r); err != nil {
+		return nil, fmt.Errorf("session %s: most replied to: %w", sess.ID, err)
+	}
 	st.Network = NetworkMetrics(edges, s.top(), r)
 	return st, nil
 }
 
+// received sums, per account, the weights of the edges of kind it received: the posts
+// that replied to or mentioned it (each post has one author, so weights add up to
+// distinct posts).
+func received(edges []KindEdge, kind string) map[string]uint64 {
+	out := map[string]uint64{}
+	for _, e := range edges {
+		if e.Kind == kind {
+			out[e.Dst] += e.Weight
+		}
+	}
+	return out
+}
+
 // topReceived is the accounts that received kind (reply, mention) most in sess.
-func (s *Store) topReceived(ctx context.Context, sess Session, p params, kind string, r *redact.Redactor) ([]Account, error) {
-	var rows []struct {
-		ID string `ch:"id"`
-		N  uint64 `ch:"n"`
+func (s *Store) topReceived(ctx context.Context, sess Session, edges []KindEdge, kind string, r *redact.Redactor) ([]Account, error) {
+	counts := received(edges, kind)
+	ids := make([]string, 0, len(counts))
+	for id := range counts {
+		ids = append(ids, id)
 	}
-	if err := s.conn.Select(s.ctx(ctx, p.with("kind", kind)), &rows, queryTopReceived); err != nil {
-		return nil, err
-	}
-	ids := make([]string, len(rows))
-	for i, row := range rows {
-		ids[i] = row.ID
-	}
+	sort.Slice(ids, func(i, j int) bool {
+		if counts[ids[i]] != counts[ids[j]] {
+			return counts[ids[i]] > counts[ids[j]]
+		}
+		return ids[i] < ids[j]
+	})
+	ids = ids[:min(len(ids), s.top())]
 	named, err := s.handles(ctx, sess.Community, ids)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]Account, 0, len(rows))
-	for _, row := range rows {
-		id, h := r.Account(row.ID, HandleOf(row.ID, named[row.ID]))
-		out = append(out, Account{ID: id, Handle: h, Count: row.N})
+	out := make([]Account, 0, len(ids))
+	for _, id := range ids {
+		aid, h := r.Account(id, HandleOf(id, named[id]))
+		out = append(out, Account{ID: aid, Handle: h, Count: counts[id]})
 	}
 	return out, nil
 }
