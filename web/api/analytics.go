@@ -172,9 +172,8 @@ func (a *API) handleSessionStats(w http.ResponseWriter, r *http.Request) {
 // handleCommunityStats answers GET /api/communities/{id}/stats?from=&to= (RFC 3339 or
 // 2006-01-02; default the last 90 days).
 func (a *API) handleCommunityStats(w http.ResponseWriter, r *http.Request) {
-	cm, ok := a.communities.Lookup(r.PathValue("id"))
+	cm, ok := a.pathCommunity(w, r)
 	if !ok {
-		writeError(w, http.StatusNotFound, "unknown community "+quote(r.PathValue("id")))
 		return
 	}
 	from, to, ok := a.period(w, r)

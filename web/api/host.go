@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/chatnight/chatnight/pipeline/community"
 	"github.com/chatnight/chatnight/web/host"
 	"github.com/chatnight/chatnight/web/stats"
 )
@@ -51,9 +52,8 @@ type SessionStats struct {
 // handleWelcome answers GET /api/communities/{id}/welcome?from=&to=: the welcome
 // figures of each session of the period (default the last 90 days) and in total.
 func (a *API) handleWelcome(w http.ResponseWriter, r *http.Request) {
-	cm, ok := a.communities.Lookup(r.PathValue("id"))
+	cm, ok := a.pathCommunity(w, r)
 	if !ok {
-		writeError(w, http.StatusNotFound, "unknown community "+quote(r.PathValue("id")))
 		return
 	}
 	from, to, ok := a.period(w, r)
@@ -78,9 +78,8 @@ func (a *API) handleWelcome(w http.ResponseWriter, r *http.Request) {
 // handleCommunityPosts answers GET /api/communities/{id}/posts?ids=a,b: the stored
 // posts among ids (at most host.MaxParents), for quoting the parents of replies.
 func (a *API) handleCommunityPosts(w http.ResponseWriter, r *http.Request) {
-	cm, ok := a.communities.Lookup(r.PathValue("id"))
+	cm, ok := a.pathCommunity(w, r)
 	if !ok {
-		writeError(w, http.StatusNotFound, "unknown community "+quote(r.PathValue("id")))
 		return
 	}
 	var ids []string
@@ -106,6 +105,16 @@ func (a *API) handleCommunityPosts(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, list)
+}
+
+// pathCommunity is the community named in the path, answering 404 itself when it
+// returns false.
+func (a *API) pathCommunity(w http.ResponseWriter, r *http.Request) (*community.Community, bool) {
+	cm, ok := a.communities.Lookup(r.PathValue("id"))
+	if !ok {
+		writeError(w, http.StatusNotFound, "unknown community "+quote(r.PathValue("id")))
+	}
+	return cm, ok
 }
 
 // period reads ?from=&to= (RFC 3339 or 2006-01-02; default the last 90 days),
