@@ -125,7 +125,7 @@ func TestReportAndOptOut(t *testing.T) {
 func TestWriteWelcome(t *testing.T) {
 	share, median, ratio := 1.0/3, 2.0, 2.0
 	wl := host.Welcome{WindowMinutes: 10, Newcomers: 3, Welcomed: 1, WelcomedShare: &share, MedianMinutesToWelcome: &median,
-		Welcomers: []host.Welcomer{{AuthorID: "sim:ana", Handle: "ana", Newcomers: 1}, {AuthorID: "sim:carol", Handle: "carol", Newcomers: 1}},
+		Welcomers:        []host.Welcomer{{AuthorID: "sim:ana", Handle: "ana", Newcomers: 1}, {AuthorID: "sim:carol", Handle: "carol", Newcomers: 1}},
 		ReturnedWelcomed: 1, ReturnedUnwelcomed: 1, LaterSessions: 4, ReturnRatio: &ratio}
 	var b strings.Builder
 	writeWelcome(&b, wl, true)
