@@ -177,9 +177,11 @@ func TestHostConsoleInBrowser(t *testing.T) {
 	p.checkErrors()
 }
 
-// TestOptOutAppliesLive: an account that opts out disappears from an open viewer page
-// (posts and leaderboard row) and from an open host console, without a reload.
-func TestOptOutAppliesLive(t *testing.T) {
+// TestViewerAppliesUpdatesAndOptOutsLive: the viewer moves a reply into its late
+// parent's thread on an update event; an account that opts out disappears from an open
+// viewer page (posts and leaderboard row) and from an open host console; all without a
+// reload.
+func TestViewerAppliesUpdatesAndOptOutsLive(t *testing.T) {
 	const id = "optlive"
 	const who = "frankopt"
 	start := time.Now().UTC().Add(-15 * time.Minute)
@@ -195,6 +197,17 @@ func TestOptOutAppliesLive(t *testing.T) {
 	viewer.waitJS("the posts and the leaderboard", `document.querySelector('[data-post-id="optlive:2"]') &&
 		[...document.querySelectorAll('#board tbody th')].some((e) => e.textContent.includes('@frankopt'))`, 20*time.Second)
 	viewer.do(time.Second, chromedp.Evaluate[chromedp.Void](`window.__notReloaded = true`))
+
+	// An update event moves a reply under its parent that arrived late.
+	click(viewer, `input[name=view][value=qa]`)
+	late := newChat(id, id+"-cur", start)
+	late.post(id+":5", "ana", 5*time.Minute, "reply first", replyTo(id+":4", "ben"))
+	late.commit(t, ts.bus)
+	viewer.waitJS("the orphan reply", `document.querySelector('#feed .other [data-post-id="optlive:5"] .parent-quote.missing')`, 10*time.Second)
+	late.post(id+":4", "ben", 4*time.Minute, "parent second").post(id+":5", "ana", 5*time.Minute, "reply first", replyTo(id+":4", "ben"))
+	late.commitAs(t, ts.bus, id+":5")
+	viewer.waitJS("the reply in its parent's thread", `document.querySelector('[data-post-id="optlive:4"] > .replies > [data-post-id="optlive:5"] .parent-quote .quote-author')`, 10*time.Second)
+
 	console := openBrowser(t)
 	console.do(20*time.Second, chromedp.Navigate(ts.url+"/host?community="+id))
 	console.waitJS("frank waiting", `document.querySelector('[data-waiting-post-id="optlive:2"]')`, 20*time.Second)
