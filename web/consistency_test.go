@@ -254,4 +254,3 @@ func grafanaStat(t *testing.T, file, title, community, session string) uint64 {
 	}
 	return *v.(*uint64)
 }
-

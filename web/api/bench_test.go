@@ -160,7 +160,7 @@ communities:
 	now := benchStart.AddDate(0, 0, benchSessions)
 	a := api.New(readmodel.New(env.Conn), cfg, func() time.Time { return now }, nil)
 	a.Timeout = 5 * time.Minute
-	a.EnableAnalytics(optout.NewOptOuts(env.Conn, nil))
+	a.EnableAnalytics(env.Conn, optout.NewOptOuts(env.Conn, nil))
 	mux := http.NewServeMux()
 	a.Register(mux)
 
@@ -193,6 +193,8 @@ communities:
 		{"graph_gexf", func() string { return "/api/sessions/" + session() + "/graph?format=gexf" }},
 		{"participants", func() string { return "/api/sessions/" + session() + "/participants" }},
 		{"activity", func() string { return "/api/sessions/" + session() + "/activity" }},
+		{"host", func() string { return "/api/sessions/" + session() + "/host" }},
+		{"community_welcome_30d", func() string { return "/api/communities/bench/welcome?" + month() }},
 	}
 	b.ResetTimer()
 	for range b.N {

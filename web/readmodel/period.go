@@ -67,7 +67,7 @@ func (s *Store) CommunityStats(ctx context.Context, community string, from, to t
 	out := &CommunityStats{Community: community, From: from.UTC(), To: to.UTC(), Series: []SessionPoint{}, Regulars: []Regular{},
 		Network: network.Metrics{PerNode: []network.NodeMetrics{}}}
 	all, err := s.list(ctx, querySessionsFrom, params{"community": community, "from": chTime(from),
-		"limit": strconv.Itoa(MaxPeriodSessions + 4)}, false)
+		"limit": strconv.Itoa(MaxPeriodSessions + Later)}, false)
 	if err != nil {
 		return nil, fmt.Errorf("read sessions of %s: %w", community, err)
 	}
