@@ -51,9 +51,11 @@ type CommunityStats struct {
 	Participants uint64 `json:"participants"`
 	Newcomers    uint64 `json:"newcomers"`
 	// Growth is the change in participants from the first to the last session.
-	Growth   *float64        `json:"growth"`
-	Regulars []Regular       `json:"regulars"`
-	Network  network.Metrics `json:"network"`
+	Growth   *float64  `json:"growth"`
+	Regulars []Regular `json:"regulars"`
+	// Network is the analysis of the period's heaviest interactions (at most
+	// MaxPeriodEdges edges).
+	Network network.Metrics `json:"network"`
 }
 
 // RegularShare is the share of a period's sessions an account must attend (and at
@@ -156,7 +158,7 @@ func (s *Store) CommunityStats(ctx context.Context, community string, from, to t
 		out.Regulars = append(out.Regulars, Regular{ID: rid, Handle: h, Sessions: int(rg.Sessions), Posts: rg.Posts,
 			Share: float64(rg.Sessions) / float64(n)})
 	}
-	edges, err := s.Edges(ctx, period)
+	edges, err := s.edges(ctx, period, MaxPeriodEdges)
 	if err != nil {
 		return nil, fmt.Errorf("community %s: %w", community, err)
 	}

@@ -193,7 +193,8 @@ FROM
     GROUP BY session_id, src, dst, kind
 )
 GROUP BY src, dst, kind
-ORDER BY weight DESC, src, dst, kind`
+ORDER BY weight DESC, src, dst, kind
+LIMIT {max_edges:UInt32}`
 
 	// queryTerms is, per dimension, the values by posts using them: the top
 	// {limit} hashtags (the community's own excluded), urls and domains, and every

@@ -248,8 +248,14 @@ type KindEdge struct {
 // Edges reads the participant graph of sessions (of one community), per kind,
 // heaviest first.
 func (s *Store) Edges(ctx context.Context, list []Session) ([]KindEdge, error) {
+	return s.edges(ctx, list, maxSessionEdges)
+}
+
+// edges is Edges, at most max of them.
+func (s *Store) edges(ctx context.Context, list []Session, max int) ([]KindEdge, error) {
 	out := []KindEdge{}
-	if err := s.conn.Select(s.ctx(ctx, sessionParams(list)), &out, queryEdges); err != nil {
+	p := sessionParams(list).with("max_edges", strconv.Itoa(max))
+	if err := s.conn.Select(s.ctx(ctx, p), &out, queryEdges); err != nil {
 		return nil, fmt.Errorf("read edges: %w", err)
 	}
 	return out, nil
