@@ -37,11 +37,13 @@ import (
 
 // Statements of the placing, one place each.
 const (
-	// queryCellSpans is when the first and last posts of every cell of a community are.
+	// queryCellSpans is when the first and last posts of the cells of a community
+	// between two cells are (cell ids sort by time).
 	queryCellSpans = `
 SELECT session_id, min(first_at) AS first_at, max(last_at) AS last_at
 FROM chatnight.session_spans
 WHERE community = {community:String} AND startsWith(session_id, {prefix:String})
+  AND session_id >= {from:String} AND session_id <= {to:String}
 GROUP BY session_id`
 
 	// queryPlaced is the session each of some cells is recorded in, and that session's
@@ -79,12 +81,21 @@ func (p *Placer) Place(ctx context.Context, b *storage.Batch) error {
 	type key struct{ community, cell string }
 	gaps := map[string]time.Duration{}
 	touched := map[key]bool{}
+	spans := map[string][2]time.Time{} // community -> first and last touched cell's start
 	for _, s := range b.Sessions {
 		if s.Kind != sessions.KindCell {
 			continue
 		}
 		gaps[s.Community] = s.End.Sub(s.Start)
 		touched[key{s.Community, s.ID}] = true
+		sp, ok := spans[s.Community]
+		if !ok || s.Start.Before(sp[0]) {
+			sp[0] = s.Start
+		}
+		if !ok || s.Start.After(sp[1]) {
+			sp[1] = s.Start
+		}
+		spans[s.Community] = sp
 	}
 	communities := make([]string, 0, len(gaps))
 	for c := range gaps {
@@ -93,36 +104,63 @@ func (p *Placer) Place(ctx context.Context, b *storage.Batch) error {
 	sort.Strings(communities)
 	version := uint64(p.now().UnixNano())
 	for _, c := range communities {
-		if err := p.placeCommunity(ctx, c, gaps[c], func(cell string) bool { return touched[key{c, cell}] }, version); err != nil {
+		if err := p.placeCommunity(ctx, c, gaps[c], spans[c], func(cell string) bool { return touched[key{c, cell}] }, version); err != nil {
 			return fmt.Errorf("place detected sessions of %s: %w", c, err)
 		}
 	}
 	return nil
 }
 
-func (p *Placer) placeCommunity(ctx context.Context, community string, gap time.Duration, touched func(string) bool, version uint64) error {
-	var spans []sessions.CellSpan
-	q := clickhouse.Context(ctx, clickhouse.WithParameters(clickhouse.Parameters{
-		"community": community, "prefix": sessions.CellPrefix(community)}))
-	if err := p.conn.Select(q, &spans, queryCellSpans); err != nil {
-		return fmt.Errorf("read cell spans: %w", err)
-	}
-	var mine []sessions.Burst
-	var cells []string
-	for _, bu := range sessions.GroupCells(spans, gap) {
-		for _, c := range bu.Cells {
-			if touched(c) {
-				mine = append(mine, bu)
-				cells = append(cells, bu.Cells...)
-				break
+// firstWindow is how far around the batch's cells placing first reads other cells;
+// it doubles while a burst of the batch reaches the edge of what was read.
+const firstWindow = 24 * time.Hour
+
+// bursts returns the bursts of community that contain a touched cell, reading the
+// cells around first..last (the starts of the touched cells) until each such burst
+// ends inside what was read.
+func (p *Placer) bursts(ctx context.Context, community string, gap time.Duration, first, last time.Time, touched func(string) bool) ([]sessions.Burst, error) {
+	for w := firstWindow; ; w *= 2 {
+		from, to := first.Add(-w), last.Add(w)
+		var spans []sessions.CellSpan
+		q := clickhouse.Context(ctx, clickhouse.WithParameters(clickhouse.Parameters{
+			"community": community, "prefix": sessions.CellPrefix(community),
+			"from": sessions.CellID(community, from), "to": sessions.CellID(community, to)}))
+		if err := p.conn.Select(q, &spans, queryCellSpans); err != nil {
+			return nil, fmt.Errorf("read cell spans: %w", err)
+		}
+		var mine []sessions.Burst
+		open := false
+		for _, bu := range sessions.GroupCells(spans, gap) {
+			for _, c := range bu.Cells {
+				if touched(c) {
+					mine = append(mine, bu)
+					// A cell outside what was read could still join this burst (one
+					// before from ends before from+gap).
+					open = open || bu.Start.Before(from.Add(2*gap)) || bu.End.After(to.Add(-gap))
+					break
+				}
 			}
 		}
+		if !open || w > 20*365*24*time.Hour {
+			return mine, nil
+		}
+	}
+}
+
+func (p *Placer) placeCommunity(ctx context.Context, community string, gap time.Duration, span [2]time.Time, touched func(string) bool, version uint64) error {
+	mine, err := p.bursts(ctx, community, gap, span[0], span[1], touched)
+	if err != nil {
+		return err
+	}
+	var cells []string
+	for _, bu := range mine {
+		cells = append(cells, bu.Cells...)
 	}
 	if len(mine) == 0 {
 		return nil
 	}
 	var rows []placed
-	q = clickhouse.Context(ctx, clickhouse.WithParameters(clickhouse.Parameters{
+	q := clickhouse.Context(ctx, clickhouse.WithParameters(clickhouse.Parameters{
 		"community": community, "cells": storage.ArrayParam(cells)}))
 	if err := p.conn.Select(q, &rows, queryPlaced); err != nil {
 		return fmt.Errorf("read placed cells: %w", err)
