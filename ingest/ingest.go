@@ -1,7 +1,7 @@
 // Package ingest holds what every source shares: the Source contract, the Emitter that
-// publishes canonical posts and parks bad records, resumable cursors in NATS KV, and
-// backoff. Each network lives in its own package (ingest/xapi, ingest/mastodon,
-// ingest/bluesky); archive files are read by ingest/archive.
+// publishes canonical posts and parks bad records, and resumable cursors in NATS KV.
+// Each network lives in its own package (ingest/xapi, ingest/mastodon, ingest/bluesky);
+// archive files are read by ingest/archive. Sources retry with pipeline/backoff.
 package ingest
 
 import (
@@ -9,8 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
-	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -21,7 +19,7 @@ import (
 )
 
 // Source pulls posts from one network until ctx is done. Run handles reconnects and
-// retries itself (with Backoff) and returns nil on a clean stop; a returned error is
+// retries itself (with pipeline/backoff) and returns nil on a clean stop; a returned error is
 // fatal for that source, such as a missing credential, and says what to fix.
 type Source interface {
 	Name() string
@@ -145,46 +143,4 @@ func (c *Cursors) Put(ctx context.Context, key, value string) error {
 		return fmt.Errorf("save cursor %s: %w", key, err)
 	}
 	return nil
-}
-
-// Backoff grows the wait between retries exponentially with full jitter, so that many
-// ingestors failing together do not retry in lock step.
-type Backoff struct {
-	Min, Max time.Duration
-	attempt  int
-}
-
-// Next returns how long to wait before the next retry.
-func (b *Backoff) Next() time.Duration {
-	lo, hi := b.Min, b.Max
-	if lo <= 0 {
-		lo = 500 * time.Millisecond
-	}
-	if hi <= 0 {
-		hi = 2 * time.Minute
-	}
-	d := lo << min(b.attempt, 30)
-	if d <= 0 || d > hi {
-		d = hi
-	}
-	b.attempt++
-	return d/2 + rand.N(d/2+1)
-}
-
-// Reset starts over after a success.
-func (b *Backoff) Reset() { b.attempt = 0 }
-
-// Wait sleeps for Next() or until ctx is done.
-func (b *Backoff) Wait(ctx context.Context) error { return Sleep(ctx, b.Next()) }
-
-// Sleep waits for d or until ctx is done.
-func Sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/chatnight/chatnight/ingest"
 	"github.com/chatnight/chatnight/ingest/simulator"
+	"github.com/chatnight/chatnight/pipeline/backoff"
 	"github.com/chatnight/chatnight/pipeline/community"
 	"github.com/chatnight/chatnight/pipeline/derive"
 	"github.com/chatnight/chatnight/pipeline/processor"
@@ -160,7 +161,7 @@ func demo(ctx context.Context, cfg *community.Config, em *ingest.Emitter, log *s
 				}
 				pause := sessions.Gap(cm) + time.Minute
 				log.Info("chat night over; the next one starts after a pause", "community", cm.ID, "pause", pause)
-				if err := ingest.Sleep(ctx, pause); err != nil {
+				if err := backoff.Sleep(ctx, pause); err != nil {
 					return nil
 				}
 			}

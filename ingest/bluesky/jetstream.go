@@ -17,6 +17,7 @@ import (
 
 	"github.com/chatnight/chatnight/ingest"
 	"github.com/chatnight/chatnight/ingest/lru"
+	"github.com/chatnight/chatnight/pipeline/backoff"
 	"github.com/chatnight/chatnight/pipeline/community"
 	"github.com/chatnight/chatnight/pipeline/post"
 )
@@ -115,7 +116,7 @@ func NewJetstream(cfg JetstreamConfig) (*Jetstream, error) {
 		cfg: cfg, base: base,
 		kept:    lru.New[string, []string](cfg.KeptPosts),
 		pending: lru.New[string, []*post.Post](cfg.PendingReps),
-		sleep:   ingest.Sleep,
+		sleep:   backoff.Sleep,
 	}
 	j.parser = Parser{Profile: cfg.Profiles.Get}
 	for _, cm := range cfg.Communities {
@@ -131,7 +132,7 @@ func (j *Jetstream) Name() string { return "bluesky:jetstream" }
 
 // Run follows the firehose until ctx is done, reconnecting with backoff.
 func (j *Jetstream) Run(ctx context.Context, em *ingest.Emitter) error {
-	bo := ingest.Backoff{Min: time.Second, Max: 2 * time.Minute}
+	bo := backoff.Backoff{Min: time.Second, Max: 2 * time.Minute}
 	for {
 		cur, err := j.cfg.Cursors.Get(ctx, JetstreamCursorKey)
 		if err == nil {

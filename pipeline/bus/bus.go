@@ -8,7 +8,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"regexp"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -39,16 +38,6 @@ const (
 // DefaultURL is where `simulate` and `import` publish when no --nats-url is given:
 // the embedded server of a running `chatnight run`.
 const DefaultURL = "nats://127.0.0.1:4222"
-
-var communityToken = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,63}$`)
-
-// ValidCommunity reports whether id can be used as a subject token and table key.
-func ValidCommunity(id string) error {
-	if !communityToken.MatchString(id) {
-		return fmt.Errorf("community id %q: use 1-64 lower-case letters, digits, '-' or '_'", id)
-	}
-	return nil
-}
 
 // PostsSubject is where posts of a community arrive from a source.
 func PostsSubject(community string, src post.Source) string {

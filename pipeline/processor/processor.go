@@ -16,7 +16,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/chatnight/chatnight/ingest"
+	"github.com/chatnight/chatnight/pipeline/backoff"
 	"github.com/chatnight/chatnight/pipeline/bus"
 	"github.com/chatnight/chatnight/pipeline/derive"
 	"github.com/chatnight/chatnight/pipeline/post"
@@ -399,7 +399,7 @@ func (d *derived) adopted(community string, uniq int) map[string]bool {
 // retry runs step until it succeeds or ctx ends. While ClickHouse is away the
 // processor pulls nothing new: JetStream holds the backlog.
 func (p *Processor) retry(ctx context.Context, msgs []jetstream.Msg, what string, step func() error) error {
-	backoff := ingest.Backoff{Min: 200 * time.Millisecond, Max: 10 * time.Second}
+	bo := backoff.Backoff{Min: 200 * time.Millisecond, Max: 10 * time.Second}
 	for attempt := 1; ; attempt++ {
 		err := step()
 		if err == nil {
@@ -409,12 +409,12 @@ func (p *Processor) retry(ctx context.Context, msgs []jetstream.Msg, what string
 			return ctx.Err()
 		}
 		p.metrics.WriteErrors.Inc()
-		wait := backoff.Next()
+		wait := bo.Next()
 		p.log.Warn(what+" failed; retrying", "attempt", attempt, "messages", len(msgs), "retry_in", wait.Round(time.Millisecond), "err", brief(err))
 		for _, m := range msgs {
 			_ = m.InProgress() // keep the messages ours while we retry
 		}
-		if err := ingest.Sleep(ctx, wait); err != nil {
+		if err := backoff.Sleep(ctx, wait); err != nil {
 			return err
 		}
 	}
