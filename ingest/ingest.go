@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"log/slog"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/chatnight/chatnight/pipeline/bus"
@@ -34,8 +33,11 @@ type Emitter struct {
 	log     *slog.Logger
 }
 
-// NewEmitter publishes through js.
+// NewEmitter publishes through js and counts in metrics (nil: unregistered ones).
 func NewEmitter(js jetstream.JetStream, metrics *Metrics, log *slog.Logger) *Emitter {
+	if metrics == nil {
+		metrics, _ = NewMetrics(nil) // unregistered: cannot fail
+	}
 	return &Emitter{pub: bus.NewPublisher(js), js: js, metrics: metrics, log: log}
 }
 
@@ -97,11 +99,7 @@ func (e *Emitter) Batch(ctx context.Context, community string, src post.Source, 
 func (e *Emitter) Invalid(ctx context.Context, source, origin string, raw []byte, cause error) {
 	e.metrics.Invalid.WithLabelValues(source).Inc()
 	e.log.Warn("invalid record parked", "source", source, "origin", origin, "bytes", len(raw), "err", cause)
-	msg := nats.NewMsg(bus.DeadLetterSubject("ingest." + source))
-	msg.Data = raw
-	msg.Header.Set(bus.HeaderError, cause.Error())
-	msg.Header.Set(bus.HeaderOrigin, origin)
-	if err := e.pub.PublishMsg(ctx, msg); err != nil {
+	if err := e.pub.DeadLetter(ctx, "ingest."+source, origin, raw, cause); err != nil {
 		e.log.Error("dead letter not stored", "source", source, "origin", origin, "err", err)
 	}
 }

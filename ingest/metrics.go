@@ -1,6 +1,10 @@
 package ingest
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"fmt"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
 
 // Metrics are the ingest counters, labelled by source.
 type Metrics struct {
@@ -10,8 +14,9 @@ type Metrics struct {
 	RateLimitWaits *prometheus.CounterVec
 }
 
-// NewMetrics creates the ingest metrics and registers them with reg (nil: unregistered).
-func NewMetrics(reg prometheus.Registerer) *Metrics {
+// NewMetrics creates the ingest metrics and registers them with reg (nil: not
+// registered, which cannot fail).
+func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	m := &Metrics{
 		Posts: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "chatnight", Subsystem: "ingest", Name: "posts_total",
@@ -30,8 +35,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Times a source waited for its rate-limit window to reset.",
 		}, []string{"source"}),
 	}
-	if reg != nil {
-		reg.MustRegister(m.Posts, m.Invalid, m.Errors, m.RateLimitWaits)
+	if reg == nil {
+		return m, nil
 	}
-	return m
+	for _, c := range []prometheus.Collector{m.Posts, m.Invalid, m.Errors, m.RateLimitWaits} {
+		if err := reg.Register(c); err != nil {
+			return nil, fmt.Errorf("register ingest metrics: %w", err)
+		}
+	}
+	return m, nil
 }

@@ -49,7 +49,7 @@ func simulateCmd(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err := st.connectNATS(ctx, &o, false, "chatnight-simulate"); err != nil {
 		return err
 	}
-	em := ingest.NewEmitter(st.js, ingest.NewMetrics(nil), log)
+	em := ingest.NewEmitter(st.js, nil, log)
 	sum, err := simulator.Publish(ctx, simulator.Night{Community: cm, Seed: *seed, Posts: *posts, Start: start, Duration: *duration},
 		simulator.Options{Rate: *rate, Progress: stderr}, em)
 	if err != nil {

@@ -38,7 +38,7 @@ func newEnv(t *testing.T) *env {
 
 // emitter is a fresh Emitter, as each `chatnight import` run has its own.
 func (e *env) emitter() *ingest.Emitter {
-	return ingest.NewEmitter(e.nats.JS, ingest.NewMetrics(nil), slog.New(slog.NewTextHandler(e.log, nil)))
+	return ingest.NewEmitter(e.nats.JS, nil, slog.New(slog.NewTextHandler(e.log, nil)))
 }
 
 func (e *env) importFiles(t *testing.T, opts Options, files ...string) (Summary, string) {

@@ -95,7 +95,7 @@ func NewJetstream(cfg JetstreamConfig) (*Jetstream, error) {
 		return nil, errors.New("jetstream source needs the cursor store")
 	}
 	if cfg.Metrics == nil {
-		cfg.Metrics = ingest.NewMetrics(nil)
+		cfg.Metrics, _ = ingest.NewMetrics(nil) // unregistered: cannot fail
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)

@@ -91,7 +91,7 @@ func NewSearch(cfg SearchConfig) (*Search, error) {
 		cfg.MaxPages = defaultSearchPages
 	}
 	if cfg.Metrics == nil {
-		cfg.Metrics = ingest.NewMetrics(nil)
+		cfg.Metrics, _ = ingest.NewMetrics(nil) // unregistered: cannot fail
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)

@@ -36,7 +36,7 @@ func New(t testing.TB) *Harness {
 	env := bustest.Start(t)
 	buf := &SyncBuffer{}
 	logger := slog.New(slog.NewTextHandler(buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	m := ingest.NewMetrics(nil)
+	m, _ := ingest.NewMetrics(nil) // unregistered: cannot fail
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	cur, err := ingest.OpenCursors(ctx, env.JS)

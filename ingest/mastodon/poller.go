@@ -90,7 +90,7 @@ func NewPoller(cfg PollerConfig) (*Poller, error) {
 		cfg.Lookback = DefaultLookback
 	}
 	if cfg.Metrics == nil {
-		cfg.Metrics = ingest.NewMetrics(nil)
+		cfg.Metrics, _ = ingest.NewMetrics(nil) // unregistered: cannot fail
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)

@@ -135,7 +135,7 @@ func newClient(cfg ClientConfig) (*client, error) {
 		c.log = slog.New(slog.DiscardHandler)
 	}
 	if c.metrics == nil {
-		c.metrics = ingest.NewMetrics(nil)
+		c.metrics, _ = ingest.NewMetrics(nil) // unregistered: cannot fail
 	}
 	if c.requestTimeout == 0 {
 		c.requestTimeout = 30 * time.Second

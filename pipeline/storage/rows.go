@@ -79,6 +79,8 @@ type EdgeRow struct {
 
 // Batch is everything one processor batch writes.
 type Batch struct {
+	// ID names the batch in ClickHouse's query ids and in logs; empty: none.
+	ID       string
 	Sessions []SessionRow
 	Posts    []PostRow
 	QAMarks  []QAMarkRow
