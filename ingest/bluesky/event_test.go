@@ -3,17 +3,14 @@ package bluesky
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/chatnight/chatnight/ingest/ingesttest"
 	"github.com/chatnight/chatnight/pipeline/post"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/golden")
 
 const (
 	didHost   = "did:plc:4hcldrhost7q2xq5ab3cd4ef"
@@ -24,44 +21,7 @@ const (
 )
 
 func readTestdata(t *testing.T, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return bytes.TrimSpace(b)
-}
-
-func goldenJSON(t *testing.T, posts []*post.Post) []byte {
-	t.Helper()
-	cp := make([]post.Post, len(posts))
-	for i, p := range posts {
-		cp[i] = *p
-		cp[i].Raw = nil
-	}
-	b, err := json.MarshalIndent(cp, "", "  ")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return append(b, '\n')
-}
-
-func checkGolden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", "golden", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from the golden file (go test -update rewrites it)\ngot:\n%s\nwant:\n%s", name, got, want)
-	}
+	return bytes.TrimSpace(ingesttest.Testdata(t, name))
 }
 
 func TestParseEventGolden(t *testing.T) {
@@ -93,7 +53,7 @@ func TestParseEventGolden(t *testing.T) {
 				}
 				p.Community = ""
 			}
-			checkGolden(t, name, goldenJSON(t, posts))
+			ingesttest.Golden(t, name, ingesttest.PostsJSON(t, posts))
 		})
 	}
 }
@@ -299,7 +259,7 @@ func TestParsePostView(t *testing.T) {
 	eq(t, "author", posts[0].Author, post.Account{ID: "bluesky:" + didHost, Handle: "hcldr.bsky.social", Name: "HCLDR chat"})
 	eq(t, "reply", posts[1].ReplyToID, "bluesky:"+uriQ1)
 	eq(t, "same id as the firehose", posts[0].ID, "bluesky:"+uriQ1)
-	checkGolden(t, "search_page1.json", goldenJSON(t, posts))
+	ingesttest.Golden(t, "search_page1.json", ingesttest.PostsJSON(t, posts))
 
 	var page2 struct {
 		Posts []json.RawMessage `json:"posts"`

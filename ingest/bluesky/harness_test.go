@@ -1,11 +1,7 @@
 package bluesky
 
 import (
-	"context"
-	"slices"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/chatnight/chatnight/ingest"
 	"github.com/chatnight/chatnight/ingest/ingesttest"
@@ -28,29 +24,7 @@ var (
 	counterValue = ingesttest.CounterValue
 )
 
-// sleeps records and skips waits, except block, which waits for the test to end.
-type sleeps struct {
-	mu    sync.Mutex
-	waits []time.Duration
-	block time.Duration
-}
-
-func (s *sleeps) sleep(ctx context.Context, d time.Duration) error {
-	if s.block != 0 && d == s.block {
-		<-ctx.Done()
-		return ctx.Err()
-	}
-	s.mu.Lock()
-	s.waits = append(s.waits, d)
-	s.mu.Unlock()
-	return ctx.Err()
-}
-
-func (s *sleeps) list() []time.Duration {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return slices.Clone(s.waits)
-}
+type sleeps = ingesttest.Sleeps
 
 // cursorStub satisfies constructors that only check for a cursor store.
 var cursorStub ingest.Cursors

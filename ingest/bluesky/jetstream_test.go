@@ -140,7 +140,7 @@ func TestJetstreamFiltersResumesAndReconnects(t *testing.T) {
 			t.Fatal(err)
 		}
 		sl := &sleeps{}
-		j.sleep = sl.sleep
+		j.sleep = sl.Sleep
 		return j, sl
 	}
 	j, sl := newSource()
@@ -158,7 +158,7 @@ func TestJetstreamFiltersResumesAndReconnects(t *testing.T) {
 	eq(t, "wantedCollections", conns[0]["wantedCollections"], []string{CollectionPost, CollectionRepost})
 	eq(t, "first cursor", conns[0].Get("cursor"), "")
 	eq(t, "resume cursor", conns[1].Get("cursor"), strconv.FormatInt(lastOfFirst-5_000_000, 10))
-	eq(t, "one backoff wait before reconnecting", len(sl.list()), 1)
+	eq(t, "one backoff wait before reconnecting", len(sl.List()), 1)
 
 	eq(t, "#hcldr posts", h.Count(t, bus.PostsStream, "posts.hcldr.bluesky"), uint64(4)) // p1, r0, r1, p5
 	eq(t, "#hitsm posts", h.Count(t, bus.PostsStream, "posts.hitsm.bluesky"), uint64(1))

@@ -97,8 +97,8 @@ func TestSearchBackfillPagesAndLogsInAgain(t *testing.T) {
 	}
 	now := time.Date(2024, 10, 22, 1, 0, 0, 0, time.UTC)
 	s.now = func() time.Time { return now }
-	sl := &sleeps{block: time.Hour}
-	s.sleep = sl.sleep
+	sl := &sleeps{Block: time.Hour}
+	s.sleep = sl.Sleep
 	stop := run(t, s, h.Emitter)
 	waitFor(t, 10*time.Second, "both hashtags searched", func() bool {
 		pds.mu.Lock()
@@ -131,7 +131,7 @@ func TestSearchBackfillPagesAndLogsInAgain(t *testing.T) {
 	// The next run reads from a little before the cursor.
 	s2, _ := NewSearch(SearchConfig{PDSURL: pds.srv.URL, Identifier: testIdentifier, AppPassword: testPassword,
 		Communities: testCommunities[:1], Cursors: h.Cursors, HTTPClient: pds.srv.Client()})
-	s2.sleep = (&sleeps{block: defaultSearchEvery}).sleep
+	s2.sleep = (&sleeps{Block: defaultSearchEvery}).Sleep
 	pds.mu.Lock()
 	pds.searches = nil
 	pds.mu.Unlock()
@@ -209,8 +209,8 @@ func TestSearchWaitsOutRateLimit(t *testing.T) {
 	s, _ := NewSearch(SearchConfig{PDSURL: srv.URL, Identifier: "bot.example", AppPassword: "pw-1",
 		Communities: testCommunities[:1], Cursors: h.Cursors, Metrics: h.Metrics, HTTPClient: srv.Client()})
 	s.now = func() time.Time { return reset.Add(-42 * time.Second) }
-	sl := &sleeps{block: defaultSearchEvery}
-	s.sleep = sl.sleep
+	sl := &sleeps{Block: defaultSearchEvery}
+	s.sleep = sl.Sleep
 	stop := run(t, s, h.Emitter)
 	waitFor(t, 10*time.Second, "the retried search", func() bool {
 		mu.Lock()
@@ -218,6 +218,6 @@ func TestSearchWaitsOutRateLimit(t *testing.T) {
 		return n >= 3
 	})
 	_ = stop()
-	eq(t, "waits", sl.list(), []time.Duration{42 * time.Second})
+	eq(t, "waits", sl.List(), []time.Duration{42 * time.Second})
 	eq(t, "rate limit waits", counterValue(h.Metrics.RateLimitWaits.WithLabelValues("bluesky")), 1.0)
 }

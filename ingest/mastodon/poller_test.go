@@ -30,8 +30,8 @@ func newTestPoller(t *testing.T, h *harness, inst *fakeInstance, token string) (
 	if err != nil {
 		t.Fatal(err)
 	}
-	sl := &sleeps{interval: time.Hour}
-	p.c.sleep = sl.sleep
+	sl := &sleeps{Block: time.Hour}
+	p.c.sleep = sl.Sleep
 	return p, sl
 }
 
@@ -114,7 +114,7 @@ func TestPollerWaitsForRateLimitReset(t *testing.T) {
 	waitFor(t, 10*time.Second, "cursor", func() bool { return h.Cursor(t, p.key) == ss[49].LocalID })
 	_ = stop()
 
-	waits := sl.list()
+	waits := sl.List()
 	if len(waits) != 2 {
 		t.Fatalf("waits = %v, want the two rate-limit windows", waits)
 	}
@@ -145,7 +145,7 @@ func TestPollerRetriesServerErrors(t *testing.T) {
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
-	eq(t, "backoff waits", len(sl.list()), 2)
+	eq(t, "backoff waits", len(sl.List()), 2)
 	eq(t, "errors counted", counterValue(h.Metrics.Errors.WithLabelValues("mastodon")), 2.0)
 	eq(t, "posts stored", h.Count(t, bus.PostsStream, "posts.hcldr.mastodon"), uint64(10))
 }
@@ -335,7 +335,7 @@ func TestStreamingBackfillsAfterEachConnect(t *testing.T) {
 		t.Fatal(err)
 	}
 	sl := &sleeps{}
-	s.p.c.sleep = sl.sleep
+	s.p.c.sleep = sl.Sleep
 	h.SetCursor(t, s.p.key, "1")
 	stop := run(t, s, h.Emitter)
 	waitFor(t, 10*time.Second, "cursor at the last status", func() bool { return h.Cursor(t, s.p.key) == ss[5].LocalID })

@@ -3,59 +3,16 @@ package mastodon
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/chatnight/chatnight/ingest/ingesttest"
 	"github.com/chatnight/chatnight/pipeline/post"
 )
 
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/golden")
-
-func readTestdata(t *testing.T, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
-// goldenJSON renders posts without Raw (checked separately) for a golden file.
-func goldenJSON(t *testing.T, posts []*post.Post) []byte {
-	t.Helper()
-	cp := make([]post.Post, len(posts))
-	for i, p := range posts {
-		cp[i] = *p
-		cp[i].Raw = nil
-	}
-	b, err := json.MarshalIndent(cp, "", "  ")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return append(b, '\n')
-}
-
-func checkGolden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", "golden", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from the golden file (go test -update rewrites it)\ngot:\n%s\nwant:\n%s", name, got, want)
-	}
-}
+func readTestdata(t *testing.T, name string) []byte { return ingesttest.Testdata(t, name) }
 
 func TestParseStatusGolden(t *testing.T) {
 	files, err := filepath.Glob(filepath.Join("testdata", "status", "*.json"))
@@ -83,7 +40,7 @@ func TestParseStatusGolden(t *testing.T) {
 					t.Errorf("post %s: Raw is not the status JSON", p.ID)
 				}
 			}
-			checkGolden(t, name, goldenJSON(t, posts))
+			ingesttest.Golden(t, name, ingesttest.PostsJSON(t, posts))
 		})
 	}
 }

@@ -1,0 +1,80 @@
+package ingesttest
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/chatnight/chatnight/pipeline/post"
+)
+
+// update is the -update flag of every source's tests.
+var update = flag.Bool("update", false, "rewrite the golden files under testdata/golden")
+
+// Testdata reads testdata/name.
+func Testdata(t testing.TB, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// Golden compares got with testdata/golden/name, or rewrites that file when the tests
+// run with -update.
+func Golden(t testing.TB, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", "golden", name)
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs from the golden file (go test -update rewrites it)\ngot:\n%s\nwant:\n%s", path, got, want)
+	}
+}
+
+// withoutRaw copies posts without their Raw payload, which tests check on their own.
+func withoutRaw(posts []*post.Post) []*post.Post {
+	out := make([]*post.Post, len(posts))
+	for i, p := range posts {
+		cp := *p
+		cp.Raw = nil
+		out[i] = &cp
+	}
+	return out
+}
+
+// PostsJSON renders posts, without Raw, as an indented JSON array for a golden file.
+func PostsJSON(t testing.TB, posts []*post.Post) []byte {
+	t.Helper()
+	b, err := json.MarshalIndent(withoutRaw(posts), "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return append(b, '\n')
+}
+
+// PostsLines renders posts, without Raw, in their wire encoding (JSON Lines) for a
+// golden file.
+func PostsLines(t testing.TB, posts []*post.Post) []byte {
+	t.Helper()
+	b, err := post.Encode(nil, withoutRaw(posts)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
