@@ -25,37 +25,30 @@ func readTestdata(t *testing.T, name string) []byte {
 }
 
 func TestParseEventGolden(t *testing.T) {
-	files, err := filepath.Glob(filepath.Join("testdata", "events", "*.json"))
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no test events: %v", err)
-	}
-	for _, f := range files {
-		name := filepath.Base(f)
-		t.Run(name, func(t *testing.T) {
-			raw := readTestdata(t, filepath.Join("events", name))
-			posts, err := ParseEvent(raw, post.SourceBluesky)
-			if err != nil {
-				t.Fatal(err)
+	ingesttest.GoldenFiles(t, "events", func(t *testing.T, name string, raw []byte) ([]*post.Post, bool) {
+		raw = bytes.TrimSpace(raw)
+		posts, err := ParseEvent(raw, post.SourceBluesky)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.HasPrefix(name, "ignored_") {
+			if posts != nil {
+				t.Fatalf("got %d posts from an event chatnight ignores", len(posts))
 			}
-			if strings.HasPrefix(name, "ignored_") {
-				if posts != nil {
-					t.Fatalf("got %d posts from an event chatnight ignores", len(posts))
-				}
-				return
+			return nil, false
+		}
+		for _, p := range posts {
+			if !bytes.Equal(p.Raw, raw) {
+				t.Errorf("Raw is not the event")
 			}
-			for _, p := range posts {
-				if !bytes.Equal(p.Raw, raw) {
-					t.Errorf("Raw is not the event")
-				}
-				p.Community = "hcldr"
-				if err := p.Validate(); err != nil {
-					t.Error(err)
-				}
-				p.Community = ""
+			p.Community = "hcldr"
+			if err := p.Validate(); err != nil {
+				t.Error(err)
 			}
-			ingesttest.Golden(t, name, ingesttest.PostsJSON(t, posts))
-		})
-	}
+			p.Community = ""
+		}
+		return posts, true
+	})
 }
 
 func TestParseEventFields(t *testing.T) {

@@ -47,6 +47,26 @@ func Golden(t testing.TB, name string, got []byte) {
 	}
 }
 
+// GoldenFiles parses each testdata/dir/*.json in a subtest named after the file and
+// compares the posts with testdata/golden/<file>. parse checks what it must of the
+// posts and returns them, or false when the file is one the source ignores (no golden
+// file then).
+func GoldenFiles(t *testing.T, dir string, parse func(t *testing.T, name string, raw []byte) ([]*post.Post, bool)) {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join("testdata", dir, "*.json"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no test files in testdata/%s: %v", dir, err)
+	}
+	for _, f := range files {
+		name := filepath.Base(f)
+		t.Run(name, func(t *testing.T) {
+			if posts, ok := parse(t, name, Testdata(t, filepath.Join(dir, name))); ok {
+				Golden(t, name, PostsJSON(t, posts))
+			}
+		})
+	}
+}
+
 // withoutRaw copies posts without their Raw payload, which tests check on their own.
 func withoutRaw(posts []*post.Post) []*post.Post {
 	out := make([]*post.Post, len(posts))
