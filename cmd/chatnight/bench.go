@@ -364,7 +364,7 @@ func benchE2E(ctx context.Context, st *stack, cfg *community.Config, src *nightS
 				if err := pub.PublishMsg(gctx, m); err != nil {
 					return err
 				}
-				published += int64(postsIn(m))
+				published += int64(bus.PostsIn(m.Header))
 			}
 			_ = n
 		}
@@ -392,14 +392,6 @@ func benchE2E(ctx context.Context, st *stack, cfg *community.Config, src *nightS
 	mu.Lock()
 	defer mu.Unlock()
 	return float64(committed.Load()) / elapsed.Seconds(), percentile(latencies, 0.99), nil
-}
-
-func postsIn(m *nats.Msg) int {
-	n, err := strconv.Atoi(m.Header.Get(bus.HeaderBatchPosts))
-	if err != nil || n <= 0 {
-		return 1
-	}
-	return n
 }
 
 func percentile(ds []time.Duration, q float64) float64 {

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
+	"github.com/chatnight/chatnight/pipeline/bus/bustest"
 	"github.com/chatnight/chatnight/pipeline/storage"
 )
 
@@ -36,17 +36,6 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// freePort returns a loopback port nobody listens on right now.
-func freePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 // node is one chatnight child process with its own ports and data dir.
 type node struct {
 	t        testing.TB
@@ -63,9 +52,9 @@ func newNode(t testing.TB, dataDir string) *node {
 	return &node{
 		t:        t,
 		dataDir:  dataDir,
-		httpAddr: fmt.Sprintf("127.0.0.1:%d", freePort(t)),
-		natsAddr: fmt.Sprintf("127.0.0.1:%d", freePort(t)),
-		chAddr:   fmt.Sprintf("127.0.0.1:%d", freePort(t)),
+		httpAddr: fmt.Sprintf("127.0.0.1:%d", bustest.FreePort(t)),
+		natsAddr: fmt.Sprintf("127.0.0.1:%d", bustest.FreePort(t)),
+		chAddr:   fmt.Sprintf("127.0.0.1:%d", bustest.FreePort(t)),
 	}
 }
 

@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/chatnight/chatnight/ingest"
-	"github.com/chatnight/chatnight/ingest/ingesttest"
 	"github.com/chatnight/chatnight/pipeline/community"
 )
 
@@ -216,19 +215,6 @@ func (f *fakeInstance) status(w http.ResponseWriter, id string) {
 	w.WriteHeader(http.StatusNotFound)
 	_, _ = io.WriteString(w, `{"error":"Record not found"}`)
 }
-
-// harness is the shared source-test harness: embedded NATS, emitter, cursors, log.
-type harness = ingesttest.Harness
-
-func newHarness(t *testing.T) *harness { return ingesttest.New(t) }
-
-var (
-	run          = ingesttest.Run
-	waitFor      = ingesttest.WaitFor
-	counterValue = ingesttest.CounterValue
-)
-
-type sleeps = ingesttest.Sleeps
 
 // makeStatuses makes n #hcldr statuses with increasing snowflake ids on host, the
 // i-th by a remote account when remote is set.

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -38,6 +39,15 @@ const (
 // DefaultURL is where `simulate` and `import` publish when no --nats-url is given:
 // the embedded server of a running `chatnight run`.
 const DefaultURL = "nats://127.0.0.1:4222"
+
+// PostsIn is how many posts a message with header h carries: HeaderBatchPosts of a bulk
+// message, else 1.
+func PostsIn(h nats.Header) int {
+	if n, err := strconv.Atoi(h.Get(HeaderBatchPosts)); err == nil && n > 0 {
+		return n
+	}
+	return 1
+}
 
 // PostsSubject is where posts of a community arrive from a source.
 func PostsSubject(community string, src post.Source) string {

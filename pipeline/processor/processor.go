@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strconv"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -203,7 +202,7 @@ func (p *Processor) Run(ctx context.Context) error {
 				timer.Reset(p.cfg.BatchWait)
 			}
 			cur.msgs = append(cur.msgs, m)
-			cur.posts += postsIn(m)
+			cur.posts += bus.PostsIn(m.Headers())
 			if cur.posts < p.cfg.BatchPosts {
 				continue
 			}
@@ -232,16 +231,6 @@ func (p *Processor) Run(ctx context.Context) error {
 			return nil
 		}
 	}
-}
-
-// postsIn is how many posts a message carries, from its header (bulk) or 1.
-func postsIn(m jetstream.Msg) int {
-	if h := m.Headers().Get(bus.HeaderBatchPosts); h != "" {
-		if n, err := strconv.Atoi(h); err == nil && n > 0 {
-			return n
-		}
-	}
-	return 1
 }
 
 // prepare decodes and derives one batch and puts it in the overlay; bad posts are

@@ -122,7 +122,7 @@ func StartCluster(t testing.TB, n int) *Cluster {
 	t.Helper()
 	routePorts := make([]int, n)
 	for i := range routePorts {
-		routePorts[i] = freePort(t)
+		routePorts[i] = FreePort(t)
 	}
 	var routes []*url.URL
 	for _, p := range routePorts {
@@ -188,7 +188,8 @@ func (c *Cluster) Stop(i int) {
 	c.Servers[i].WaitForShutdown()
 }
 
-func freePort(t testing.TB) int {
+// FreePort returns a loopback port nobody listens on right now.
+func FreePort(t testing.TB) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
