@@ -17,23 +17,14 @@ type Metrics struct {
 // NewMetrics creates the ingest metrics and registers them with reg (nil: not
 // registered, which cannot fail).
 func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
+	bySource := func(name, help string) *prometheus.CounterVec {
+		return prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "chatnight", Subsystem: "ingest", Name: name, Help: help}, []string{"source"})
+	}
 	m := &Metrics{
-		Posts: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: "chatnight", Subsystem: "ingest", Name: "posts_total",
-			Help: "Posts published to NATS, by source.",
-		}, []string{"source"}),
-		Invalid: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: "chatnight", Subsystem: "ingest", Name: "invalid_records_total",
-			Help: "Records a source could not parse, parked on the dead-letter subject.",
-		}, []string{"source"}),
-		Errors: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: "chatnight", Subsystem: "ingest", Name: "errors_total",
-			Help: "Failed requests and dropped connections, retried with backoff.",
-		}, []string{"source"}),
-		RateLimitWaits: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: "chatnight", Subsystem: "ingest", Name: "rate_limit_waits_total",
-			Help: "Times a source waited for its rate-limit window to reset.",
-		}, []string{"source"}),
+		Posts:          bySource("posts_total", "Posts published to NATS, by source."),
+		Invalid:        bySource("invalid_records_total", "Records a source could not parse, parked on the dead-letter subject."),
+		Errors:         bySource("errors_total", "Failed requests and dropped connections, retried with backoff."),
+		RateLimitWaits: bySource("rate_limit_waits_total", "Times a source waited for its rate-limit window to reset."),
 	}
 	if reg == nil {
 		return m, nil

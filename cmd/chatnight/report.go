@@ -35,11 +35,7 @@ func reportCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if *format != "text" && *format != "json" && *format != "md" {
 		return fmt.Errorf("--format %q: use text, json or md", *format)
 	}
-	log, err := o.logger(stderr)
-	if err != nil {
-		return err
-	}
-	cm, err := o.community(*communityID)
+	log, cm, err := o.loggerFor(stderr, *communityID)
 	if err != nil {
 		return err
 	}

@@ -27,11 +27,7 @@ func simulateCmd(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		fs.Usage()
 		return fmt.Errorf("--community is required: %w", flag.ErrHelp)
 	}
-	log, err := o.logger(stderr)
-	if err != nil {
-		return err
-	}
-	cm, err := o.community(*communityID)
+	log, cm, err := o.loggerFor(stderr, *communityID)
 	if err != nil {
 		return err
 	}

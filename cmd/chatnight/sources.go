@@ -75,11 +75,7 @@ func importCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if _, err := archive.LookupFormat(*format); err != nil {
 		return err
 	}
-	log, err := o.logger(stderr)
-	if err != nil {
-		return err
-	}
-	cm, err := o.community(*communityID)
+	log, cm, err := o.loggerFor(stderr, *communityID)
 	if err != nil {
 		return err
 	}
