@@ -158,12 +158,7 @@ func TestParseEventErrors(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := ParseEvent([]byte(tc.raw), post.SourceBluesky)
-			switch {
-			case tc.want == "" && err != nil:
-				t.Fatalf("unexpected error: %v", err)
-			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
-				t.Fatalf("error %v, want one containing %q", err, tc.want)
-			}
+			ingesttest.CheckErr(t, err, tc.want)
 		})
 	}
 }

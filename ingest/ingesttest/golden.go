@@ -6,7 +6,9 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/chatnight/chatnight/pipeline/post"
 )
@@ -65,6 +67,26 @@ func GoldenFiles(t *testing.T, dir string, parse func(t *testing.T, name string,
 			}
 		})
 	}
+}
+
+// CheckErr fails t unless err is nil when want is empty, or says want otherwise.
+func CheckErr(t testing.TB, err error, want string) {
+	t.Helper()
+	switch {
+	case want == "" && err != nil:
+		t.Fatalf("unexpected error: %v", err)
+	case want != "" && (err == nil || !strings.Contains(err.Error(), want)):
+		t.Fatalf("error %v, want one containing %q", err, want)
+	}
+}
+
+// Time parses an RFC 3339 time of a test table; a typo panics.
+func Time(s string) time.Time {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		panic(err)
+	}
+	return t
 }
 
 // withoutRaw copies posts without their Raw payload, which tests check on their own.

@@ -194,12 +194,7 @@ func TestParseStatusErrors(t *testing.T) {
 			if strings.Contains(tc.name, "skipped") && (err != nil || posts != nil) {
 				t.Fatalf("got %d posts, %v; want none and no error", len(posts), err)
 			}
-			switch {
-			case tc.want == "" && err != nil:
-				t.Fatalf("unexpected error: %v", err)
-			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
-				t.Fatalf("error %v, want one containing %q", err, tc.want)
-			}
+			ingesttest.CheckErr(t, err, tc.want)
 		})
 	}
 }

@@ -8,7 +8,6 @@ import (
 	"reflect"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/chatnight/chatnight/ingest/ingesttest"
 	"github.com/chatnight/chatnight/pipeline/post"
@@ -33,13 +32,7 @@ func readAll(t *testing.T, r io.Reader) []Row {
 	}
 }
 
-func ts(s string) time.Time {
-	t, err := time.Parse(time.RFC3339, s)
-	if err != nil {
-		panic(err)
-	}
-	return t
-}
+var ts = ingesttest.Time
 
 func TestReadTAGS(t *testing.T) {
 	f, err := os.Open("testdata/hcldr.csv")

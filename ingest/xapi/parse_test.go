@@ -67,13 +67,7 @@ func golden(t *testing.T, name string, posts []*post.Post) {
 	ingesttest.Golden(t, name, ingesttest.PostsLines(t, posts))
 }
 
-func ts(s string) time.Time {
-	t, err := time.Parse(time.RFC3339Nano, s)
-	if err != nil {
-		panic(err)
-	}
-	return t
-}
+var ts = ingesttest.Time
 
 func TestParseV2SearchPage(t *testing.T) {
 	raw, err := os.ReadFile("testdata/search_page.json")
