@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -25,6 +26,14 @@ type Source interface {
 	Run(ctx context.Context, em *Emitter) error
 }
 
+// Deps are what the sources of one network share.
+type Deps struct {
+	Cursors    *Cursors
+	Metrics    *Metrics
+	Log        *slog.Logger
+	HTTPClient *http.Client
+}
+
 // Emitter publishes the posts a source produces and parks what it cannot parse.
 type Emitter struct {
 	pub     *bus.Publisher
@@ -35,9 +44,7 @@ type Emitter struct {
 
 // NewEmitter publishes through js and counts in metrics (nil: unregistered ones).
 func NewEmitter(js jetstream.JetStream, metrics *Metrics, log *slog.Logger) *Emitter {
-	if metrics == nil {
-		metrics, _ = NewMetrics(nil) // unregistered: cannot fail
-	}
+	metrics, log = Defaults(metrics, log)
 	return &Emitter{pub: bus.NewPublisher(js), js: js, metrics: metrics, log: log}
 }
 

@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"fmt"
+	"log/slog"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -35,4 +36,16 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		}
 	}
 	return m, nil
+}
+
+// Defaults fills what a source's config may leave nil: metrics that are not registered
+// and a logger that discards.
+func Defaults(m *Metrics, log *slog.Logger) (*Metrics, *slog.Logger) {
+	if m == nil {
+		m, _ = NewMetrics(nil) // not registered: cannot fail
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return m, log
 }

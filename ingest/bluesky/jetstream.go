@@ -94,12 +94,7 @@ func NewJetstream(cfg JetstreamConfig) (*Jetstream, error) {
 	if cfg.Cursors == nil {
 		return nil, errors.New("jetstream source needs the cursor store")
 	}
-	if cfg.Metrics == nil {
-		cfg.Metrics, _ = ingest.NewMetrics(nil) // unregistered: cannot fail
-	}
-	if cfg.Log == nil {
-		cfg.Log = slog.New(slog.DiscardHandler)
-	}
+	cfg.Metrics, cfg.Log = ingest.Defaults(cfg.Metrics, cfg.Log)
 	if cfg.Dialer == nil {
 		cfg.Dialer = &websocket.Dialer{HandshakeTimeout: 15 * time.Second, Proxy: http.ProxyFromEnvironment}
 	}

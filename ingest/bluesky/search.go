@@ -90,12 +90,7 @@ func NewSearch(cfg SearchConfig) (*Search, error) {
 	if cfg.MaxPages <= 0 {
 		cfg.MaxPages = defaultSearchPages
 	}
-	if cfg.Metrics == nil {
-		cfg.Metrics, _ = ingest.NewMetrics(nil) // unregistered: cannot fail
-	}
-	if cfg.Log == nil {
-		cfg.Log = slog.New(slog.DiscardHandler)
-	}
+	cfg.Metrics, cfg.Log = ingest.Defaults(cfg.Metrics, cfg.Log)
 	if cfg.HTTPClient == nil {
 		cfg.HTTPClient = &http.Client{Timeout: 30 * time.Second}
 	}

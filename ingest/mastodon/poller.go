@@ -89,12 +89,7 @@ func NewPoller(cfg PollerConfig) (*Poller, error) {
 	if cfg.Lookback == 0 {
 		cfg.Lookback = DefaultLookback
 	}
-	if cfg.Metrics == nil {
-		cfg.Metrics, _ = ingest.NewMetrics(nil) // unregistered: cannot fail
-	}
-	if cfg.Log == nil {
-		cfg.Log = slog.New(slog.DiscardHandler)
-	}
+	cfg.Metrics, cfg.Log = ingest.Defaults(cfg.Metrics, cfg.Log)
 	if cfg.HTTPClient == nil {
 		cfg.HTTPClient = &http.Client{Timeout: 30 * time.Second}
 	}
