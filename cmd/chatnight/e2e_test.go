@@ -4,18 +4,17 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
+	"github.com/chatnight/chatnight/ingest/ingesttest"
 	"github.com/chatnight/chatnight/pipeline/bus/bustest"
 	"github.com/chatnight/chatnight/pipeline/storage"
 )
@@ -44,7 +43,7 @@ type node struct {
 	natsAddr string
 	chAddr   string
 	cmd      *exec.Cmd
-	out      *syncBuffer
+	out      *ingesttest.SyncBuffer
 	done     chan error
 }
 
@@ -75,7 +74,7 @@ func (n *node) startArgs(args []string) {
 	t.Helper()
 	n.cmd = exec.Command(os.Args[0], args...)
 	n.cmd.Env = append(os.Environ(), envTestMain+"=1")
-	n.out = &syncBuffer{}
+	n.out = &ingesttest.SyncBuffer{}
 	n.cmd.Stdout, n.cmd.Stderr = n.out, n.out
 	if err := n.cmd.Start(); err != nil {
 		t.Fatalf("start chatnight: %v", err)
@@ -166,22 +165,3 @@ func waitFor(t testing.TB, timeout time.Duration, what string, fn func() error) 
 	}
 	t.Fatalf("timed out after %v waiting for %s: %v", timeout, what, err)
 }
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-var _ io.Writer = (*syncBuffer)(nil)

@@ -1,7 +1,6 @@
 package hub
 
 import (
-	"context"
 	"fmt"
 	"runtime"
 	"slices"
@@ -72,16 +71,7 @@ func BenchmarkFanout(b *testing.B) {
 	}
 
 	body := liveBodies(b, batches, perBatch, "bench", 160)
-	ctx := context.Background()
-	stream, err := th.env.JS.Stream(ctx, bus.LiveStream)
-	if err != nil {
-		b.Fatal(err)
-	}
-	info, err := stream.Info(ctx)
-	if err != nil {
-		b.Fatal(err)
-	}
-	seq := info.State.LastSeq
+	seq := th.lastSeq(b)
 	received := func(want uint64) bool {
 		for i := range lastGot {
 			if lastGot[i].Load() < want {

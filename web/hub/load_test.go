@@ -1,7 +1,6 @@
 package hub
 
 import (
-	"context"
 	"os"
 	"runtime"
 	"strconv"
@@ -102,16 +101,7 @@ func BenchmarkLoad(b *testing.B) {
 		runtime.ReadMemStats(&m)
 		return m.HeapInuse
 	}
-	ctx := context.Background()
-	stream, err := th.env.JS.Stream(ctx, bus.LiveStream)
-	if err != nil {
-		b.Fatal(err)
-	}
-	info, err := stream.Info(ctx)
-	if err != nil {
-		b.Fatal(err)
-	}
-	seq := info.State.LastSeq
+	seq := th.lastSeq(b)
 	var heapStart, heapEnd, heapMax uint64
 	var posts uint64
 	start := time.Now()
