@@ -110,9 +110,7 @@ func TestPollerWaitsForRateLimitReset(t *testing.T) {
 		return false
 	}
 	p, sl := newTestPoller(t, h, inst, "")
-	h.SetCursor(t, p.key, ss[4].LocalID)
-	stop := ingesttest.Run(t, p, h.Emitter)
-	ingesttest.WaitFor(t, 10*time.Second, "cursor", func() bool { return h.Cursor(t, p.key) == ss[49].LocalID })
+	stop := pollUntil(t, h, p, ss[4].LocalID, ss[49].LocalID)
 	_ = stop()
 
 	waits := sl.List()
@@ -125,6 +123,15 @@ func TestPollerWaitsForRateLimitReset(t *testing.T) {
 	}
 	eq(t, "rate limit waits", ingesttest.CounterValue(h.Metrics.RateLimitWaits.WithLabelValues("mastodon")), 2.0)
 	eq(t, "posts stored", h.Count(t, bus.PostsStream, "posts.hcldr.mastodon"), uint64(45))
+}
+
+// pollUntil runs p from cursor from until its cursor reaches to, and returns its stop.
+func pollUntil(t *testing.T, h *ingesttest.Harness, p *Poller, from, to string) (stop func() error) {
+	t.Helper()
+	h.SetCursor(t, p.key, from)
+	stop = ingesttest.Run(t, p, h.Emitter)
+	ingesttest.WaitFor(t, 10*time.Second, "cursor", func() bool { return h.Cursor(t, p.key) == to })
+	return stop
 }
 
 func TestPollerRetriesServerErrors(t *testing.T) {
@@ -140,9 +147,7 @@ func TestPollerRetriesServerErrors(t *testing.T) {
 		return false
 	}
 	p, sl := newTestPoller(t, h, inst, "")
-	h.SetCursor(t, p.key, ss[1].LocalID)
-	stop := ingesttest.Run(t, p, h.Emitter)
-	ingesttest.WaitFor(t, 10*time.Second, "cursor", func() bool { return h.Cursor(t, p.key) == ss[11].LocalID })
+	stop := pollUntil(t, h, p, ss[1].LocalID, ss[11].LocalID)
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -185,9 +190,7 @@ func TestPollerDeadLettersMalformedStatus(t *testing.T) {
 	ss[3].Raw = badRaw // no account
 	inst.add(ss...)
 	p, _ := newTestPoller(t, h, inst, "")
-	h.SetCursor(t, p.key, "1")
-	stop := ingesttest.Run(t, p, h.Emitter)
-	ingesttest.WaitFor(t, 10*time.Second, "cursor", func() bool { return h.Cursor(t, p.key) == ss[5].LocalID })
+	stop := pollUntil(t, h, p, "1", ss[5].LocalID)
 	_ = stop()
 	eq(t, "good posts stored", h.Count(t, bus.PostsStream, "posts.hcldr.mastodon"), uint64(5))
 	msgs := h.Env.Messages(t, bus.DeadLetterStream, "deadletter.ingest.mastodon", 1, 5*time.Second)
@@ -218,9 +221,7 @@ func TestPollerResolvesReplyParents(t *testing.T) {
 	inst.add(ss...)
 	inst.add(hidden)
 	p, _ := newTestPoller(t, h, inst, "")
-	h.SetCursor(t, p.key, "1")
-	stop := ingesttest.Run(t, p, h.Emitter)
-	ingesttest.WaitFor(t, 10*time.Second, "cursor", func() bool { return h.Cursor(t, p.key) == ss[3].LocalID })
+	stop := pollUntil(t, h, p, "1", ss[3].LocalID)
 	_ = stop()
 
 	byID := map[string]*post.Post{}
