@@ -1,7 +1,3 @@
-// Package ingest holds what every source shares: the Source contract, the Emitter that
-// publishes canonical posts and parks bad records, and resumable cursors in NATS KV.
-// Each network lives in its own package (ingest/xapi, ingest/mastodon, ingest/bluesky);
-// archive files are read by ingest/archive. Sources retry with pipeline/backoff.
 package ingest
 
 import (
