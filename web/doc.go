@@ -1,6 +1,7 @@
 // Package web serves chatnight's page, its JSON API and the live websocket.
 //
 //	GET /                          the page (embedded assets, no build step)
+//	GET /host?community=ID[&session=ID]   the host console (questions, waiting posts, first-timers)
 //	GET /assets/...                its CSS and JavaScript modules
 //	GET /healthz                   the process is up
 //	GET /readyz                    NATS connected and ClickHouse answering (503 naming what is down)
