@@ -41,7 +41,11 @@ func TestEveryViewAgrees(t *testing.T) {
 	ts := startServer(t, cfg, func() time.Time { return now })
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 
-	em := ingest.NewEmitter(ts.bus.JS, ingest.NewMetrics(nil), quiet)
+	im, err := ingest.NewMetrics(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	em := ingest.NewEmitter(ts.bus.JS, im, quiet)
 	formats := map[string]string{"x-v2": "hcldr_v2.jsonl", "x-v1": "hcldr_v1.json", "tags-csv": "hcldr_tags.csv",
 		"mastodon": "hcldr_mastodon.json", "jetstream": "hcldr_jetstream.jsonl"}
 	for format, file := range formats {
@@ -60,8 +64,12 @@ func TestEveryViewAgrees(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	pm, err := processor.NewMetrics(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	p := processor.New(processor.Config{BatchWait: 50 * time.Millisecond}, ts.bus.JS,
-		derive.New(cfg, threads.NewClickHouse(ch), time.Now), storage.NewWriter(ch), processor.NewMetrics(nil), quiet)
+		derive.New(cfg, threads.NewClickHouse(ch), time.Now), storage.NewWriter(ch, nil), pm, quiet)
 	pctx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- p.Run(pctx) }()

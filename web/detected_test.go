@@ -34,7 +34,7 @@ func deriveAndWrite(t testing.TB, cfg *community.Config, posts []*post.Post) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := bursts.WriteAndPlace(ctx, storage.NewWriter(ch), b); err != nil {
+	if err := bursts.WriteAndPlace(ctx, storage.NewWriter(ch, nil), b); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -136,7 +136,7 @@ func (c *chat) write(t testing.TB) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := bursts.WriteAndPlace(ctx, storage.NewWriter(ch), &c.batch); err != nil {
+	if err := bursts.WriteAndPlace(ctx, storage.NewWriter(ch, nil), &c.batch); err != nil {
 		t.Fatalf("seed: %v", err)
 	}
 	c.batch = storage.Batch{}

@@ -31,7 +31,7 @@ func TestPlaceLongBurstsAndMerges(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := storage.NewWriter(env.Conn)
+	w := storage.NewWriter(env.Conn, nil)
 	write := func(ps []*post.Post) {
 		t.Helper()
 		b, err := derive.New(cfg, threads.NewClickHouse(env.Conn), time.Now).Derive(ctx, ps)

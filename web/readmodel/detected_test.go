@@ -46,7 +46,7 @@ func TestDetectedSession(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := bursts.WriteAndPlace(ctx, storage.NewWriter(env.Conn), b); err != nil {
+	if err := bursts.WriteAndPlace(ctx, storage.NewWriter(env.Conn, nil), b); err != nil {
 		t.Fatal(err)
 	}
 	an := readmodel.New(env.Conn)

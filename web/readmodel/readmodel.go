@@ -46,7 +46,7 @@ const (
 	MaxPeriodSessions = 1000
 	// MaxPeriodEdges bounds the network of a community series: its heaviest
 	// interactions. A session's network is never cut (it has far fewer).
-	MaxPeriodEdges = 5000
+	MaxPeriodEdges  = 5000
 	maxSessionEdges = 1 << 30
 	// windowMargin widens a session's [start, end) when reading its posts or minutes
 	// by time; it covers the scheduled grace windows (15 minutes before, 30 after).

@@ -69,7 +69,7 @@ communities:
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := storage.NewWriter(env.Conn).Write(ctx, b); err != nil {
+	if err := storage.NewWriter(env.Conn, nil).Write(ctx, b); err != nil {
 		t.Fatal(err)
 	}
 	type detected struct {
@@ -130,7 +130,7 @@ communities:
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := bursts.WriteAndPlace(ctx, storage.NewWriter(env.Conn), b); err != nil {
+		if err := bursts.WriteAndPlace(ctx, storage.NewWriter(env.Conn, nil), b); err != nil {
 			t.Fatal(err)
 		}
 	}
