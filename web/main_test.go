@@ -44,12 +44,15 @@ func runTests(m *testing.M) int {
 		return 1
 	}
 	defer conn.Close()
-	srv, err := endpoint.NewServer(conn, endpoint.Options{
+	opts := endpoint.Options{
 		Addr:             "127.0.0.1:0",
+		Password:         endpoint.NewPassword(),
+		ProcessPassword:  endpoint.NewPassword(),
 		MaxExecutionTime: time.Minute,
 		TempDir:          dir,
 		Logger:           slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
-	})
+	}
+	srv, err := endpoint.NewServer(conn, opts)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "FAIL:", err)
 		return 1
@@ -65,7 +68,7 @@ func runTests(m *testing.M) int {
 		defer cancel()
 		srv.Shutdown(ctx)
 	}()
-	ch, err = storage.Open(ctx, "http://"+srv.Addr()+"/default")
+	ch, err = storage.Open(ctx, opts.ProcessDSN(srv.Addr(), "default"))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "FAIL:", err)
 		return 1

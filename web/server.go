@@ -21,6 +21,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -58,6 +61,11 @@ type Config struct {
 	// DataDir, when set (embedded NATS or ClickHouse keep their data there), makes
 	// /readyz report a nearly full disk before writes start failing.
 	DataDir string
+	// AllowedHosts are host names (no port) the server answers to besides localhost,
+	// 127.0.0.1, ::1, the listen host and the hosts of AllowedOrigins. Listening on loopback,
+	// any other Host header is refused (DNS rebinding); listening beyond loopback (behind
+	// a proxy, scraped by service name) the check applies only when AllowedHosts is set.
+	AllowedHosts []string
 }
 
 // Deps are what the web tier talks to.
@@ -166,7 +174,45 @@ func (s *Server) routes() http.Handler {
 		w.Header().Set("Cache-Control", "no-cache")
 		w.Write(index)
 	})
-	return securityHeaders(mux)
+	return securityHeaders(s.checkHost(mux))
+}
+
+// checkHost refuses requests for a host name the server does not know: a page on another
+// site whose name was rebound to 127.0.0.1 could otherwise script the API and the websocket
+// under its own origin.
+func (s *Server) checkHost(next http.Handler) http.Handler {
+	names := map[string]bool{"localhost": true, "127.0.0.1": true, "::1": true}
+	host, _, err := net.SplitHostPort(s.cfg.Addr)
+	loopback := false
+	if err == nil {
+		host = strings.ToLower(strings.Trim(host, "[]"))
+		ip := net.ParseIP(host)
+		loopback = host == "localhost" || ip != nil && ip.IsLoopback()
+		names[host] = true
+	}
+	for _, o := range s.cfg.AllowedOrigins {
+		if u, err := url.Parse(o); err == nil && u.Hostname() != "" {
+			names[strings.ToLower(u.Hostname())] = true
+		}
+	}
+	for _, h := range s.cfg.AllowedHosts {
+		names[strings.ToLower(strings.Trim(strings.TrimSpace(h), "[]"))] = true
+	}
+	if !loopback && len(s.cfg.AllowedHosts) == 0 {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := r.Host
+		if hh, _, err := net.SplitHostPort(h); err == nil {
+			h = hh
+		}
+		if !names[strings.ToLower(strings.Trim(h, "[]"))] {
+			s.log.Warn("refused a request for an unknown host (DNS rebinding?)", "host", r.Host, "path", r.URL.Path)
+			http.Error(w, "unknown host "+strconv.Quote(r.Host)+": open the viewer as http://localhost or http://127.0.0.1, or add the name with --allowed-hosts", http.StatusMisdirectedRequest)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // contentSecurityPolicy allows only the page's own scripts, styles and connections.
@@ -181,6 +227,7 @@ func securityHeaders(next http.Handler) http.Handler {
 		h.Set("Referrer-Policy", "no-referrer")
 		h.Set("X-Frame-Options", "DENY")
 		h.Set("Cross-Origin-Opener-Policy", "same-origin")
+		h.Set("Cross-Origin-Resource-Policy", "same-origin")
 		h.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=(), interest-cohort=()")
 		next.ServeHTTP(w, r)
 	})

@@ -74,9 +74,11 @@ func (s *stack) connectNATS(ctx context.Context, o *Options, embeddedOK bool, na
 // connectClickHouse uses o.ClickHouseDSN, or starts the embedded engine when it is
 // empty, and applies the schema.
 func (s *stack) connectClickHouse(ctx context.Context, o *Options) error {
-	dsn := o.ClickHouseDSN
+	dsn, err := withLocalCredentials(o.ClickHouseDSN, o)
+	if err != nil {
+		return err
+	}
 	if dsn == "" {
-		var err error
 		dsn, err = s.startEmbeddedClickHouse(ctx, o)
 		if err != nil {
 			return err

@@ -2,10 +2,13 @@ package endpoint
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"net/url"
 	"strings"
 	"time"
 )
@@ -154,4 +157,20 @@ func isLoopback(ctx context.Context, addr string) (bool, error) {
 		}
 	}
 	return true, nil
+}
+
+// ProcessDSN is the clickhouse-go DSN of the serving process's own connection to the endpoint
+// at addr, for database: the process user with its password. It holds the password: log it only
+// through storage.Redact.
+func (o Options) ProcessDSN(addr, database string) string {
+	o = o.withDefaults()
+	u := url.URL{Scheme: "http", Host: addr, Path: "/" + database, User: url.UserPassword(o.ProcessUser, o.ProcessPassword)}
+	return u.String()
+}
+
+// NewPassword returns a random password: 32 hex digits, 128 bits.
+func NewPassword() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }
