@@ -71,6 +71,7 @@ func newNode(t testing.TB, dataDir string) *node {
 }
 
 func (n *node) natsURL() string { return "nats://" + n.natsAddr }
+
 // chDSN is the node's embedded endpoint as its read-write user, with the password from the
 // environment or the one `run` generated into the data dir.
 func (n *node) chDSN() string {

@@ -179,7 +179,7 @@ func (a *Analyzer) sessions(ctx context.Context, query string, p params) ([]Sess
 // Session reads one session; ok is false when there is none with that id. id is a
 // scheduled session's id or any cell of a detected session, which is then returned.
 func (a *Analyzer) Session(ctx context.Context, id string) (Session, bool, error) {
-	list, err := a.sessions(ctx, querySession, params{"session": id})
+	list, err := a.sessions(ctx, querySession, params{"session": storage.StringParam(id)})
 	if err != nil || len(list) == 0 {
 		if err != nil {
 			err = fmt.Errorf("read session %q: %w", id, err)
