@@ -335,13 +335,15 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
-	conn, err := h.upgrader.Upgrade(w, r, nil)
+	tw := &trackingWriter{ResponseWriter: w}
+	conn, err := h.upgrader.Upgrade(tw, r, nil)
 	if err != nil {
 		return // Upgrade has answered
 	}
 	h.metrics.clients.Inc()
 	defer h.metrics.clients.Dec()
 	c := newClient(h, rm, conn)
+	c.raw = tw.conn
 	h.mu.Lock()
 	h.clients[c] = struct{}{}
 	h.mu.Unlock()
