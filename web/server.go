@@ -33,6 +33,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/chatnight/chatnight/pipeline/bus"
 	"github.com/chatnight/chatnight/pipeline/community"
 	"github.com/chatnight/chatnight/pipeline/live"
 	"github.com/chatnight/chatnight/pipeline/storage"
@@ -252,6 +253,10 @@ func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
 			state = s.deps.NC.Status().String()
 		}
 		status["nats"] = "down: " + state
+	} else if err := bus.StreamsReady(r.Context(), s.deps.JS); err != nil {
+		// Connected, but JetStream does not answer for the stream (out of disk space, say).
+		ready = false
+		status["nats"] = "down: " + err.Error()
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()

@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
+	"syscall"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -26,8 +28,20 @@ type Options struct {
 
 // Server is a running embedded NATS server.
 type Server struct {
-	ns *server.Server
+	ns       *server.Server
+	storeDir string
+	maxStore int64
+	stop     chan struct{}
+	stopOnce sync.Once
+	watched  chan struct{} // closed when the watchdog has returned
 }
+
+// reenableEvery is how often the watchdog looks whether JetStream must be turned on again.
+const reenableEvery = 2 * time.Second
+
+// minFreeToReenable is the free space the store's file system needs before JetStream is
+// turned on again after it ran out.
+const minFreeToReenable = 64 << 20
 
 // Start starts the server and returns once it accepts connections.
 func Start(opts Options) (*Server, error) {
@@ -78,7 +92,41 @@ func Start(opts Options) (*Server, error) {
 		ns.Shutdown()
 		return nil, errors.New("embedded NATS did not become ready within 10s; see the data dir's nats folder for a damaged store")
 	}
-	return &Server{ns: ns}, nil
+	srv := &Server{ns: ns, storeDir: storeDir, maxStore: opts.MaxStore, stop: make(chan struct{}), watched: make(chan struct{})}
+	go srv.watch()
+	return srv, nil
+}
+
+// watch turns JetStream on again once there is space: nats-server turns it off for good when
+// its disk fills up, and publishes would then go unanswered until a restart.
+func (s *Server) watch() {
+	defer close(s.watched)
+	tick := time.NewTicker(reenableEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-tick.C:
+		}
+		if s.ns.JetStreamEnabled() || freeBytes(s.storeDir) < minFreeToReenable {
+			continue
+		}
+		if err := s.ns.EnableJetStream(&server.JetStreamConfig{StoreDir: s.storeDir, MaxStore: s.maxStore}); err != nil {
+			s.ns.Errorf("turning JetStream on again after it ran out of space: %v", err)
+			continue
+		}
+		s.ns.Noticef("JetStream is on again: the store has space")
+	}
+}
+
+// freeBytes returns the space available to this process on dir's file system, or 0.
+func freeBytes(dir string) uint64 {
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(dir, &st); err != nil {
+		return 0
+	}
+	return st.Bavail * uint64(st.Bsize)
 }
 
 // ClientURL is the nats:// URL clients connect to.
@@ -86,6 +134,8 @@ func (s *Server) ClientURL() string { return s.ns.ClientURL() }
 
 // Shutdown stops the server and waits until it is down.
 func (s *Server) Shutdown() {
+	s.stopOnce.Do(func() { close(s.stop) })
+	<-s.watched
 	s.ns.Shutdown()
 	s.ns.WaitForShutdown()
 }

@@ -1,0 +1,70 @@
+package embedded
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// TestJetStreamComesBackAfterRunningOutOfSpace: nats-server turns JetStream off when its disk
+// fills up (handleOutOfSpace calls ShutdownJetStream); the watchdog turns it on again once the
+// store has space, with its streams and messages, and publishing works again without a
+// restart.
+func TestJetStreamComesBackAfterRunningOutOfSpace(t *testing.T) {
+	srv, err := Start(Options{DataDir: t.TempDir(), Listen: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Shutdown()
+	nc, err := nats.Connect(srv.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "T", Subjects: []string{"t.>"}, Storage: jetstream.FileStorage}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := js.Publish(ctx, "t.a", []byte("before")); err != nil {
+		t.Fatal(err)
+	}
+
+	// What nats-server does when a write finds the disk full.
+	if err := srv.ns.ShutdownJetStream(); err != nil {
+		t.Fatal(err)
+	}
+	short, cancelShort := context.WithTimeout(ctx, 500*time.Millisecond)
+	_, err = js.Publish(short, "t.a", []byte("while off"))
+	cancelShort()
+	if err == nil {
+		t.Fatal("a publish was acknowledged while JetStream was off")
+	}
+
+	deadline := time.Now().Add(20 * time.Second)
+	for !srv.ns.JetStreamEnabled() {
+		if time.Now().After(deadline) {
+			t.Fatal("JetStream still off 20 s later")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	var ack *jetstream.PubAck
+	for ack == nil {
+		if time.Now().After(deadline) {
+			t.Fatalf("publishing does not work again: %v", err)
+		}
+		pctx, c := context.WithTimeout(ctx, time.Second)
+		ack, err = js.Publish(pctx, "t.a", []byte("after"))
+		c()
+	}
+	if ack.Stream != "T" || ack.Sequence != 2 {
+		t.Errorf("after the restart of JetStream: %+v, want the second message of T", ack)
+	}
+}
