@@ -1,12 +1,9 @@
 package web_test
 
 import (
-	"context"
-	"net"
 	"net/http"
 	"testing"
 
-	"github.com/chatnight/chatnight/pipeline/bus/bustest"
 	"github.com/chatnight/chatnight/web"
 )
 
@@ -31,23 +28,10 @@ func TestHostCheckAgainstRebinding(t *testing.T) {
 		{"all interfaces with allowed hosts, other name", ":0", []string{"chat.example.org"}, "attacker.example", false},
 		{"all interfaces with allowed hosts, allowed name", ":0", []string{"chat.example.org"}, "chat.example.org", true},
 	}
-	env := bustest.Start(t)
 	for _, tt := range cases {
 		t.Run(tt.name, func(t *testing.T) {
-			srv, err := web.New(web.Config{Addr: tt.addr, AllowedHosts: tt.allowed},
-				web.Deps{Communities: communities(t, id), JS: env.JS, NC: env.NC, CH: ch})
-			if err != nil {
-				t.Fatal(err)
-			}
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			ctx, cancel := context.WithCancel(context.Background())
-			done := make(chan error, 1)
-			go func() { done <- srv.Serve(ctx, ln) }()
-			defer func() { cancel(); <-done }()
-			base := "http://" + ln.Addr().String()
+			ts := startServerWith(t, web.Config{Addr: tt.addr, AllowedHosts: tt.allowed}, communities(t, id))
+			base := ts.url
 			for _, path := range []string{"/", "/api/communities", "/healthz", "/ws?community=" + id} {
 				req, _ := http.NewRequest(http.MethodGet, base+path, nil)
 				req.Host = tt.host

@@ -111,8 +111,14 @@ type testServer struct {
 // startServer runs a web server for cfg on a random loopback port.
 func startServer(t testing.TB, cfg *community.Config, now func() time.Time) *testServer {
 	t.Helper()
+	return startServerWith(t, web.Config{Now: now}, cfg)
+}
+
+// startServerWith is startServer with a web configuration of the test's own.
+func startServerWith(t testing.TB, webCfg web.Config, cfg *community.Config) *testServer {
+	t.Helper()
 	env := bustest.Start(t)
-	srv, err := web.New(web.Config{Now: now}, web.Deps{Communities: cfg, JS: env.JS, NC: env.NC, CH: ch})
+	srv, err := web.New(webCfg, web.Deps{Communities: cfg, JS: env.JS, NC: env.NC, CH: ch})
 	if err != nil {
 		t.Fatal(err)
 	}

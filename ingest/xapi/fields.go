@@ -145,6 +145,14 @@ func (s *urlSet) add(u string) bool {
 	return true
 }
 
+// addLink adds a link entity: its expanded URL, or the t.co one when it has none.
+func (s *urlSet) addLink(short, expanded string) bool {
+	if expanded != "" {
+		return s.add(expanded)
+	}
+	return s.add(short)
+}
+
 // mentionSet collects mentioned accounts without repeats: the same id, or for an account
 // without id the same handle (in any case), up to post.MaxMentions+1.
 type mentionSet struct {

@@ -86,11 +86,7 @@ func (e *V1Entities) Apply(p *post.Post) {
 	p.Mentions = mentions.list
 	urls := newURLSet(p.URLs)
 	for _, u := range e.URLs {
-		v := u.ExpandedURL
-		if v == "" {
-			v = u.URL
-		}
-		if !urls.add(v) {
+		if !urls.addLink(u.URL, u.ExpandedURL) {
 			break
 		}
 	}

@@ -350,11 +350,7 @@ func (ix *index) post(t *Tweet, src post.Source) (*post.Post, error) {
 	p.Mentions = mentions.list
 	urls := newURLSet(p.URLs)
 	for _, u := range ents.URLs {
-		v := u.ExpandedURL
-		if v == "" {
-			v = u.URL
-		}
-		if !urls.add(v) {
+		if !urls.addLink(u.URL, u.ExpandedURL) {
 			break
 		}
 	}
