@@ -80,6 +80,9 @@ type Deps struct {
 	Gatherer   prometheus.Gatherer
 	Registerer prometheus.Registerer
 	Log        *slog.Logger
+	// JetStreamHealth, when set, says why an embedded JetStream stores nothing (its disk
+	// full), for /readyz; a connected client and an answering stream do not show that.
+	JetStreamHealth func() error
 }
 
 // Server is the web tier.
@@ -241,6 +244,15 @@ func noCache(next http.Handler) http.Handler {
 	})
 }
 
+func (s *Server) jetStreamHealth(ctx context.Context) error {
+	if s.deps.JetStreamHealth != nil {
+		if err := s.deps.JetStreamHealth(); err != nil {
+			return err
+		}
+	}
+	return bus.StreamsReady(ctx, s.deps.JS)
+}
+
 // handleReady answers 200 when NATS is connected and ClickHouse answers a ping, else
 // 503; the body says which is down.
 func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
@@ -253,7 +265,7 @@ func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
 			state = s.deps.NC.Status().String()
 		}
 		status["nats"] = "down: " + state
-	} else if err := bus.StreamsReady(r.Context(), s.deps.JS); err != nil {
+	} else if err := s.jetStreamHealth(r.Context()); err != nil {
 		// Connected, but JetStream does not answer for the stream (out of disk space, say).
 		ready = false
 		status["nats"] = "down: " + err.Error()

@@ -258,8 +258,8 @@ func TestChaosDiskFullDuringSimulate(t *testing.T) {
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	t.Logf("/readyz on a full disk: %s %s", resp.Status, body)
-	if resp.StatusCode != http.StatusServiceUnavailable {
-		t.Errorf("/readyz on a full disk: %s %s", resp.Status, body)
+	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(body), "JetStream ran out of disk space") {
+		t.Errorf("/readyz on a full disk does not say JetStream stores nothing: %s %s", resp.Status, body)
 	}
 
 	// Space comes back: no restart, JetStream stores again.

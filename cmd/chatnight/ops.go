@@ -62,6 +62,9 @@ func (s *stack) ready(ctx context.Context) error {
 	if s.nc != nil && s.nc.Status() != nats.CONNECTED {
 		return fmt.Errorf("nats: %s", s.nc.Status())
 	}
+	if err := s.jetStreamHealth(); err != nil {
+		return fmt.Errorf("nats: %w", err)
+	}
 	if s.js != nil {
 		if err := bus.StreamsReady(ctx, s.js); err != nil {
 			return err

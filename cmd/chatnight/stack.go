@@ -27,7 +27,16 @@ type stack struct {
 	ch      driver.Conn
 	chDSN   string
 	dataDir string // set when an embedded service keeps its data there
+	natsSrv *embedded.Server
 	closers []func()
+}
+
+// jetStreamHealth says why the embedded JetStream stores nothing, or nil (also without one).
+func (s *stack) jetStreamHealth() error {
+	if s.natsSrv == nil {
+		return nil
+	}
+	return s.natsSrv.Health()
 }
 
 func newStack(log *slog.Logger) *stack {
@@ -53,7 +62,7 @@ func (s *stack) connectNATS(ctx context.Context, o *Options, embeddedOK bool, na
 			return err
 		}
 		s.closers = append(s.closers, srv.Shutdown)
-		s.dataDir = o.DataDir
+		s.dataDir, s.natsSrv = o.DataDir, srv
 		url = srv.ClientURL()
 		s.log.Info("embedded NATS started", "url", url, "store", o.DataDir+"/nats")
 	} else if url == "" {

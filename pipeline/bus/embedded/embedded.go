@@ -9,7 +9,9 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -31,6 +33,7 @@ type Server struct {
 	ns       *server.Server
 	storeDir string
 	maxStore int64
+	wedged   atomic.Bool // a store write failed for lack of space: JetStream takes nothing until restarted
 	stop     chan struct{}
 	stopOnce sync.Once
 	watched  chan struct{} // closed when the watchdog has returned
@@ -80,7 +83,6 @@ func Start(opts Options) (*Server, error) {
 		StoreDir:              storeDir,
 		JetStreamMaxStore:     opts.MaxStore,
 		NoSigs:                true,
-		NoLog:                 true,
 		MaxPayload:            8 << 20,
 		DisableShortFirstPing: true,
 	})
@@ -93,6 +95,7 @@ func Start(opts Options) (*Server, error) {
 		return nil, errors.New("embedded NATS did not become ready within 10s; see the data dir's nats folder for a damaged store")
 	}
 	srv := &Server{ns: ns, storeDir: storeDir, maxStore: opts.MaxStore, stop: make(chan struct{}), watched: make(chan struct{})}
+	ns.SetLoggerV2(&spaceLogger{wedged: &srv.wedged}, false, false, false)
 	go srv.watch()
 	return srv, nil
 }
@@ -109,14 +112,47 @@ func (s *Server) watch() {
 			return
 		case <-tick.C:
 		}
-		if s.ns.JetStreamEnabled() || freeBytes(s.storeDir) < minFreeToReenable {
+		if s.ns.JetStreamEnabled() && !s.wedged.Load() || freeBytes(s.storeDir) < minFreeToReenable {
 			continue
+		}
+		// A stream whose write failed keeps failing (the file store's error is sticky):
+		// turning JetStream off and on reloads the streams from disk.
+		if s.ns.JetStreamEnabled() {
+			if err := s.ns.ShutdownJetStream(); err != nil {
+				continue
+			}
 		}
 		if err := s.ns.EnableJetStream(&server.JetStreamConfig{StoreDir: s.storeDir, MaxStore: s.maxStore}); err != nil {
-			s.ns.Errorf("turning JetStream on again after it ran out of space: %v", err)
 			continue
 		}
-		s.ns.Noticef("JetStream is on again: the store has space")
+		s.wedged.Store(false)
+	}
+}
+
+// Health says why JetStream is not storing, or nil.
+func (s *Server) Health() error {
+	switch {
+	case s.wedged.Load():
+		return errors.New("embedded JetStream ran out of disk space and stores nothing until space is freed (then it resumes by itself)")
+	case !s.ns.JetStreamEnabled():
+		return errors.New("embedded JetStream is off (out of disk space?); it resumes by itself once there is space")
+	}
+	return nil
+}
+
+// spaceLogger takes the embedded server's log, which chatnight does not show, and notes a
+// store write that failed for lack of space.
+type spaceLogger struct{ wedged *atomic.Bool }
+
+func (l *spaceLogger) Noticef(string, ...any) {}
+func (l *spaceLogger) Warnf(string, ...any)   {}
+func (l *spaceLogger) Fatalf(string, ...any)  {}
+func (l *spaceLogger) Debugf(string, ...any)  {}
+func (l *spaceLogger) Tracef(string, ...any)  {}
+func (l *spaceLogger) Errorf(format string, v ...any) {
+	if msg := fmt.Sprintf(format, v...); strings.Contains(msg, "no space left on device") || strings.Contains(msg, "out of resources") ||
+		strings.Contains(msg, "resource limits exceeded") {
+		l.wedged.Store(true)
 	}
 }
 

@@ -2,6 +2,7 @@ package embedded
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -66,5 +67,34 @@ func TestJetStreamComesBackAfterRunningOutOfSpace(t *testing.T) {
 	}
 	if ack.Stream != "T" || ack.Sequence != 2 {
 		t.Errorf("after the restart of JetStream: %+v, want the second message of T", ack)
+	}
+}
+
+// TestWedgedStoreIsReloaded: after a store write failed for lack of space (the server logs
+// it; its file store then refuses every write), Health says so, and once the store has space
+// the watchdog reloads JetStream and Health is nil again. The failed write is what nats-server
+// logs; the full disk itself is TestChaosDiskFullDuringSimulate's.
+func TestWedgedStoreIsReloaded(t *testing.T) {
+	srv, err := Start(Options{DataDir: t.TempDir(), Listen: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Shutdown()
+	if err := srv.Health(); err != nil {
+		t.Fatalf("a fresh server: %v", err)
+	}
+	srv.ns.Errorf("JetStream stream '$G > POSTS' critical write error: write /x/msgs/2.blk: no space left on device")
+	if err := srv.Health(); err == nil || !strings.Contains(err.Error(), "out of disk space") {
+		t.Fatalf("Health after a failed write: %v", err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for srv.Health() != nil {
+		if time.Now().After(deadline) {
+			t.Fatalf("still wedged 20 s later: %v", srv.Health())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if !srv.ns.JetStreamEnabled() {
+		t.Fatal("JetStream is off after the reload")
 	}
 }
