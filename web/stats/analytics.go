@@ -330,7 +330,7 @@ func (a *Analyzer) SessionStats(ctx context.Context, sess Session, exclude []str
 	st := &SessionStats{Session: sess, Counts: counts[sess.ID], Participants: authors[sess.ID]}
 	p := sessionParams(list)
 	p["limit"] = strconv.Itoa(a.top())
-	p["session"] = sess.ID
+	p["session"] = storage.StringParam(sess.ID)
 	handles := map[string]string{}
 	for _, au := range st.Participants {
 		handles[au.AuthorID] = au.Handle
