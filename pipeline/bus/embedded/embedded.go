@@ -31,6 +31,7 @@ type Options struct {
 // Server is a running embedded NATS server.
 type Server struct {
 	ns       *server.Server
+	nsOpts   *server.Options // as configured: one loopback client port, nothing else
 	storeDir string
 	maxStore int64
 	wedged   atomic.Bool // a store write failed for lack of space: JetStream takes nothing until restarted
@@ -75,7 +76,7 @@ func Start(opts Options) (*Server, error) {
 		}
 		l.Close()
 	}
-	ns, err := server.NewServer(&server.Options{
+	nsOpts := &server.Options{
 		ServerName:            "chatnight-embedded",
 		Host:                  host,
 		Port:                  port,
@@ -85,7 +86,8 @@ func Start(opts Options) (*Server, error) {
 		NoSigs:                true,
 		MaxPayload:            8 << 20,
 		DisableShortFirstPing: true,
-	})
+	}
+	ns, err := server.NewServer(nsOpts)
 	if err != nil {
 		return nil, fmt.Errorf("configure embedded NATS: %w", err)
 	}
@@ -94,7 +96,7 @@ func Start(opts Options) (*Server, error) {
 		ns.Shutdown()
 		return nil, errors.New("embedded NATS did not become ready within 10s; see the data dir's nats folder for a damaged store")
 	}
-	srv := &Server{ns: ns, storeDir: storeDir, maxStore: opts.MaxStore, stop: make(chan struct{}), watched: make(chan struct{})}
+	srv := &Server{ns: ns, nsOpts: nsOpts, storeDir: storeDir, maxStore: opts.MaxStore, stop: make(chan struct{}), watched: make(chan struct{})}
 	ns.SetLoggerV2(&spaceLogger{wedged: &srv.wedged}, false, false, false)
 	go srv.watch()
 	return srv, nil

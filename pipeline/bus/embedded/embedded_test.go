@@ -2,6 +2,7 @@ package embedded
 
 import (
 	"context"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -96,5 +97,27 @@ func TestWedgedStoreIsReloaded(t *testing.T) {
 	}
 	if !srv.ns.JetStreamEnabled() {
 		t.Fatal("JetStream is off after the reload")
+	}
+}
+
+// TestOnlyTheClientPortListens: the embedded server opens its client port on loopback and
+// nothing else a browser could reach: no HTTP monitoring port, no websocket, no leaf or
+// cluster port.
+func TestOnlyTheClientPortListens(t *testing.T) {
+	srv, err := Start(Options{DataDir: t.TempDir(), Listen: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Shutdown()
+	if a := srv.ns.MonitorAddr(); a != nil {
+		t.Errorf("monitoring port open on %v", a)
+	}
+	o := srv.nsOpts
+	if o.Websocket.Port != 0 || o.LeafNode.Port != 0 || o.Cluster.Port != 0 || o.HTTPPort != 0 || o.HTTPSPort != 0 {
+		t.Errorf("extra listeners configured: websocket %d, leaf %d, cluster %d, http %d, https %d",
+			o.Websocket.Port, o.LeafNode.Port, o.Cluster.Port, o.HTTPPort, o.HTTPSPort)
+	}
+	if !srv.ns.Addr().(*net.TCPAddr).IP.IsLoopback() {
+		t.Errorf("client port on %v", srv.ns.Addr())
 	}
 }
