@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chatnight/chatnight/ingest/ingesttest"
 	"github.com/chatnight/chatnight/ingest/simulator"
 	"github.com/chatnight/chatnight/pipeline/bus"
 	"github.com/chatnight/chatnight/pipeline/community"
@@ -222,7 +223,7 @@ func TestChaosDiskFullDuringSimulate(t *testing.T) {
 	sim := exec.Command(os.Args[0], "simulate", "--community", "hitsm", "--seed", "43", "--posts", "200000", "--rate", "2000",
 		"--nats-url", n.natsURL())
 	sim.Env = append(os.Environ(), envTestMain+"=1")
-	simOut := &syncBuffer{}
+	simOut := &ingesttest.SyncBuffer{}
 	sim.Stdout, sim.Stderr = simOut, simOut
 	if err := sim.Start(); err != nil {
 		t.Fatal(err)

@@ -29,6 +29,7 @@ type stack struct {
 	dataDir string // set when an embedded service keeps its data there
 	natsSrv *embedded.Server
 	closers []func()
+	writerM *storage.WriterMetrics // shared by every writer of the stack
 }
 
 // jetStreamHealth says why the embedded JetStream stores nothing, or nil (also without one).
@@ -43,6 +44,19 @@ func newStack(log *slog.Logger) *stack {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return &stack{log: log, reg: reg}
+}
+
+// newWriter returns a ClickHouse writer counted in the stack's registry. All writers of
+// a process share one set of writer metrics.
+func (s *stack) newWriter() (*storage.Writer, error) {
+	if s.writerM == nil {
+		m, err := storage.NewWriterMetrics(s.reg)
+		if err != nil {
+			return nil, err
+		}
+		s.writerM = m
+	}
+	return storage.NewWriter(s.ch, s.writerM), nil
 }
 
 func (s *stack) close() {
