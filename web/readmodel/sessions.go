@@ -63,7 +63,7 @@ func (s *Store) Session(ctx context.Context, id string) (sess Session, ok bool, 
 	if err != nil || !ok {
 		return Session{}, false, err
 	}
-	list, err := s.list(ctx, querySession, params{"community": community, "session": sid}, true)
+	list, err := s.list(ctx, querySession, params{"community": community, "session": storage.StringParam(sid)}, true)
 	if err != nil {
 		return Session{}, false, fmt.Errorf("read session %q: %w", id, err)
 	}
@@ -79,7 +79,7 @@ func (s *Store) resolve(ctx context.Context, id string) (community, session stri
 		Community string `ch:"community"`
 		SessionID string `ch:"session_id"`
 	}
-	if err := s.conn.Select(s.ctx(ctx, params{"session": id}), &res, queryResolve); err != nil {
+	if err := s.conn.Select(s.ctx(ctx, params{"session": storage.StringParam(id)}), &res, queryResolve); err != nil {
 		return "", "", false, fmt.Errorf("resolve session %q: %w", id, err)
 	}
 	if len(res) == 0 {
