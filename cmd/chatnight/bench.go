@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/pprof"
 	"sort"
 	"strconv"
 	"strings"
@@ -41,6 +42,8 @@ type benchResult struct {
 	RawNATSPostsPerS       float64 `json:"raw_nats_posts_per_s"`
 	RawClickHouseAllRowsPS float64 `json:"raw_clickhouse_all_rows_per_s"`
 	Bound                  string  `json:"bound"`
+	// Budget is the CPU of the end-to-end run per post committed, stage by stage.
+	Budget []budgetLine `json:"budget"`
 }
 
 type benchOptions struct {
@@ -49,6 +52,7 @@ type benchOptions struct {
 	processors  int
 	postsPerMsg int
 	maxLag      int
+	cpuProfile  string
 }
 
 // benchCmd measures the whole pipeline on embedded NATS and ClickHouse, and in the same
@@ -62,6 +66,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.IntVar(&bo.processors, "processors", 2, "processors sharing the durable consumer")
 	fs.IntVar(&bo.postsPerMsg, "posts-per-msg", 500, "posts per NATS message, as the simulator and archive import send them")
 	fs.IntVar(&bo.maxLag, "max-lag", 100000, "the publisher waits while more posts than this are published but not committed")
+	fs.StringVar(&bo.cpuProfile, "cpuprofile", "", "write the CPU profile of the end-to-end run here (stages are pprof labels: go tool pprof -tagfocus)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -113,10 +118,20 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fmt.Fprintf(stdout, "bench: %.0f posts/s (%.0f rows/s); peak RSS so far %.0f MiB\n", postsPS, rowsPS, peakRSSMB())
 
 	fmt.Fprintf(stdout, "bench: end to end for %s with %d processors\n", bo.duration, bo.processors)
-	e2e, p99, err := benchE2E(ctx, st, cfg, nights.with("e2e"), o, bo, log)
+	budget, err := startBudget()
+	if err != nil {
+		return err
+	}
+	e2e, p99, posts, err := benchE2E(ctx, st, cfg, nights.with("e2e"), o, bo, log)
+	lines, berr := budget.stop(posts, bo.cpuProfile)
 	if err != nil {
 		return fmt.Errorf("end to end: %w", err)
 	}
+	if berr != nil {
+		return berr
+	}
+	res.Budget = lines
+	printBudget(stdout, lines)
 	res.E2EPostsPerS, res.P99CommitLatencyMS = e2e, p99
 	limit := res.RawNATSPostsPerS
 	res.Bound = "nats"
@@ -305,7 +320,7 @@ func benchRawClickHouse(ctx context.Context, st *stack, cfg *community.Config, s
 // committed. The rate is posts committed over the whole time.
 func benchE2E(ctx context.Context, st *stack, cfg *community.Config, src *nightStream, o Options, bo benchOptions, log interface {
 	Info(string, ...any)
-}) (float64, float64, error) {
+}) (postsPerS, p99ms float64, posts int64, err error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var committed atomic.Int64
@@ -336,11 +351,13 @@ func benchE2E(ctx context.Context, st *stack, cfg *community.Config, src *nightS
 	defer procs.Wait()
 	start := time.Now()
 	var published int64
-	g.Go(func() error {
+	publish := func(gctx context.Context) error {
 		pub := bus.NewPublisher(st.js)
 		deadline := start.Add(bo.duration)
 		for time.Now().Before(deadline) {
-			msgs, n, err := src.messages(bo.postsPerMsg)
+			var msgs []*nats.Msg
+			var err error
+			pprof.Do(gctx, pprof.Labels(storage.StageLabel, "simulate"), func(context.Context) { msgs, _, err = src.messages(bo.postsPerMsg) })
 			if err != nil {
 				return err
 			}
@@ -359,23 +376,26 @@ func benchE2E(ctx context.Context, st *stack, cfg *community.Config, src *nightS
 				}
 				published += int64(postsIn(m))
 			}
-			_ = n
 		}
 		return pub.Flush(gctx)
+	}
+	g.Go(func() (err error) {
+		pprof.Do(gctx, pprof.Labels(storage.StageLabel, "publish"), func(gctx context.Context) { err = publish(gctx) })
+		return err
 	})
 	if err := g.Wait(); err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
 	drainBy := time.Now().Add(2*bo.duration + time.Minute)
 	for committed.Load() < published {
 		if time.Now().After(drainBy) {
-			return 0, 0, fmt.Errorf("only %d of %d posts committed after the drain deadline", committed.Load(), published)
+			return 0, 0, 0, fmt.Errorf("only %d of %d posts committed after the drain deadline", committed.Load(), published)
 		}
 		select {
 		case err := <-procErr:
-			return 0, 0, err
+			return 0, 0, 0, err
 		case <-ctx.Done():
-			return 0, 0, ctx.Err()
+			return 0, 0, 0, ctx.Err()
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
@@ -384,7 +404,7 @@ func benchE2E(ctx context.Context, st *stack, cfg *community.Config, src *nightS
 	log.Info("end to end done", "posts", published, "elapsed", elapsed.Round(time.Millisecond))
 	mu.Lock()
 	defer mu.Unlock()
-	return float64(committed.Load()) / elapsed.Seconds(), percentile(latencies, 0.99), nil
+	return float64(committed.Load()) / elapsed.Seconds(), percentile(latencies, 0.99), committed.Load(), nil
 }
 
 func postsIn(m *nats.Msg) int {

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime/pprof"
 	"strconv"
 	"time"
 
@@ -242,18 +243,22 @@ func postsIn(m jetstream.Msg) int {
 func (p *Processor) prepare(ctx context.Context, msgs []jetstream.Msg) (*derived, error) {
 	start := time.Now()
 	var posts []*post.Post
-	for _, m := range msgs {
-		good, bad := post.Decode(m.Data())
-		posts = append(posts, good...)
-		for _, b := range bad {
-			p.deadLetter(ctx, m, b)
+	pprof.Do(ctx, pprof.Labels(storage.StageLabel, "decode"), func(ctx context.Context) {
+		for _, m := range msgs {
+			good, bad := post.Decode(m.Data())
+			posts = append(posts, good...)
+			for _, b := range bad {
+				p.deadLetter(ctx, m, b)
+			}
 		}
-	}
+	})
 	// Deriving reads ClickHouse (thread placement), so it waits out an outage too.
 	var res *derive.Result
 	err := p.retry(ctx, msgs, "derive rows", func() (err error) {
 		start := time.Now()
-		res, err = p.derive.DeriveLive(ctx, posts)
+		pprof.Do(ctx, pprof.Labels(storage.StageLabel, "derive"), func(ctx context.Context) {
+			res, err = p.derive.DeriveLive(ctx, posts)
+		})
 		p.metrics.DeriveDuration.Observe(time.Since(start).Seconds())
 		return err
 	})
@@ -268,7 +273,10 @@ func (p *Processor) prepare(ctx context.Context, msgs []jetstream.Msg) (*derived
 func (p *Processor) commit(ctx context.Context, d *derived) error {
 	err := p.retry(ctx, d.msgs, "write batch to ClickHouse", func() error {
 		start := time.Now()
-		err := p.write.Write(ctx, d.res.Batch)
+		var err error
+		pprof.Do(ctx, pprof.Labels(storage.StageLabel, "write"), func(ctx context.Context) {
+			err = p.write.Write(ctx, d.res.Batch)
+		})
 		p.metrics.WriteDuration.Observe(time.Since(start).Seconds())
 		return err
 	})
@@ -276,7 +284,10 @@ func (p *Processor) commit(ctx context.Context, d *derived) error {
 		return err
 	}
 	p.overlay.Remove(d.res.Batch)
-	err = p.retry(ctx, d.msgs, "reconcile threads", func() error { return p.reconcile(ctx, d) })
+	err = p.retry(ctx, d.msgs, "reconcile threads", func() (err error) {
+		pprof.Do(ctx, pprof.Labels(storage.StageLabel, "reconcile"), func(ctx context.Context) { err = p.reconcile(ctx, d) })
+		return err
+	})
 	if err != nil {
 		return err
 	}
@@ -284,12 +295,14 @@ func (p *Processor) commit(ctx context.Context, d *derived) error {
 	if err := p.pub.Flush(ctx); err != nil {
 		return fmt.Errorf("store dead letters: %w", err)
 	}
-	for _, m := range d.msgs {
-		if err := m.Ack(); err != nil {
-			// The write is done; a lost ack only means a harmless redelivery.
-			p.log.Warn("ack failed; the batch will be delivered again", "err", err)
+	pprof.Do(ctx, pprof.Labels(storage.StageLabel, "ack"), func(context.Context) {
+		for _, m := range d.msgs {
+			if err := m.Ack(); err != nil {
+				// The write is done; a lost ack only means a harmless redelivery.
+				p.log.Warn("ack failed; the batch will be delivered again", "err", err)
+			}
 		}
-	}
+	})
 	latency := time.Since(d.start)
 	p.metrics.Posts.Add(float64(d.posts))
 	p.metrics.Batches.Observe(float64(d.posts))
@@ -297,7 +310,7 @@ func (p *Processor) commit(ctx context.Context, d *derived) error {
 	if p.cfg.OnCommit != nil {
 		p.cfg.OnCommit(d.posts, latency)
 	}
-	p.announce(ctx, d.res)
+	pprof.Do(ctx, pprof.Labels(storage.StageLabel, "announce"), func(ctx context.Context) { p.announce(ctx, d.res) })
 	return nil
 }
 

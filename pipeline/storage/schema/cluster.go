@@ -39,6 +39,7 @@ var (
 	reMV        = regexp.MustCompile(`(?is)^CREATE MATERIALIZED VIEW IF NOT EXISTS chatnight\.(\w+)\s+TO\s+chatnight\.(\w+)\s+AS\s+(.*)$`)
 	reView      = regexp.MustCompile(`(?is)^CREATE VIEW IF NOT EXISTS chatnight\.(\w+)\s+AS\s+(.*)$`)
 	reInsert    = regexp.MustCompile(`(?is)^INSERT INTO `)
+	reDropIndex = regexp.MustCompile(`(?is)^ALTER TABLE chatnight\.(\w+)\s+(DROP INDEX IF EXISTS \w+(?:\s*,\s*DROP INDEX IF EXISTS \w+)*)\s*$`)
 	reOrderBy   = regexp.MustCompile(`(?is)\bORDER BY\s+(\([^)]*\)|[\w.]+)`)
 	reTableRef  = regexp.MustCompile(`\bchatnight\.(\w+)\b`)
 	reCommunity = regexp.MustCompile(`(?m)^\s*community\s`)
@@ -160,6 +161,14 @@ func (c *converter) statement(migration, stmt string) ([]ClusterStatement, error
 	if g := reView.FindStringSubmatch(stmt); g != nil {
 		return []ClusterStatement{{migration, "view", "chatnight." + g[1],
 			"CREATE VIEW IF NOT EXISTS chatnight." + g[1] + c.on() + " AS\n" + g[2]}}, nil
+	}
+	if g := reDropIndex.FindStringSubmatch(stmt); g != nil {
+		if !c.tables[g[1]] {
+			return nil, fmt.Errorf("index dropped from %s, which is not a table of the migrations", g[1])
+		}
+		// Skip indexes live on the local tables; the Distributed ones have none.
+		return []ClusterStatement{{migration, "alter table", "chatnight." + g[1] + LocalSuffix + " (drop indexes)",
+			"ALTER TABLE chatnight." + g[1] + LocalSuffix + c.on() + " " + g[2]}}, nil
 	}
 	if reInsert.MatchString(stmt) {
 		return []ClusterStatement{{migration, "insert", "", stmt}}, nil
