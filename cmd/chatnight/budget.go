@@ -127,7 +127,6 @@ func sampleStage(s *profile.Sample) string {
 		}
 		return l[0]
 	}
-	external := true
 	for _, loc := range s.Location {
 		for _, line := range loc.Line {
 			if line.Function == nil {
@@ -135,6 +134,8 @@ func sampleStage(s *profile.Sample) string {
 			}
 			fn := line.Function.Name
 			switch {
+			case fn == "runtime._ExternalCode":
+				return "" // a thread of the engine's own: counted from /proc
 			case strings.Contains(fn, "nats-io/nats-server"):
 				return "NATS server: store and deliver"
 			case strings.Contains(fn, "nats-io/nats.go"):
@@ -142,13 +143,7 @@ func sampleStage(s *profile.Sample) string {
 			case strings.HasPrefix(fn, "runtime.gcBgMarkWorker"), strings.HasPrefix(fn, "runtime.bgsweep"), strings.HasPrefix(fn, "runtime.bgscavenge"):
 				return "Go GC (background)"
 			}
-			if fn != "runtime._ExternalCode" && fn != "runtime._System" {
-				external = false
-			}
 		}
-	}
-	if external {
-		return "" // the engine's own threads: counted from /proc
 	}
 	return "other Go (HTTP server, timers, metrics)"
 }
