@@ -10,12 +10,13 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 )
 
-// Insert statements of the tables the processor writes, one place each.
-const (
-	insertSessions = "INSERT INTO chatnight.sessions"
-	insertPosts    = "INSERT INTO chatnight.posts"
-	insertQAMarks  = "INSERT INTO chatnight.qa_marks"
-	insertEdges    = "INSERT INTO chatnight.edge_events"
+// Insert statements of the tables the processor writes, one place each, naming the
+// columns in the order of columns.go.
+var (
+	insertSessions = insertStatement("chatnight.sessions", sessionColumns)
+	insertPosts    = insertStatement("chatnight.posts", postColumns)
+	insertQAMarks  = insertStatement("chatnight.qa_marks", qaMarkColumns)
+	insertEdges    = insertStatement("chatnight.edge_events", edgeColumns)
 )
 
 // insertSettings apply to every insert: the materialized views on posts run side by
@@ -46,7 +47,7 @@ func NewWriter(conn driver.Conn) *Writer { return &Writer{conn: conn, sessions: 
 func (w *Writer) Write(ctx context.Context, b *Batch) error {
 	ctx = clickhouse.Context(ctx, clickhouse.WithSettings(insertSettings))
 	sessions, keys := w.newSessions(b.Sessions)
-	if err := insertRows(ctx, w, insertSessions, "sessions", sessions); err != nil {
+	if err := insertRows(ctx, w, insertSessions, "sessions", sessionColumns, sessions); err != nil {
 		return err
 	}
 	w.mu.Lock()
@@ -54,13 +55,13 @@ func (w *Writer) Write(ctx context.Context, b *Batch) error {
 		w.sessions[s.Community+"\x00"+s.ID] = keys[i]
 	}
 	w.mu.Unlock()
-	if err := insertRows(ctx, w, insertPosts, "posts", b.Posts); err != nil {
+	if err := insertRows(ctx, w, insertPosts, "posts", postColumns, b.Posts); err != nil {
 		return err
 	}
-	if err := insertRows(ctx, w, insertQAMarks, "qa_marks", b.QAMarks); err != nil {
+	if err := insertRows(ctx, w, insertQAMarks, "qa_marks", qaMarkColumns, b.QAMarks); err != nil {
 		return err
 	}
-	return insertRows(ctx, w, insertEdges, "edge_events", b.Edges)
+	return insertRows(ctx, w, insertEdges, "edge_events", edgeColumns, b.Edges)
 }
 
 // newSessions returns the session rows not stored by w yet with the same content, and
@@ -81,7 +82,7 @@ func (w *Writer) newSessions(rows []SessionRow) ([]SessionRow, []string) {
 	return out, keys
 }
 
-func insertRows[T any](ctx context.Context, w *Writer, stmt, table string, rows []T) (err error) {
+func insertRows[T any](ctx context.Context, w *Writer, stmt, table string, cols []column[T], rows []T) (err error) {
 	if len(rows) == 0 {
 		return nil
 	}
@@ -96,10 +97,8 @@ func insertRows[T any](ctx context.Context, w *Writer, stmt, table string, rows 
 		return fmt.Errorf("prepare insert into %s: %w", table, err)
 	}
 	defer batch.Close()
-	for i := range rows {
-		if err := batch.AppendStruct(&rows[i]); err != nil {
-			return fmt.Errorf("append row to %s: %w", table, err)
-		}
+	if err := appendColumns(batch, cols, rows); err != nil {
+		return fmt.Errorf("append rows to %s: %w", table, err)
 	}
 	if err := batch.Send(); err != nil {
 		return fmt.Errorf("insert %d rows into %s: %w", len(rows), table, err)
