@@ -190,14 +190,7 @@ func (s *nightStream) messages(per int) ([]*nats.Msg, int, error) {
 	var out []*nats.Msg
 	for i := 0; i < len(posts); i += per {
 		chunk := posts[i:min(i+per, len(posts))]
-		body, err := post.Encode(nil, chunk...)
-		if err != nil {
-			return nil, 0, err
-		}
-		m := nats.NewMsg(bus.PostsSubject(s.cm.ID, post.SourceSim))
-		m.Data = body
-		m.Header.Set(jetstream.MsgIDHeader, fmt.Sprintf("bench|%s|%d|%d", s.cm.ID, s.seed, i))
-		m.Header.Set(bus.HeaderBatchPosts, strconv.Itoa(len(chunk)))
+		m := bus.PostsMsg(s.cm.ID, post.SourceSim, fmt.Sprintf("bench|%s|%d|%d", s.cm.ID, s.seed, i), chunk...)
 		out = append(out, m)
 	}
 	return out, len(posts), nil
@@ -348,7 +341,12 @@ func benchE2E(ctx context.Context, st *stack, cfg *community.Config, src *nightS
 			}
 		}()
 	}
-	defer procs.Wait()
+	defer func() {
+		// Stop before waiting: returning early with an error must not wait on running
+		// processors.
+		stopProcs()
+		procs.Wait()
+	}()
 	start := time.Now()
 	var published int64
 	publish := func(gctx context.Context) error {

@@ -245,7 +245,7 @@ func (p *Processor) prepare(ctx context.Context, msgs []jetstream.Msg) (*derived
 	var posts []*post.Post
 	pprof.Do(ctx, pprof.Labels(storage.StageLabel, "decode"), func(ctx context.Context) {
 		for _, m := range msgs {
-			good, bad := post.Decode(m.Data())
+			good, bad := bus.DecodePosts(m.Headers(), m.Data())
 			posts = append(posts, good...)
 			for _, b := range bad {
 				p.deadLetter(ctx, m, b)
