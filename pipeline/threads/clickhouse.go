@@ -40,10 +40,12 @@ WHERE community = {community:String} AND id IN {ids:Array(String)}
 const selectReplyIDs = `SELECT reply_to_id, id FROM chatnight.post_replies
 WHERE community = {community:String} AND reply_to_id IN {ids:Array(String)}`
 
-// lookupSettings keep a look-up on one thread: it reads a few granules by primary key,
-// and on two cores parallel pipelines only add hand-offs between threads (the budget
-// of chatnight bench then also shows the look-ups' engine time as theirs).
-var lookupSettings = clickhouse.Settings{"max_threads": 1}
+// lookupContext keeps a look-up on one engine thread: it reads a few granules by
+// primary key, and on two cores parallel pipelines only add hand-offs between threads
+// (the budget of chatnight bench then also shows the look-ups' engine time as theirs).
+func lookupContext(ctx context.Context) context.Context {
+	return clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"max_threads": 1}))
+}
 
 // lookupChunk bounds the ids of one query: query parameters travel in the URL over
 // HTTP (ClickHouse accepts URLs up to 1 MiB; 2,000 ids of 60 bytes stay far below).
@@ -95,7 +97,7 @@ func (c *ClickHouse) queryPosts(ctx context.Context, query, community string, id
 		n := min(len(ids), lookupChunk)
 		chunk := ids[:n]
 		ids = ids[n:]
-		rows, err := c.conn.Query(clickhouse.Context(ctx, clickhouse.WithSettings(lookupSettings)), query, clickhouse.Named("community", community), clickhouse.Named("ids", chunk))
+		rows, err := c.conn.Query(lookupContext(ctx), query, clickhouse.Named("community", community), clickhouse.Named("ids", chunk))
 		if err != nil {
 			return nil, fmt.Errorf("query posts: %w", err)
 		}
@@ -130,7 +132,7 @@ func (c *ClickHouse) replyIDs(ctx context.Context, community string, parentIDs [
 		n := min(len(parentIDs), lookupChunk)
 		chunk := parentIDs[:n]
 		parentIDs = parentIDs[n:]
-		rows, err := c.conn.Query(clickhouse.Context(ctx, clickhouse.WithSettings(lookupSettings)), selectReplyIDs, clickhouse.Named("community", community), clickhouse.Named("ids", chunk))
+		rows, err := c.conn.Query(lookupContext(ctx), selectReplyIDs, clickhouse.Named("community", community), clickhouse.Named("ids", chunk))
 		if err != nil {
 			return nil, fmt.Errorf("query replies: %w", err)
 		}
