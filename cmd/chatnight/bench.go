@@ -42,6 +42,10 @@ type benchResult struct {
 	RawNATSPostsPerS       float64 `json:"raw_nats_posts_per_s"`
 	RawClickHouseAllRowsPS float64 `json:"raw_clickhouse_all_rows_per_s"`
 	Bound                  string  `json:"bound"`
+	// Disk per post stored, at the end of the run (parts not merged yet included): all
+	// chatnight tables of the engine, and the POSTS stream of JetStream.
+	ClickHouseBytesPerPost float64 `json:"clickhouse_bytes_per_post"`
+	NATSBytesPerPost       float64 `json:"nats_bytes_per_post"`
 	// Budget is the CPU of the end-to-end run per post committed, stage by stage.
 	Budget []budgetLine `json:"budget"`
 }
@@ -142,6 +146,11 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		res.Ratio = round(res.E2EPostsPerS/limit, 3)
 	}
 	res.RSSMB = peakRSSMB()
+	if err := diskPerPost(ctx, st, posts, &res); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "bench: disk per post stored: ClickHouse %.0f bytes (all chatnight tables), JetStream %.0f bytes (POSTS stream)\n",
+		res.ClickHouseBytesPerPost, res.NATSBytesPerPost)
 	for _, f := range []*float64{&res.E2EPostsPerS, &res.RawNATSMsgsPerS, &res.RawClickHouseRowsPerS, &res.RawNATSPostsPerS, &res.RawClickHouseAllRowsPS} {
 		*f = round(*f, 0)
 	}
@@ -403,6 +412,36 @@ func benchE2E(ctx context.Context, st *stack, cfg *community.Config, src *nightS
 	mu.Lock()
 	defer mu.Unlock()
 	return float64(committed.Load()) / elapsed.Seconds(), percentile(latencies, 0.99), committed.Load(), nil
+}
+
+// Disk queries of the bench, over every post the run stored.
+const (
+	queryStoredPosts = `SELECT count() FROM chatnight.posts FINAL`
+	queryDiskBytes   = `SELECT sum(bytes_on_disk) FROM system.parts WHERE active AND database = 'chatnight'`
+)
+
+// diskPerPost measures the bytes on disk per post stored, for archive estimates; the
+// POSTS stream holds the e2ePosts of the end-to-end run only.
+func diskPerPost(ctx context.Context, st *stack, e2ePosts int64, res *benchResult) error {
+	var posts, bytes uint64
+	if err := st.ch.QueryRow(ctx, queryStoredPosts).Scan(&posts); err != nil {
+		return fmt.Errorf("count stored posts: %w", err)
+	}
+	if err := st.ch.QueryRow(ctx, queryDiskBytes).Scan(&bytes); err != nil {
+		return fmt.Errorf("measure ClickHouse parts: %w", err)
+	}
+	info, err := st.js.Stream(ctx, bus.PostsStream)
+	if err != nil {
+		return fmt.Errorf("measure the %s stream: %w", bus.PostsStream, err)
+	}
+	state := info.CachedInfo().State
+	if posts > 0 {
+		res.ClickHouseBytesPerPost = round(float64(bytes)/float64(posts), 0)
+	}
+	if e2ePosts > 0 {
+		res.NATSBytesPerPost = round(float64(state.Bytes)/float64(e2ePosts), 0)
+	}
+	return nil
 }
 
 func postsIn(m *nats.Msg) int {
