@@ -39,6 +39,15 @@ const (
 	HeaderOrigin = "Chatnight-Origin"
 )
 
+// PublishAckTimeout bounds the wait for JetStream's acknowledgement of an async
+// publish. Without it a publish whose ack is lost (a stream leader stopping between
+// storing and answering, without the client reconnecting) is waited for forever: a
+// processor announcing live events would stall with its next batches unacked. After it
+// the publish counts as failed: an ingestor does not save its cursor and publishes
+// again (same message id, so JetStream stores it once), a processor logs the live
+// events as lost and carries on.
+const PublishAckTimeout = 30 * time.Second
+
 // DefaultURL is where `simulate` and `import` publish when no --nats-url is given:
 // the embedded server of a running `chatnight run`.
 const DefaultURL = "nats://127.0.0.1:4222"
@@ -152,7 +161,7 @@ func Connect(ctx context.Context, url, name string, extra ...nats.Option) (*nats
 	if err != nil {
 		return nil, nil, fmt.Errorf("connect to NATS at %s: %w (is the server running? set --nats-url / CHATNIGHT_NATS_URL)", url, err)
 	}
-	js, err := jetstream.New(nc)
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncTimeout(PublishAckTimeout))
 	if err != nil {
 		nc.Close()
 		return nil, nil, fmt.Errorf("jetstream on %s: %w", url, err)
