@@ -123,7 +123,8 @@ func sampleStage(s *profile.Sample) string {
 			return name
 		}
 		if t, ok := strings.CutPrefix(l[0], "engine insert "); ok {
-			return "engine: insert " + strings.TrimPrefix(t, "chatnight.") + " (with its materialized views)"
+			// The stream insert runs on an engine thread: this is only the calling side.
+			return "engine: insert " + strings.TrimPrefix(t, "chatnight.") + " (calling thread)"
 		}
 		return l[0]
 	}
@@ -153,7 +154,7 @@ func engineThreadStage(name string) string {
 	if strings.HasPrefix(name, "MergeMutate") || strings.HasPrefix(name, "Merge") {
 		return "engine: background merges"
 	}
-	return "engine: worker threads (parallel views, pipelines)"
+	return "engine: worker threads (inserts with their views, pipelines)"
 }
 
 // engineThreadCPU sums the CPU time of the process's threads that are not Go's (those
