@@ -32,7 +32,7 @@ func TestWriterColumns(t *testing.T) {
 	session := storage.SessionRow{ID: "s1", Community: "writer-columns", Start: at, End: at.Add(time.Hour), Kind: "scheduled", Hosts: []string{"ana"}, Version: 2}
 	mark := storage.QAMarkRow{Community: "writer-columns", SessionID: "s1", Kind: "answer", Number: 2, PostID: "p1", AuthorID: "a1", CreatedAt: at, ReplyToID: "p0", Version: 3}
 	edge := storage.EdgeRow{Community: "writer-columns", SessionID: "s1", Src: "a1", Dst: "a0", Kind: "reply", PostID: "p1", CreatedAt: at, Version: 4}
-	w := storage.NewWriter(env.Conn)
+	w := storage.NewWriter(env.Conn, nil)
 	if err := w.Write(ctx, &storage.Batch{Sessions: []storage.SessionRow{session}, Posts: []storage.PostRow{post, bare}, QAMarks: []storage.QAMarkRow{mark}, Edges: []storage.EdgeRow{edge}}); err != nil {
 		t.Fatal(err)
 	}
