@@ -39,15 +39,6 @@ const (
 	HeaderOrigin = "Chatnight-Origin"
 )
 
-// PublishAckTimeout bounds the wait for JetStream's acknowledgement of an async
-// publish. Without it a publish whose ack is lost (a stream leader stopping between
-// storing and answering, without the client reconnecting) is waited for forever: a
-// processor announcing live events would stall with its next batches unacked. After it
-// the publish counts as failed: an ingestor does not save its cursor and publishes
-// again (same message id, so JetStream stores it once), a processor logs the live
-// events as lost and carries on.
-const PublishAckTimeout = 30 * time.Second
-
 // DefaultURL is where `simulate` and `import` publish when no --nats-url is given:
 // the embedded server of a running `chatnight run`.
 const DefaultURL = "nats://127.0.0.1:4222"
@@ -160,7 +151,7 @@ func Connect(ctx context.Context, url, name string, extra ...nats.Option) (*nats
 	if err != nil {
 		return nil, nil, fmt.Errorf("connect to NATS at %s: %w (is the server running? set --nats-url / CHATNIGHT_NATS_URL)", url, err)
 	}
-	js, err := jetstream.New(nc, jetstream.WithPublishAsyncTimeout(PublishAckTimeout))
+	js, err := jetstream.New(nc)
 	if err != nil {
 		nc.Close()
 		return nil, nil, fmt.Errorf("jetstream on %s: %w", url, err)
@@ -173,4 +164,20 @@ func Connect(ctx context.Context, url, name string, extra ...nats.Option) (*nats
 		return nil, nil, fmt.Errorf("jetstream account info on %s: %w", url, err)
 	}
 	return nc, js, nil
+}
+
+// StreamsReady reports whether JetStream answers for the posts stream within two seconds,
+// and says what it reports otherwise: a connected client is not enough, JetStream may have
+// stopped storing (its disk full) while the connection stays up.
+func StreamsReady(ctx context.Context, js jetstream.JetStream) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	s, err := js.Stream(ctx, PostsStream)
+	if err != nil {
+		return fmt.Errorf("jetstream: stream %s: %w", PostsStream, err)
+	}
+	if _, err := s.Info(ctx); err != nil {
+		return fmt.Errorf("jetstream: stream %s: %w", PostsStream, err)
+	}
+	return nil
 }
