@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime/pprof"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -255,18 +256,22 @@ func (p *Processor) Run(ctx context.Context) error {
 func (p *Processor) prepare(ctx context.Context, msgs []jetstream.Msg) (*derived, error) {
 	start := time.Now()
 	var posts []*post.Post
-	for _, m := range msgs {
-		good, bad := post.Decode(m.Data())
-		posts = append(posts, good...)
-		for _, b := range bad {
-			p.deadLetter(ctx, m, b)
+	pprof.Do(ctx, pprof.Labels(storage.StageLabel, "decode"), func(ctx context.Context) {
+		for _, m := range msgs {
+			good, bad := bus.DecodePosts(m.Headers(), m.Data())
+			posts = append(posts, good...)
+			for _, b := range bad {
+				p.deadLetter(ctx, m, b)
+			}
 		}
-	}
+	})
 	// Deriving reads ClickHouse (thread placement), so it waits out an outage too.
 	var res *derive.Result
 	err := p.retry(ctx, msgs, "derive rows", func() (err error) {
 		start := time.Now()
-		res, err = p.derive.DeriveLive(ctx, posts)
+		pprof.Do(ctx, pprof.Labels(storage.StageLabel, "derive"), func(ctx context.Context) {
+			res, err = p.derive.DeriveLive(ctx, posts)
+		})
 		p.metrics.DeriveDuration.Observe(time.Since(start).Seconds())
 		return err
 	})
@@ -294,7 +299,10 @@ func (p *Processor) commit(ctx context.Context, d *derived) error {
 	}
 	p.overlay.Remove(d.res.Batch)
 	for _, w := range written {
-		err = p.retry(ctx, w.msgs, "reconcile threads", func() error { return p.reconcile(ctx, w) })
+		err = p.retry(ctx, w.msgs, "reconcile threads", func() (err error) {
+			pprof.Do(ctx, pprof.Labels(storage.StageLabel, "reconcile"), func(ctx context.Context) { err = p.reconcile(ctx, w) })
+			return err
+		})
 		if err != nil {
 			return err
 		}
@@ -314,12 +322,14 @@ func (p *Processor) commit(ctx context.Context, d *derived) error {
 	if err := p.pub.Flush(ctx); err != nil {
 		return fmt.Errorf("store dead letters: %w", err)
 	}
-	for _, m := range d.msgs {
-		if err := m.Ack(); err != nil {
-			// The write is done; a lost ack only means a harmless redelivery.
-			p.log.Warn("ack failed; the batch will be delivered again", "err", err)
+	pprof.Do(ctx, pprof.Labels(storage.StageLabel, "ack"), func(context.Context) {
+		for _, m := range d.msgs {
+			if err := m.Ack(); err != nil {
+				// The write is done; a lost ack only means a harmless redelivery.
+				p.log.Warn("ack failed; the batch will be delivered again", "err", err)
+			}
 		}
-	}
+	})
 	latency := time.Since(d.start)
 	posts := 0
 	for _, w := range written {
@@ -332,14 +342,15 @@ func (p *Processor) commit(ctx context.Context, d *derived) error {
 		p.cfg.OnCommit(posts, latency)
 	}
 	for _, w := range written {
-		p.announce(ctx, w.res)
+		pprof.Do(ctx, pprof.Labels(storage.StageLabel, "announce"), func(ctx context.Context) { p.announce(ctx, w.res) })
 	}
 	return nil
 }
 
 func (p *Processor) writeBatch(ctx context.Context, b *storage.Batch) error {
 	start := time.Now()
-	err := p.write.Write(ctx, b)
+	var err error
+	pprof.Do(ctx, pprof.Labels(storage.StageLabel, "write"), func(ctx context.Context) { err = p.write.Write(ctx, b) })
 	p.metrics.WriteDuration.Observe(time.Since(start).Seconds())
 	return err
 }
@@ -355,7 +366,7 @@ func (p *Processor) writeApart(ctx context.Context, d *derived, cause *permanent
 	p.log.Warn("ClickHouse refused a batch; writing its messages one by one", "batch", d.id, "messages", len(d.msgs), "err", brief(cause))
 	var written []*derived
 	for _, m := range d.msgs {
-		posts, _ := post.Decode(m.Data()) // bad lines were dead-lettered by prepare
+		posts, _ := bus.DecodePosts(m.Headers(), m.Data()) // bad lines were dead-lettered by prepare
 		var res *derive.Result
 		err := p.retry(ctx, []jetstream.Msg{m}, "derive rows", func() (err error) {
 			res, err = p.derive.DeriveLive(ctx, posts)
