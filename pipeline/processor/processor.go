@@ -16,6 +16,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/chatnight/chatnight/pipeline/backoff"
+	"github.com/chatnight/chatnight/pipeline/bursts"
 	"github.com/chatnight/chatnight/pipeline/bus"
 	"github.com/chatnight/chatnight/pipeline/derive"
 	"github.com/chatnight/chatnight/pipeline/post"
@@ -62,6 +63,7 @@ type Processor struct {
 	overlay *threads.Overlay
 	stored  threads.Lookup // what is written, without the overlay
 	write   Writer
+	place   *bursts.Placer // nil when write is not a *storage.Writer (tests)
 	metrics *Metrics
 	log     *slog.Logger
 	pub     *bus.Publisher
@@ -77,7 +79,16 @@ type Writer interface {
 // New returns a processor.
 func New(cfg Config, js jetstream.JetStream, d *derive.Deriver, w Writer, m *Metrics, log *slog.Logger) *Processor {
 	ov := threads.NewOverlay(d.Lookup())
-	return &Processor{cfg: cfg.withDefaults(), js: js, derive: d.WithLookup(ov), overlay: ov, stored: d.Lookup(), write: w, metrics: m, log: log, pub: bus.NewPublisher(js)}
+	return &Processor{cfg: cfg.withDefaults(), js: js, derive: d.WithLookup(ov), overlay: ov, stored: d.Lookup(), write: w, place: placer(w), metrics: m, log: log, pub: bus.NewPublisher(js)}
+}
+
+// placer places detected sessions after writes through w: only a real writer, which
+// reads what it wrote back from ClickHouse.
+func placer(w Writer) *bursts.Placer {
+	if sw, ok := w.(*storage.Writer); ok {
+		return bursts.New(sw)
+	}
+	return nil
 }
 
 func (p *Processor) consumer(ctx context.Context) (jetstream.Consumer, error) {
@@ -292,6 +303,17 @@ func (p *Processor) commit(ctx context.Context, d *derived) error {
 			pprof.Do(ctx, pprof.Labels(storage.StageLabel, "reconcile"), func(ctx context.Context) { err = p.reconcile(ctx, w) })
 			return err
 		})
+		if err != nil {
+			return err
+		}
+	}
+	// Detected sessions are stored before the posts are announced, so the hub names a
+	// live post's session by reading it.
+	for _, w := range written {
+		if p.place == nil {
+			break
+		}
+		err = p.retry(ctx, w.msgs, "place detected sessions", func() error { return p.place.Place(ctx, w.res.Batch) })
 		if err != nil {
 			return err
 		}

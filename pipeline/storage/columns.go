@@ -126,3 +126,19 @@ func nonNil(s []string) []string {
 	}
 	return s
 }
+
+var detectedCellColumns = []column[DetectedCellRow]{
+	col("community", func(r *DetectedCellRow) string { return r.Community }),
+	col("cell", func(r *DetectedCellRow) string { return r.Cell }),
+	col("session_id", func(r *DetectedCellRow) string { return r.SessionID }),
+	col("version", func(r *DetectedCellRow) uint64 { return r.Version }),
+}
+
+var burstColumns = []column[BurstRow]{
+	col("community", func(r *BurstRow) string { return r.Community }),
+	col("id", func(r *BurstRow) string { return r.ID }),
+	col("start", func(r *BurstRow) time.Time { return r.Start }),
+	col("end", func(r *BurstRow) time.Time { return r.End }),
+	col("merged_into", func(r *BurstRow) string { return r.MergedInto }),
+	col("version", func(r *BurstRow) uint64 { return r.Version }),
+}

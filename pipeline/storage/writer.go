@@ -17,6 +17,8 @@ var (
 	insertPosts    = insertStatement("chatnight.posts", postColumns)
 	insertQAMarks  = insertStatement("chatnight.qa_marks", qaMarkColumns)
 	insertEdges    = insertStatement("chatnight.edge_events", edgeColumns)
+	insertCells    = insertStatement("chatnight.detected_cells", detectedCellColumns)
+	insertBursts   = insertStatement("chatnight.bursts", burstColumns)
 )
 
 // insertSettings apply to every insert: the materialized views on posts run side by
@@ -36,6 +38,9 @@ type Writer struct {
 func NewWriter(conn driver.Conn, m *WriterMetrics) *Writer {
 	return &Writer{conn: conn, metrics: m, sessions: map[string]string{}}
 }
+
+// Conn is the connection w writes through.
+func (w *Writer) Conn() driver.Conn { return w.conn }
 
 // Write inserts b table by table. Posts go before what is derived from them, so a
 // reader never sees a Q/A mark or an edge whose post is missing. A failed Write may
@@ -66,6 +71,15 @@ func (w *Writer) Write(ctx context.Context, b *Batch) error {
 		return err
 	}
 	return insertRows(ctx, w, b.ID, insertEdges, "edge_events", edgeColumns, b.Edges)
+}
+
+// WriteDetected stores detected sessions placed after a batch (package bursts): the
+// cells first, then the sessions, so a reader finding a session finds its cells.
+func (w *Writer) WriteDetected(ctx context.Context, cells []DetectedCellRow, bursts []BurstRow) error {
+	if err := insertRows(ctx, w, "", insertCells, "detected_cells", detectedCellColumns, cells); err != nil {
+		return err
+	}
+	return insertRows(ctx, w, "", insertBursts, "bursts", burstColumns, bursts)
 }
 
 // newSessions returns the session rows not stored by w yet with the same content, and
