@@ -18,14 +18,13 @@ func optoutCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		"An opted-out account's posts are hidden and the account is shown under a pseudonym in the\n"+
 		"viewer, the API, transcripts, graph exports and reports; nothing stored is deleted.\n"+
 		"HANDLE is a handle (with or without @) or an account id such as x:12345",
-		stderr, &o, flagsClickHouse|flagsEmbedded)
-	rest, err := parseInterspersed(fs, args)
-	if err != nil {
+		stdout, &o, flagsClickHouse|flagsEmbedded)
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	rest := fs.Args()
 	if len(rest) == 0 {
-		fs.Usage()
-		return fmt.Errorf("say add, remove or list: %w", errUsage)
+		return usagef(fs, "say add, remove or list")
 	}
 	verb := rest[0]
 	rest = rest[1:]
@@ -35,9 +34,12 @@ func optoutCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		if _, err := optout.Subject(rest[0]); err != nil {
 			return err
 		}
+	case verb == "list":
+		return usagef(fs, "optout list takes no HANDLE")
+	case verb == "add" || verb == "remove":
+		return usagef(fs, "optout %s takes one HANDLE, got %d", verb, len(rest))
 	default:
-		fs.Usage()
-		return fmt.Errorf("usage: optout add|remove HANDLE, or optout list: %w", errUsage)
+		return usagef(fs, "unknown action %q: say add, remove or list", verb)
 	}
 	log, err := o.logger(stderr)
 	if err != nil {
@@ -94,24 +96,6 @@ func connectToolClickHouse(ctx context.Context, st *stack, fs *flag.FlagSet, o *
 			err, strings.TrimSuffix(o.DataDir, "/")+"/clickhouse")
 	}
 	return err
-}
-
-// parseInterspersed parses flags that may come before, between and after the
-// positional arguments, which it returns, then fills unset flags from the environment.
-func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, err
-		}
-		args = fs.Args()
-		if len(args) == 0 {
-			break
-		}
-		pos = append(pos, args[0])
-		args = args[1:]
-	}
-	return pos, parseFlags(fs, nil)
 }
 
 func envSet(flagName string) bool {

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"strings"
@@ -19,7 +18,7 @@ import (
 // `chatnight report --community hcldr --session latest [--format text|json|md]`.
 func reportCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var o Options
-	fs := newFlagSet("report", "report --community ID [--session latest|ID] [--format text|json|md] [flags]", stderr, &o,
+	fs := newFlagSet("report", "report --community ID [--session latest|ID] [--format text|json|md] [flags]", stdout, &o,
 		flagsConfig|flagsClickHouse|flagsEmbedded)
 	communityID := fs.String("community", "", "community of the session (required)")
 	sessionID := fs.String("session", "latest", `session id, or "latest": the last one that started`)
@@ -29,11 +28,13 @@ func reportCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	if *communityID == "" {
-		fs.Usage()
-		return fmt.Errorf("--community is required: %w", flag.ErrHelp)
+		return usagef(fs, "--community is required: the community whose session to report")
+	}
+	if len(fs.Args()) > 0 {
+		return usagef(fs, "unexpected argument %q: report takes only flags", fs.Args()[0])
 	}
 	if *format != "text" && *format != "json" && *format != "md" {
-		return fmt.Errorf("--format %q: use text, json or md", *format)
+		return usagef(fs, "--format %q: use text, json or md", *format)
 	}
 	log, err := o.logger(stderr)
 	if err != nil {

@@ -59,7 +59,7 @@ func buildSources(ctx context.Context, st *stack, cfg *community.Config, metrics
 func importCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var o Options
 	synopsis := "import --community ID --format FORMAT [--match-hashtags] FILE... ('-' reads stdin)"
-	fs := newFlagSet("import", synopsis, stderr, &o, flagsConfig|flagsNATS)
+	fs := newFlagSet("import", synopsis, stdout, &o, flagsConfig|flagsNATS)
 	communityID := fs.String("community", "", "community the archive belongs to (required)")
 	format := fs.String("format", "", "archive format: "+strings.Join(archive.FormatNames(), ", "))
 	match := fs.Bool("match-hashtags", false, "keep only posts that carry one of the community's hashtags")
@@ -68,12 +68,16 @@ func importCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	files := fs.Args()
-	if *communityID == "" || *format == "" || len(files) == 0 {
-		fs.Usage()
-		return errUsage
+	switch {
+	case *communityID == "":
+		return usagef(fs, "--community is required: the community the archive belongs to")
+	case *format == "":
+		return usagef(fs, "--format is required: one of %s", strings.Join(archive.FormatNames(), ", "))
+	case len(files) == 0:
+		return usagef(fs, "no FILE given: name the archive files, or - for standard input")
 	}
 	if _, err := archive.LookupFormat(*format); err != nil {
-		return err
+		return usagef(fs, "--format: %v", err)
 	}
 	log, err := o.logger(stderr)
 	if err != nil {
@@ -82,6 +86,15 @@ func importCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	cm, err := o.community(*communityID)
 	if err != nil {
 		return err
+	}
+	// A file that cannot be opened stops the import before anything is published.
+	for _, f := range files {
+		if f == "-" {
+			continue
+		}
+		if _, err := os.Stat(f); err != nil {
+			return err
+		}
 	}
 	st := newStack(log)
 	defer st.close()
@@ -93,7 +106,10 @@ func importCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		Community: cm, Format: *format, MatchHashtags: *match, BatchSize: *batch,
 		Progress: stderr, IsTerminal: isTerminal(stderr),
 	}, em, files...)
-	fmt.Fprintf(stdout, "import: %s\n", sum)
+	// The summary once, on stdout; errors once, through Main on stderr.
+	if sum.Read > 0 || err == nil {
+		fmt.Fprintf(stdout, "import: %s\n", sum)
+	}
 	if err != nil {
 		if errors.Is(err, context.Canceled) {
 			return fmt.Errorf("interrupted; run the same import again to finish it (what was stored is not stored twice)")

@@ -25,7 +25,7 @@ const tierFlags = flagsConfig | flagsNATS | flagsClickHouse | flagsEmbedded
 
 func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var o Options
-	fs := newFlagSet("run", "run [flags]", stderr, &o, tierFlags|flagsHTTP|flagsProcessor)
+	fs := newFlagSet("run", "run [flags]", stdout, &o, tierFlags|flagsHTTP|flagsProcessor)
 	fs.BoolVar(&o.Simulate, "simulate", false, "run the demo simulator: a chat night for each community, posted live")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -35,7 +35,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 
 func processCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var o Options
-	fs := newFlagSet("process", "process [flags]", stderr, &o, tierFlags|flagsProcessor|flagsOps)
+	fs := newFlagSet("process", "process [flags]", stdout, &o, tierFlags|flagsProcessor|flagsOps)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -44,7 +44,7 @@ func processCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 
 func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var o Options
-	fs := newFlagSet("serve", "serve [flags]", stderr, &o, tierFlags|flagsHTTP)
+	fs := newFlagSet("serve", "serve [flags]", stdout, &o, tierFlags|flagsHTTP)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -53,7 +53,7 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 func ingestCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var o Options
-	fs := newFlagSet("ingest", "ingest [flags]", stderr, &o, flagsConfig|flagsNATS|flagsEmbedded|flagsOps)
+	fs := newFlagSet("ingest", "ingest [flags]", stdout, &o, flagsConfig|flagsNATS|flagsEmbedded|flagsOps)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}

@@ -52,11 +52,13 @@ func FormatNames() []string {
 	return names
 }
 
+func formatList() string { return strings.Join(FormatNames(), ", ") }
+
 // LookupFormat finds a format by name.
 func LookupFormat(name string) (Format, error) {
 	f, ok := Formats()[name]
 	if !ok {
-		return Format{}, fmt.Errorf("unknown archive format %q: use one of %s", name, strings.Join(FormatNames(), ", "))
+		return Format{}, fmt.Errorf("unknown archive format %q: use one of %s", name, formatList())
 	}
 	return f, nil
 }

@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/chatnight/chatnight/ingest"
@@ -49,7 +48,8 @@ type Options struct {
 	// MaxBatchBytes is the most encoded bytes one message carries; zero means
 	// DefaultMaxBatchBytes.
 	MaxBatchBytes int
-	// Progress receives progress and the summary; nil prints nothing.
+	// Progress receives progress lines; nil prints nothing. The summary and errors are
+	// the caller's to print, once.
 	Progress io.Writer
 	// IsTerminal draws a progress bar on Progress instead of periodic lines.
 	IsTerminal bool
@@ -62,17 +62,20 @@ type Options struct {
 
 // Summary counts what an import did.
 type Summary struct {
-	Files      int
-	Read       int // records read: lines, array elements, CSV rows
-	Imported   int // posts JetStream stored as new
-	Duplicates int // posts repeated in the input, or already stored by an earlier import
+	Files int
+	Read  int // records read: lines, array elements, CSV rows
+	// Published counts posts JetStream took as new. JetStream remembers message ids
+	// for its duplicate window only, so a re-import after it publishes again posts the
+	// processor already stored (and drops): published is not "new in ClickHouse".
+	Published  int
+	Duplicates int // posts repeated in the input, or dropped by JetStream as published before
 	Invalid    int // records that could not be used, parked on deadletter.ingest.import
 	Skipped    int // posts without one of the community's hashtags (MatchHashtags)
 }
 
 func (s Summary) String() string {
-	out := fmt.Sprintf("imported %d posts from %d file(s): %d records read, %d duplicates, %d invalid",
-		s.Imported, s.Files, s.Read, s.Duplicates, s.Invalid)
+	out := fmt.Sprintf("published %d posts from %d file(s): %d records read, %d duplicates, %d invalid",
+		s.Published, s.Files, s.Read, s.Duplicates, s.Invalid)
 	if s.Skipped > 0 {
 		out += fmt.Sprintf(", %d skipped without a matching hashtag", s.Skipped)
 	}
@@ -93,7 +96,7 @@ func Import(ctx context.Context, opts Options, em *ingest.Emitter, files ...stri
 		return Summary{}, fmt.Errorf("import: %w", err)
 	}
 	if opts.Format == "" {
-		return Summary{}, fmt.Errorf("import: no format given: use one of %s", strings.Join(FormatNames(), ", "))
+		return Summary{}, fmt.Errorf("import: no format given: use one of %s", formatList())
 	}
 	format, err := LookupFormat(opts.Format)
 	if err != nil {
@@ -127,12 +130,6 @@ func Import(ctx context.Context, opts Options, em *ingest.Emitter, files ...stri
 			errs = append(errs, err)
 		} else if err := im.flush(ctx); err != nil {
 			errs = append(errs, err)
-		}
-	}
-	if opts.Progress != nil {
-		fmt.Fprintln(opts.Progress, im.sum.String())
-		for _, err := range errs {
-			fmt.Fprintln(opts.Progress, "import error:", err)
 		}
 	}
 	return im.sum, errors.Join(errs...)
@@ -178,34 +175,57 @@ func (im *importer) file(ctx context.Context, name string) error {
 	}
 	im.sum.Files++
 	counter := &countingReader{r: in}
-	br := bufio.NewReaderSize(counter, 256<<10)
+	br := bufio.NewReaderSize(counter, 64<<10)
 	var r io.Reader = br
+	gzipped := false
 	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
 		gz, err := gzip.NewReader(br)
 		if err != nil {
 			return fmt.Errorf("import %s: %w", path, err)
 		}
 		defer gz.Close()
-		r = gz
+		r, gzipped = gz, true
 	}
-	records, err := im.format.Open(r, post.SourceImport)
+	hr := bufio.NewReaderSize(r, sniffBytes)
+	fits := Sniff(headOf(hr, sniffBytes))
+	if f := fitFor(fits, im.format.Name); f.Tried > 0 && f.Usable == 0 && fits[0].Usable > 0 {
+		return wrongFormat(path, im.format.Name, fits, 0, 0)
+	}
+	records, err := im.format.Open(hr, post.SourceImport)
 	if err != nil {
 		return fmt.Errorf("import %s as %s: %w", path, im.format.Name, err)
 	}
+	// The bar follows the records handled, not the bytes read ahead into buffers: the
+	// bytes of the records for a plain file, the compressed bytes the gzip reader took
+	// for a gzipped one.
+	var done int64
+	position := func() int64 {
+		if gzipped {
+			return counter.n - int64(br.Buffered())
+		}
+		return min(done, counter.n)
+	}
 	im.progress.startFile(path, size)
 	defer func() { im.progress.endFile(counter.n, im.sum) }()
+	read, invalid := im.sum.Read, im.sum.Invalid
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 		rec, err := records.Next()
 		if err == io.EOF {
+			// Most records unusable means the wrong format (or not an archive at all):
+			// the import did not do its job.
+			if n, bad := im.sum.Read-read, im.sum.Invalid-invalid; n > 0 && 2*bad > n {
+				return wrongFormat(path, im.format.Name, fits, n, bad)
+			}
 			return nil
 		}
 		if err != nil {
 			return fmt.Errorf("import %s: %w", path, err)
 		}
 		im.sum.Read++
+		done += int64(len(rec.Raw)) + 1
 		origin := fmt.Sprintf("%s:%d", path, rec.Line)
 		if rec.Err != nil {
 			im.invalid(ctx, origin, rec.Raw, rec.Err)
@@ -215,8 +235,20 @@ func (im *importer) file(ctx context.Context, name string) error {
 				return err
 			}
 		}
-		im.progress.update(counter.n, im.sum)
+		im.progress.update(position(), im.sum)
 	}
+}
+
+// sniffBytes is how much of a file's start Sniff reads.
+const sniffBytes = 256 << 10
+
+func fitFor(fits []Fit, format string) Fit {
+	for _, f := range fits {
+		if f.Format == format {
+			return f
+		}
+	}
+	return Fit{Format: format}
 }
 
 func (im *importer) invalid(ctx context.Context, origin string, raw []byte, cause error) {
@@ -311,7 +343,7 @@ func (im *importer) flush(ctx context.Context) error {
 	_, dupes := im.em.Counts()
 	dupMsgs := dupes - im.window.dupBase
 	im.sum.Duplicates += dupMsgs * im.window.size
-	im.sum.Imported += (im.window.msgs - dupMsgs) * im.window.size
+	im.sum.Published += (im.window.msgs - dupMsgs) * im.window.size
 	im.window.msgs, im.window.size = 0, 0
 	return nil
 }
