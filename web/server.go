@@ -58,6 +58,9 @@ type Config struct {
 	// DataDir, when set (embedded NATS or ClickHouse keep their data there), makes
 	// /readyz report a nearly full disk before writes start failing.
 	DataDir string
+	// SourcesOff are the live sources left out for a missing secret (name: why).
+	// /readyz lists them; the tier is still ready, since the other sources run.
+	SourcesOff map[string]string
 }
 
 // Deps are what the web tier talks to.
@@ -218,6 +221,9 @@ func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
 			ready = false
 			status["disk"] = err.Error()
 		}
+	}
+	for name, why := range s.cfg.SourcesOff {
+		status["source "+name] = why
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")

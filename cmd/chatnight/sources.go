@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/chatnight/chatnight/ingest"
@@ -16,6 +17,41 @@ import (
 	"github.com/chatnight/chatnight/ingest/xapi"
 	"github.com/chatnight/chatnight/pipeline/community"
 )
+
+// withoutMissingSecrets returns a copy of cfg that leaves out what needs a secret
+// whose environment variable is unset, and says what was left out, by source: X without
+// its bearer token is not started, a Mastodon instance without its access token is
+// polled instead of streamed, Bluesky without its app password does not backfill.
+// The rest of the sources run: the example config works with no tokens at all.
+func withoutMissingSecrets(cfg *community.Config, getenv func(string) string) (*community.Config, map[string]string) {
+	off := map[string]string{}
+	out := *cfg
+	unset := func(env string) bool { return env != "" && strings.TrimSpace(getenv(env)) == "" }
+	if len(community.Following(cfg.Communities, "x")) > 0 && (cfg.Sources.X.BearerTokenEnv == "" || unset(cfg.Sources.X.BearerTokenEnv)) {
+		env := cfg.Sources.X.BearerTokenEnv
+		if env == "" {
+			env = "sources.x.bearer_token_env"
+		}
+		off["x"] = fmt.Sprintf("not started: %s is unset; export an X API bearer token in it to follow X", env)
+		out.Communities = nil
+		for _, cm := range cfg.Communities {
+			cm.Sources = slices.DeleteFunc(slices.Clone(cm.Sources), func(s string) bool { return s == "x" })
+			out.Communities = append(out.Communities, cm)
+		}
+	}
+	out.Sources.Mastodon.Instances = slices.Clone(cfg.Sources.Mastodon.Instances)
+	for i, inst := range out.Sources.Mastodon.Instances {
+		if unset(inst.AccessTokenEnv) {
+			off["mastodon "+inst.BaseURL] = fmt.Sprintf("polling instead of streaming: %s is unset", inst.AccessTokenEnv)
+			out.Sources.Mastodon.Instances[i].AccessTokenEnv = ""
+		}
+	}
+	if bs := cfg.Sources.Bluesky; bs.Identifier != "" && (bs.AppPasswordEnv == "" || unset(bs.AppPasswordEnv)) {
+		off["bluesky search"] = fmt.Sprintf("no searchPosts backfill: the app password of %s is unset (sources.bluesky.app_password_env)", bs.Identifier)
+		out.Sources.Bluesky.Identifier, out.Sources.Bluesky.AppPasswordEnv = "", ""
+	}
+	return &out, off
+}
 
 // buildSources makes the live sources the communities ask for in their `sources` lists.
 func buildSources(ctx context.Context, st *stack, cfg *community.Config, metrics *ingest.Metrics, log *slog.Logger) ([]ingest.Source, error) {

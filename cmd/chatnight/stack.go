@@ -27,7 +27,10 @@ type stack struct {
 	ch      driver.Conn
 	chDSN   string
 	dataDir string // set when an embedded service keeps its data there
-	closers []func()
+	// sourcesOff are the sources left out for a missing secret, by name, with why:
+	// /readyz lists them without failing, since the others run.
+	sourcesOff map[string]string
+	closers    []func()
 }
 
 func newStack(log *slog.Logger) *stack {

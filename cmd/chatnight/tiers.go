@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
+	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -73,12 +76,21 @@ func runTiers(ctx context.Context, o *Options, stdout, stderr io.Writer, t tiers
 	if err != nil {
 		return err
 	}
+	var off map[string]string // sources left out for a missing secret, for the log and /readyz
+	srcCfg := cfg
+	if t.ingest {
+		srcCfg, off = withoutMissingSecrets(cfg, os.Getenv)
+		for _, name := range slices.Sorted(maps.Keys(off)) {
+			log.Warn("source "+name+": "+off[name], "source", name)
+		}
+	}
 	ln, err := listen(o.HTTPAddr)
 	if err != nil {
 		return err
 	}
 	defer ln.Close()
 	st := newStack(log)
+	st.sourcesOff = off
 	defer st.close()
 	if err := st.connectNATS(ctx, o, true, "chatnight"); err != nil {
 		return err
@@ -97,7 +109,7 @@ func runTiers(ctx context.Context, o *Options, stdout, stderr io.Writer, t tiers
 		g.Go(func() error { return p.Run(ctx) })
 	}
 	if t.serve {
-		srv, err := web.New(web.Config{Addr: o.HTTPAddr, AllowedOrigins: splitList(o.AllowedOrigins), DataDir: st.dataDir}, web.Deps{
+		srv, err := web.New(web.Config{Addr: o.HTTPAddr, AllowedOrigins: splitList(o.AllowedOrigins), DataDir: st.dataDir, SourcesOff: off}, web.Deps{
 			Communities: cfg, JS: st.js, NC: st.nc, CH: st.ch,
 			Gatherer: st.reg, Registerer: st.reg, Log: log.With("tier", "serve"),
 		})
@@ -112,7 +124,7 @@ func runTiers(ctx context.Context, o *Options, stdout, stderr io.Writer, t tiers
 	}
 	metrics := ingest.NewMetrics(st.reg)
 	if t.ingest {
-		sources, err := buildSources(ctx, st, cfg, metrics, log)
+		sources, err := buildSources(ctx, st, srcCfg, metrics, log)
 		if err != nil {
 			return err
 		}
