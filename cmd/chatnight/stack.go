@@ -30,6 +30,7 @@ type stack struct {
 	// sourcesOff are the sources left out for a missing secret, by name, with why:
 	// /readyz lists them without failing, since the others run.
 	sourcesOff map[string]string
+	lockedDir  string // the data dir this process holds the lock of
 	closers    []func()
 }
 
@@ -51,6 +52,9 @@ func (s *stack) close() {
 func (s *stack) connectNATS(ctx context.Context, o *Options, embeddedOK bool, name string) error {
 	url := o.NATSURL
 	if url == "" && embeddedOK {
+		if err := s.lockDataDir(o.DataDir); err != nil {
+			return err
+		}
 		srv, err := embedded.Start(embedded.Options{DataDir: o.DataDir, Listen: o.NATSListen})
 		if err != nil {
 			return err
