@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/chatnight/chatnight/ingest"
@@ -138,7 +139,7 @@ func runTiers(ctx context.Context, o *Options, stdout, stderr io.Writer, t tiers
 	}
 	if t.simulate {
 		em := ingest.NewEmitter(st.js, metrics, log.With("source", "sim"))
-		g.Go(func() error { return demo(ctx, cfg, em, log) })
+		g.Go(func() error { return demo(ctx, cfg, st.js, em, log) })
 	}
 	if o.ClickHouseDSN == "" && (t.process || t.serve) {
 		log.Info("embedded ClickHouse is serving", "http", "http://"+o.ClickHouseHTTPAddr+"/")
@@ -150,8 +151,9 @@ func runTiers(ctx context.Context, o *Options, stdout, stderr io.Writer, t tiers
 
 // demo posts simulated chat nights for every community, live: an hour-long night at a
 // post every two seconds, then a silence longer than the community's session gap, so
-// each night is a session of its own, with its own Q1, Q2 ...
-func demo(ctx context.Context, cfg *community.Config, em *ingest.Emitter, log *slog.Logger) error {
+// each night is a session of its own, with its own Q1, Q2 ... A restart within the gap
+// joins the session of the night it cut short, so that night's numbering goes on.
+func demo(ctx context.Context, cfg *community.Config, js jetstream.JetStream, em *ingest.Emitter, log *slog.Logger) error {
 	const (
 		posts = 1800
 		rate  = 0.5 // posts per second: 1800 posts take an hour
@@ -162,8 +164,12 @@ func demo(ctx context.Context, cfg *community.Config, em *ingest.Emitter, log *s
 		g.Go(func() error {
 			for ctx.Err() == nil {
 				start := time.Now().UTC()
-				n := simulator.Night{Community: cm, Seed: uint64(start.UnixNano()), Posts: posts, Start: start, Duration: time.Hour}
-				log.Info("simulating a chat night", "community", cm.ID, "posts", n.Posts, "for", n.Duration)
+				first, err := simulator.NextQuestion(ctx, js, cm.ID, sessions.Gap(cm), start)
+				if err != nil {
+					log.Warn("cannot tell whether a simulated night is under way; starting at Q1", "community", cm.ID, "err", err)
+				}
+				n := simulator.Night{Community: cm, Seed: uint64(start.UnixNano()), Posts: posts, Start: start, Duration: time.Hour, FirstQuestion: first}
+				log.Info("simulating a chat night", "community", cm.ID, "posts", n.Posts, "for", n.Duration, "first_question", first)
 				if _, err := simulator.Publish(ctx, n, simulator.Options{Rate: rate}, em); err != nil {
 					if ctx.Err() != nil {
 						return nil
