@@ -27,11 +27,12 @@ func openMastodon(r io.Reader, src post.Source) (RecordReader, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read mastodon archive: %w", err)
 	}
-	index := mastodon.Index{}
+	index, times := mastodon.Index{}, mastodon.FileTimes{}
 	for rec, err := range mastodon.ReadArchive(bytes.NewReader(data)) {
 		if err == nil {
 			index.Add(rec.Raw)
+			times.Add(rec.Raw)
 		}
 	}
-	return JSONRecords(bytes.NewReader(data), mastodon.Parser{Lookup: index.Lookup}.Parse, src), nil
+	return JSONRecords(bytes.NewReader(data), mastodon.Parser{Lookup: index.Lookup, Time: times.Canonical}.Parse, src), nil
 }

@@ -67,8 +67,8 @@ func TestNormalize(t *testing.T) {
 		{"kind from references", Post{ID: "x:1", RepostOfID: "x:0", ReplyToID: "x:2"}, Post{ID: "x:1", Kind: KindRepost, RepostOfID: "x:0", ReplyToID: "x:2"}},
 		{"reply", Post{ID: "x:1", ReplyToID: "x:2"}, Post{ID: "x:1", Kind: KindReply, ReplyToID: "x:2"}},
 		{"tags folded", Post{ID: "x:1", Kind: KindOriginal, Hashtags: []string{"#HCLDR", "＃HITsm"}}, Post{ID: "x:1", Kind: KindOriginal, Hashtags: []string{"hcldr", "hitsm"}}},
-		{"mastodon seconds", Post{ID: "mastodon:https://m.s/1", Kind: KindOriginal, CreatedAt: time.Date(2025, 7, 17, 1, 2, 3, 456e6, time.FixedZone("x", 3600))},
-			Post{ID: "mastodon:https://m.s/1", Kind: KindOriginal, CreatedAt: time.Date(2025, 7, 17, 0, 2, 3, 0, time.UTC)}},
+		{"mastodon milliseconds kept", Post{ID: "mastodon:https://m.s/1", Kind: KindOriginal, CreatedAt: time.Date(2025, 7, 17, 1, 2, 3, 456789e3, time.FixedZone("x", 3600))},
+			Post{ID: "mastodon:https://m.s/1", Kind: KindOriginal, CreatedAt: time.Date(2025, 7, 17, 0, 2, 3, 456e6, time.UTC)}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
