@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -102,6 +103,10 @@ func writeReport(w io.Writer, s *stats.SessionStats, md bool) {
 		}
 	}
 	table := func(header []string, rows [][]string) {
+		if len(rows) == 0 {
+			fmt.Fprintln(w, "none")
+			return
+		}
 		if md {
 			fmt.Fprintf(w, "| %s |\n|%s\n", strings.Join(header, " | "), strings.Repeat(" --- |", len(header)))
 			for _, r := range rows {
@@ -173,7 +178,7 @@ func writeReport(w io.Writer, s *stats.SessionStats, md bool) {
 	heading("Most central (PageRank)")
 	var pr [][]string
 	for _, m := range s.Network.PerNode {
-		pr = append(pr, []string{m.ID, fmt.Sprintf("%.4f", m.PageRank), fmt.Sprintf("%.4f", m.Betweenness), fmt.Sprint(m.InDegree), fmt.Sprint(m.OutDegree)})
+		pr = append(pr, []string{"@" + cmp.Or(m.Handle, m.ID), fmt.Sprintf("%.4f", m.PageRank), fmt.Sprintf("%.4f", m.Betweenness), fmt.Sprint(m.InDegree), fmt.Sprint(m.OutDegree)})
 	}
 	table([]string{"account", "pagerank", "betweenness", "in", "out"}, pr)
 }

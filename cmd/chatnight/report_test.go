@@ -12,6 +12,8 @@ import (
 	"github.com/chatnight/chatnight/pipeline/derive"
 	"github.com/chatnight/chatnight/pipeline/storage"
 	"github.com/chatnight/chatnight/pipeline/threads"
+	"github.com/chatnight/chatnight/web/network"
+	"github.com/chatnight/chatnight/web/stats"
 )
 
 // TestReportAndOptOut stores a simulated #HCLDR night in a running `chatnight run`,
@@ -77,6 +79,9 @@ func TestReportAndOptOut(t *testing.T) {
 		if strings.Contains(strings.ToLower(out), hidden) {
 			t.Errorf("report --format %s names the opted-out %s", format, hidden)
 		}
+		if format != "json" && strings.Contains(out, "sim:") {
+			t.Errorf("report --format %s names accounts by id:\n%s", format, out)
+		}
 		if format != "json" && !strings.Contains(out, "Top participants") {
 			t.Errorf("report --format %s:\n%s", format, out)
 		}
@@ -93,5 +98,29 @@ func TestReportAndOptOut(t *testing.T) {
 	}
 	if _, code := runChild(t, nil, "optout", "add"); code != 2 {
 		t.Errorf("optout add without a handle: exit %d, want 2", code)
+	}
+}
+
+// TestReportEmptySectionsAndHandles: an empty section says "none" instead of bare
+// table headers, and central accounts are named by handle.
+func TestReportEmptySectionsAndHandles(t *testing.T) {
+	s := &stats.SessionStats{}
+	s.Session.Community, s.Session.ID = "hcldr", "hcldr-2026-11-25"
+	s.Network.PerNode = []network.NodeMetrics{{ID: "sim:design4health", Handle: "design4health", PageRank: 0.5}}
+	for _, md := range []bool{false, true} {
+		var out strings.Builder
+		writeReport(&out, s, md)
+		text := out.String()
+		if strings.Contains(text, "sim:design4health") || !strings.Contains(text, "@design4health") {
+			t.Errorf("md=%v: central account not named by handle:\n%s", md, text)
+		}
+		for _, bare := range []string{"#  account  posts", "| # | account | posts |", "question  answers", "value  count", "| value | count |"} {
+			if strings.Contains(text, bare) {
+				t.Errorf("md=%v: empty section prints its header %q:\n%s", md, bare, text)
+			}
+		}
+		if strings.Count(text, "none") < 8 {
+			t.Errorf("md=%v: empty sections do not say none:\n%s", md, text)
+		}
 	}
 }

@@ -430,6 +430,23 @@ func (a *Analyzer) SessionStats(ctx context.Context, sess Session, exclude []str
 		return nil, fmt.Errorf("session %s: %w", sess.ID, err)
 	}
 	st.Network = NetworkMetrics(edges, a.top(), r)
+	// Name the central accounts as the lists above do: participants' handles, then
+	// the handles mentions gave, else the id without its network.
+	known := map[string]string{}
+	for _, list := range [][]Account{st.MostMentioned, st.MostRepliedTo, st.TopParticipants} {
+		for _, acc := range list {
+			known[acc.ID] = acc.Handle
+		}
+	}
+	for i, nm := range st.Network.PerNode {
+		if h, ok := known[nm.ID]; ok {
+			st.Network.PerNode[i].Handle = h
+		} else if _, h := r.Account(nm.ID, handles[nm.ID]); h != "" {
+			st.Network.PerNode[i].Handle = h
+		} else {
+			st.Network.PerNode[i].Handle = handleOf(nm.ID)
+		}
+	}
 	return st, nil
 }
 

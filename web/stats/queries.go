@@ -120,7 +120,10 @@ LIMIT {limit:UInt32}`
 
 	// queryRepliedTo is the accounts replied to most.
 	queryRepliedTo = sessionPosts + `
-SELECT reply_to_author_id AS id, '' AS handle, count() AS n
+SELECT reply_to_author_id AS id,
+       -- a reply mentions whom it answers: X gives only the replied-to user's id
+       max(if(length(mention_handles) = length(mention_ids), mention_handles[indexOf(mention_ids, reply_to_author_id)], '')) AS handle,
+       count() AS n
 FROM sp
 WHERE reply_to_author_id != ''
 GROUP BY id
