@@ -1,11 +1,13 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"flag"
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/chatnight/chatnight/web/optout"
@@ -51,23 +53,41 @@ func optoutCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	list := optout.NewOptOuts(st.ch, log)
+	s, _ := optout.Subject(cmp.Or(strings.Join(rest, ""), "-"))
 	switch verb {
 	case "add":
-		if err := list.Add(ctx, rest[0]); err != nil {
+		seen, err := list.Seen(ctx, s)
+		if err != nil {
 			return err
 		}
-		s, _ := optout.Subject(rest[0])
+		if err := list.Add(ctx, s); err != nil {
+			return err
+		}
 		fmt.Fprintf(stdout, "optout: %s is opted out: hidden everywhere from the next read on (stored posts are kept)\n", s)
+		if !seen {
+			fmt.Fprintf(stdout, "optout: no stored post is by %s yet: check the spelling (a handle such as colin_hung, "+
+				"user@instance or name.bsky.social, or an id such as x:12345); its posts will be hidden when they come\n", s)
+		}
 	case "remove":
-		if err := list.Remove(ctx, rest[0]); err != nil {
+		listed, err := list.List(ctx)
+		if err != nil {
 			return err
 		}
-		s, _ := optout.Subject(rest[0])
+		if !slices.Contains(listed, s) {
+			fmt.Fprintf(stdout, "optout: %s is not on the opt-out list; nothing changed (see `chatnight optout list`)\n", s)
+			return nil
+		}
+		if err := list.Remove(ctx, s); err != nil {
+			return err
+		}
 		fmt.Fprintf(stdout, "optout: %s is shown again\n", s)
 	case "list":
 		subjects, err := list.List(ctx)
 		if err != nil {
 			return err
+		}
+		if len(subjects) == 0 {
+			fmt.Fprintln(stderr, "optout: no account is opted out")
 		}
 		for _, s := range subjects {
 			fmt.Fprintln(stdout, s)

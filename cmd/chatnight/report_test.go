@@ -48,10 +48,20 @@ func TestReportAndOptOut(t *testing.T) {
 	}
 	dsn := []string{"--clickhouse-dsn", n.chDSN()}
 
+	if out := chatnight(t, append([]string{"optout", "list"}, dsn...)...); strings.TrimSpace(out) != "optout: no account is opted out" {
+		t.Errorf("optout list of an empty list: %q", out)
+	}
+	if out := chatnight(t, append([]string{"optout", "remove", "never_added"}, dsn...)...); !strings.Contains(out, "never_added is not on the opt-out list; nothing changed") || strings.Contains(out, "shown again") {
+		t.Errorf("optout remove of an account never added: %q", out)
+	}
 	out := chatnight(t, append([]string{"optout", "add", "@" + hidden}, dsn...)...)
-	if !strings.Contains(out, hidden+" is opted out") {
+	if !strings.Contains(out, hidden+" is opted out") || strings.Contains(out, "no stored post") {
 		t.Fatalf("optout add said: %s", out)
 	}
+	if out := chatnight(t, append([]string{"optout", "add", "@nosuch_persn"}, dsn...)...); !strings.Contains(out, "no stored post is by nosuch_persn yet: check the spelling") {
+		t.Errorf("optout add of an account never seen: %q", out)
+	}
+	chatnight(t, append([]string{"optout", "remove", "nosuch_persn"}, dsn...)...)
 	if out := chatnight(t, append([]string{"optout", "list"}, dsn...)...); strings.TrimSpace(out) != hidden {
 		t.Fatalf("optout list: %q, want %q", out, hidden)
 	}
