@@ -30,14 +30,35 @@ export class Feed {
 
   atEdge() {
     const r = this.root;
+    const q = this.qaEdge();
+    if (q !== null) return Math.abs(r.scrollTop - q) < 80;
     return this.order === 'bottom' ? r.scrollHeight - r.scrollTop - r.clientHeight < 80 : r.scrollTop < 80;
   }
 
   scrollToEdge() {
     const r = this.root;
-    r.scrollTop = this.order === 'bottom' ? r.scrollHeight : 0;
+    const q = this.qaEdge();
+    r.scrollTop = q !== null ? q : this.order === 'bottom' ? r.scrollHeight : 0;
     this.pinned = true;
     this.setUnseen(0);
+  }
+
+  /**
+   * qaEdge is where the Q/A view of newest-at-bottom rests: on the latest question of
+   * the newest session, its newest answers in sight, not on "Other posts" below it.
+   * null in the stream view, newest on top, or when no question is shown.
+   */
+  qaEdge() {
+    if (this.view !== 'qa' || this.order !== 'bottom') return null;
+    const groups = this.root.children;
+    const g = groups[groups.length - 1];
+    const qs = g ? [...g.querySelectorAll(':scope > section.question')].filter((q) => !q.hidden) : [];
+    if (!qs.length) return null;
+    const r = this.root;
+    const box = r.getBoundingClientRect();
+    const bottom = qs[qs.length - 1].getBoundingClientRect().bottom - box.top + r.scrollTop;
+    // The question's end, where its newest answers are, at the bottom of the view.
+    return Math.max(0, Math.min(r.scrollHeight - r.clientHeight, bottom - r.clientHeight + 8));
   }
 
   setUnseen(n) {
