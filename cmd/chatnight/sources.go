@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime/debug"
 	"slices"
 	"strings"
 
@@ -92,6 +93,9 @@ func buildSources(ctx context.Context, st *stack, cfg *community.Config, metrics
 	return append(all, srcs...), nil
 }
 
+// importMemoryLimit is the import's soft heap limit (runtime/debug.SetMemoryLimit).
+const importMemoryLimit = 120 << 20
+
 func importCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var o Options
 	synopsis := "import --community ID --format FORMAT [--match-hashtags] FILE... ('-' reads stdin)"
@@ -122,6 +126,12 @@ func importCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	cm, err := o.community(*communityID)
 	if err != nil {
 		return err
+	}
+	// The import streams; what it holds (the ids taken, a Mastodon file's index) is
+	// small, so a soft limit makes the collector keep the heap near it rather than let
+	// it double with every cycle. GOMEMLIMIT overrides it.
+	if _, set := os.LookupEnv("GOMEMLIMIT"); !set {
+		debug.SetMemoryLimit(importMemoryLimit)
 	}
 	// A file that cannot be opened stops the import before anything is published.
 	for _, f := range files {

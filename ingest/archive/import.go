@@ -11,6 +11,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"io"
 	"os"
 	"time"
@@ -114,7 +115,7 @@ func Import(ctx context.Context, opts Options, em *ingest.Emitter, files ...stri
 	if opts.Stdin == nil {
 		opts.Stdin = os.Stdin
 	}
-	im := &importer{opts: opts, format: format, em: em, seen: map[string]struct{}{}}
+	im := &importer{opts: opts, format: format, em: em, seen: map[uint64]struct{}{}, seed: maphash.MakeSeed()}
 	im.progress = newProgress(opts.Progress, opts.IsTerminal, opts.ProgressEvery)
 	var errs []error
 	for _, name := range files {
@@ -142,7 +143,11 @@ type importer struct {
 	progress *progress
 	sum      Summary
 
-	seen map[string]struct{} // post ids already taken in this import
+	// seen holds a 64-bit hash of each post id taken in this import, not the id: on a
+	// large archive the ids would be most of the import's memory. Two ids colliding
+	// (about one chance in 10^8 for 600,000 posts) would count a post as a duplicate.
+	seen map[uint64]struct{}
+	seed maphash.Seed
 
 	batch      []*post.Post
 	batchBytes int
@@ -155,43 +160,44 @@ type importer struct {
 }
 
 func (im *importer) file(ctx context.Context, name string) error {
-	var (
-		in   io.Reader
-		size int64
-		path = name
-	)
+	path := name
 	if name == "-" {
-		in, path = im.opts.Stdin, "stdin"
-	} else {
-		f, err := os.Open(name)
-		if err != nil {
-			return fmt.Errorf("import: %w", err)
+		path = "stdin"
+		if im.format.Index != nil {
+			// Read twice: standard input is kept in a temporary file, not in memory.
+			tmp, err := spool(im.opts.Stdin)
+			if err != nil {
+				return fmt.Errorf("import stdin: %w", err)
+			}
+			defer os.Remove(tmp)
+			name = tmp
 		}
-		defer f.Close()
-		if st, err := f.Stat(); err == nil && st.Mode().IsRegular() {
-			size = st.Size()
-		}
-		in = f
 	}
+	in, err := im.openInput(name)
+	if err != nil {
+		return fmt.Errorf("import %s: %w", path, err)
+	}
+	defer in.close()
 	im.sum.Files++
-	counter := &countingReader{r: in}
-	br := bufio.NewReaderSize(counter, 64<<10)
-	var r io.Reader = br
-	gzipped := false
-	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
-		gz, err := gzip.NewReader(br)
-		if err != nil {
-			return fmt.Errorf("import %s: %w", path, err)
-		}
-		defer gz.Close()
-		r, gzipped = gz, true
-	}
+	counter, br, gzipped, size, r := in.counter, in.br, in.gzipped, in.size, in.r
 	hr := bufio.NewReaderSize(r, sniffBytes)
 	fits := Sniff(headOf(hr, sniffBytes))
 	if f := fitFor(fits, im.format.Name); f.Tried > 0 && f.Usable == 0 && fits[0].Usable > 0 {
 		return wrongFormat(path, im.format.Name, fits, 0, 0)
 	}
-	records, err := im.format.Open(hr, post.SourceImport)
+	open := im.format.Open
+	if im.format.Index != nil {
+		first, err := im.openInput(name)
+		if err != nil {
+			return fmt.Errorf("import %s: %w", path, err)
+		}
+		open, err = im.format.Index(first.r)
+		first.close()
+		if err != nil {
+			return fmt.Errorf("import %s as %s: %w", path, im.format.Name, err)
+		}
+	}
+	records, err := open(hr, post.SourceImport)
 	if err != nil {
 		return fmt.Errorf("import %s as %s: %w", path, im.format.Name, err)
 	}
@@ -239,6 +245,63 @@ func (im *importer) file(ctx context.Context, name string) error {
 	}
 }
 
+// input is one reading of an archive file, gzip undone.
+type input struct {
+	r       io.Reader
+	counter *countingReader // bytes of the file read
+	br      *bufio.Reader
+	gzipped bool
+	size    int64 // 0 when unknown (a pipe)
+	close   func()
+}
+
+// openInput opens name ("-" is standard input) for reading, undoing gzip.
+func (im *importer) openInput(name string) (*input, error) {
+	in := &input{close: func() {}}
+	var src io.Reader
+	if name == "-" {
+		src = im.opts.Stdin
+	} else {
+		f, err := os.Open(name)
+		if err != nil {
+			return nil, err
+		}
+		in.close = func() { f.Close() }
+		if st, err := f.Stat(); err == nil && st.Mode().IsRegular() {
+			in.size = st.Size()
+		}
+		src = f
+	}
+	in.counter = &countingReader{r: src}
+	in.br = bufio.NewReaderSize(in.counter, 64<<10)
+	in.r = in.br
+	if magic, _ := in.br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
+		gz, err := gzip.NewReader(in.br)
+		if err != nil {
+			in.close()
+			return nil, err
+		}
+		fclose := in.close
+		in.close = func() { gz.Close(); fclose() }
+		in.r, in.gzipped = gz, true
+	}
+	return in, nil
+}
+
+// spool copies r to a temporary file and returns its name.
+func spool(r io.Reader) (string, error) {
+	f, err := os.CreateTemp("", "chatnight-import-*")
+	if err != nil {
+		return "", err
+	}
+	if _, err := io.Copy(f, r); err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return "", err
+	}
+	return f.Name(), f.Close()
+}
+
 // sniffBytes is how much of a file's start Sniff reads.
 const sniffBytes = 256 << 10
 
@@ -272,11 +335,12 @@ func (im *importer) add(ctx context.Context, p *post.Post, origin string) error 
 		im.sum.Skipped++
 		return nil
 	}
-	if _, dup := im.seen[p.ID]; dup {
+	key := maphash.String(im.seed, p.ID)
+	if _, dup := im.seen[key]; dup {
 		im.sum.Duplicates++
 		return nil
 	}
-	im.seen[p.ID] = struct{}{}
+	im.seen[key] = struct{}{}
 	enc, err := post.Encode(nil, p)
 	if err != nil {
 		im.invalid(ctx, origin, p.Raw, err)

@@ -512,3 +512,22 @@ func TestProgressFirstLineEarly(t *testing.T) {
 		t.Errorf("second line before the 10s interval: %q", out.String())
 	}
 }
+
+// TestImportMastodonStdinTwoReadings: the Mastodon index needs a first reading of the
+// file; from standard input it is kept in a temporary file, and replies still find
+// their parents.
+func TestImportMastodonStdinTwoReadings(t *testing.T) {
+	e := newEnv(t)
+	data, err := os.ReadFile("testdata/hcldr_mastodon.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, _ := e.importFiles(t, Options{Format: "mastodon", Stdin: bytes.NewReader(data)}, "-")
+	if sum.Published != 3 {
+		t.Fatalf("summary %+v", sum)
+	}
+	reply := find(e.posts(t, "hcldr"), "mastodon:https://masto.ai/users/bob/statuses/112300000000000002")
+	if reply == nil || reply.ReplyToID != "mastodon:https://mastodon.social/users/carol/statuses/112300000000000001" {
+		t.Errorf("reply from stdin: %+v", reply)
+	}
+}

@@ -176,7 +176,7 @@ func TestParseStatusSameStatusTwoInstances(t *testing.T) {
 	}
 	eq(t, "home CreatedAt", one(t, home).CreatedAt, at("2025-07-22T00:31:07.865Z"))
 	// In an archive holding both, the copy with milliseconds sets the time of both.
-	ft := FileTimes{}
+	ft := NewFileTimes()
 	ft.Add(rawA)
 	ft.Add(rawB)
 	for _, raw := range [][]byte{rawA, rawB} {

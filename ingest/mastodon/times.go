@@ -2,6 +2,7 @@ package mastodon
 
 import (
 	"encoding/json"
+	"hash/maphash"
 	"sync"
 	"time"
 
@@ -36,11 +37,20 @@ func (ts *Times) Canonical(uri string, t time.Time) time.Time {
 }
 
 // FileTimes holds, for an archive, the most precise time of each status uri in it:
-// the copy with milliseconds wins over one in whole seconds.
-type FileTimes map[string]time.Time
+// the copy with milliseconds wins over one in whole seconds. It keys by a hash of the
+// uri and keeps Unix milliseconds, so a large archive's index stays small.
+type FileTimes struct {
+	seed  maphash.Seed
+	times map[uint64]int64
+}
+
+// NewFileTimes returns an empty FileTimes.
+func NewFileTimes() *FileTimes {
+	return &FileTimes{seed: maphash.MakeSeed(), times: map[uint64]int64{}}
+}
 
 // Add records the status in raw and the status it reblogs.
-func (ft FileTimes) Add(raw []byte) {
+func (ft *FileTimes) Add(raw []byte) {
 	var st struct {
 		URI       string `json:"uri"`
 		CreatedAt string `json:"created_at"`
@@ -58,20 +68,22 @@ func (ft FileTimes) Add(raw []byte) {
 	}
 }
 
-func (ft FileTimes) note(uri, created string) {
+func (ft *FileTimes) note(uri, created string) {
 	t, err := parseTime(created)
 	if uri == "" || err != nil {
 		return
 	}
-	if old, ok := ft[uri]; !ok || (old.Nanosecond() == 0 && t.Nanosecond() != 0 && old.Equal(t.Truncate(time.Second))) {
-		ft[uri] = t
+	key, ms := maphash.String(ft.seed, uri), t.UnixMilli()
+	if old, ok := ft.times[key]; !ok || (old%1000 == 0 && ms%1000 != 0 && old == ms/1000*1000) {
+		ft.times[key] = ms
 	}
 }
 
 // Canonical is a Parser.Time.
-func (ft FileTimes) Canonical(uri string, t time.Time) time.Time {
-	if best, ok := ft[uri]; ok && best.Truncate(time.Second).Equal(t.Truncate(time.Second)) {
-		return best
+func (ft *FileTimes) Canonical(uri string, t time.Time) time.Time {
+	best, ok := ft.times[maphash.String(ft.seed, uri)]
+	if ok && best/1000 == t.UnixMilli()/1000 {
+		return time.UnixMilli(best).UTC()
 	}
 	return t
 }
