@@ -9,6 +9,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/chatnight/chatnight/pipeline/sessions"
+	"github.com/chatnight/chatnight/pipeline/storage"
 )
 
 // layoutChecks are what must hold at every width: nothing overflows its panel or the
@@ -63,6 +64,9 @@ func TestViewerLayout(t *testing.T) {
 	for i := range 10 {
 		cur.post(fmt.Sprintf("%s:x-%d", id, i), handles[i], 9*time.Minute+time.Duration(i)*time.Second, "hello everyone, glad to be here")
 	}
+	cur.post(id+":rp", handles[1], 9*time.Minute+30*time.Second, "", func(p *storage.PostRow) {
+		p.Kind, p.RepostOfID, p.RepostOfAuthorID = "repost", id+":q1", "sim:host"
+	})
 	cur.write(t)
 
 	ts := startServer(t, communities(t, id), nil)
@@ -80,6 +84,11 @@ func TestViewerLayout(t *testing.T) {
 		if len(labels) == 0 || len(labels) > 8 {
 			t.Errorf("%s: graph names %d people, want the top ones (1..8) of 27", size, len(labels))
 		}
+	}
+	// A repost shows the post it shares.
+	if got := eval[string](p, `document.querySelector('[data-post-id="layout:rp"] .reposted').textContent`); !strings.Contains(got, "Reposted from @host") ||
+		!strings.Contains(got, "What does good care look like?") {
+		t.Errorf("repost renders %q, want the shared question", got)
 	}
 	check("1280x900")
 	p.screenshot("layout-1280", false)

@@ -86,7 +86,11 @@ func buildSources(ctx context.Context, st *stack, cfg *community.Config, metrics
 		return nil, fmt.Errorf("mastodon sources: %w", err)
 	}
 	all = append(all, srcs...)
-	srcs, err = bluesky.Sources(cfg, os.Getenv, bluesky.Deps{Cursors: cursors, Metrics: metrics, Log: log.With("source", "bluesky")})
+	memory, err := bluesky.OpenMemory(ctx, st.js)
+	if err != nil {
+		return nil, err
+	}
+	srcs, err = bluesky.Sources(cfg, os.Getenv, bluesky.Deps{Cursors: cursors, Memory: memory, Metrics: metrics, Log: log.With("source", "bluesky")})
 	if err != nil {
 		return nil, fmt.Errorf("bluesky sources: %w", err)
 	}
@@ -148,10 +152,22 @@ func importCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	em := ingest.NewEmitter(st.js, ingest.NewMetrics(nil), log)
-	sum, err := archive.Import(ctx, archive.Options{
+	opts := archive.Options{
 		Community: cm, Format: *format, MatchHashtags: *match, BatchSize: *batch,
 		Progress: stderr, IsTerminal: isTerminal(stderr),
-	}, em, files...)
+	}
+	if *format == "jetstream" {
+		// Handles learnt from the capture's identity events go to the cache the live
+		// Bluesky sources use, and authors the cache knows get their handle.
+		memory, err := bluesky.OpenMemory(ctx, st.js)
+		if err != nil {
+			return err
+		}
+		profiles := bluesky.NewProfiles("", nil, log)
+		profiles.Memory = memory
+		opts.Enrich = profiles.Enrich
+	}
+	sum, err := archive.Import(ctx, opts, em, files...)
 	// The summary once, on stdout; errors once, through Main on stderr.
 	if sum.Read > 0 || err == nil {
 		fmt.Fprintf(stdout, "import: %s\n", sum)

@@ -59,6 +59,9 @@ type Options struct {
 	ProgressEvery time.Duration
 	// Stdin is read for the file name "-"; nil means os.Stdin.
 	Stdin io.Reader
+	// Enrich, when set, sees each record and its posts before they are taken: the
+	// Bluesky handle cache learns from identity events and names authors from it.
+	Enrich func(raw []byte, posts []*post.Post)
 }
 
 // Summary counts what an import did.
@@ -235,6 +238,9 @@ func (im *importer) file(ctx context.Context, name string) error {
 		origin := fmt.Sprintf("%s:%d", path, rec.Line)
 		if rec.Err != nil {
 			im.invalid(ctx, origin, rec.Raw, rec.Err)
+		}
+		if im.opts.Enrich != nil {
+			im.opts.Enrich(rec.Raw, rec.Posts)
 		}
 		for _, p := range rec.Posts {
 			if err := im.add(ctx, p, origin); err != nil {

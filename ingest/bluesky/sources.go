@@ -12,6 +12,7 @@ import (
 // Deps are what the Bluesky sources share.
 type Deps struct {
 	Cursors    *ingest.Cursors
+	Memory     *Memory // handles and kept posts across restarts; nil forgets them
 	Metrics    *ingest.Metrics
 	Log        *slog.Logger
 	HTTPClient *http.Client
@@ -29,8 +30,9 @@ func Sources(cfg *community.Config, getenv func(string) string, deps Deps) ([]in
 	}
 	bs := cfg.Sources.Bluesky
 	profiles := NewProfiles(firstNonEmpty(bs.AppViewURL, DefaultAppViewURL), deps.HTTPClient, deps.Log)
+	profiles.Memory = deps.Memory
 	js, err := NewJetstream(JetstreamConfig{
-		URL: bs.JetstreamURL, Communities: comms, Cursors: deps.Cursors, Profiles: profiles,
+		URL: bs.JetstreamURL, Communities: comms, Cursors: deps.Cursors, Profiles: profiles, Memory: deps.Memory,
 		Metrics: deps.Metrics, Log: deps.Log,
 	})
 	if err != nil {

@@ -267,6 +267,20 @@ export class Feed {
 
   // --- one post ---
 
+  /** reposted renders the post a repost shares, or a link to it when it is not here. */
+  reposted(p) {
+    const orig = this.data.posts.get(p.repost_of_id);
+    const who = orig ? orig.author_handle || handleOf(orig.author_id) : handleOf(p.repost_of_author_id || '');
+    const link = el('a', {class: 'context', href: '#post=' + encodeURIComponent(p.repost_of_id),
+      onclick: (e) => { if (this.focusPost(p.repost_of_id)) e.preventDefault(); }}, '@' + (who || 'someone'));
+    const quote = el('blockquote', {class: 'reposted'}, el('p', {class: 'reposted-by'}, 'Reposted from ', link));
+    const text = el('p', {class: 'text'});
+    if (orig) text.append(linkify(orig.text, orig));
+    else text.textContent = 'The shared post is not in this view.';
+    quote.append(text);
+    return quote;
+  }
+
   postElement(p) {
     const cls = ['post'];
     if (p.is_host) cls.push('host');
@@ -290,6 +304,8 @@ export class Feed {
         el('time', {datetime: p.created_at}, fmt.time(when))));
     const body = el('p', {class: 'text'});
     body.append(linkify(p.text, p));
+    // A repost has no text of its own: show the post it shares.
+    const shared = p.kind === 'repost' && p.repost_of_id ? this.reposted(p) : null;
     const foot = el('footer', {class: 'post-foot'});
     if (p.kind === 'repost') foot.append(el('span', {class: 'context'}, icon('repost'), ' repost'));
     if (p.reply_to_id) {
@@ -304,7 +320,8 @@ export class Feed {
       foot.append(el('a', {class: 'orig', href: orig, target: '_blank', rel: 'noopener noreferrer'},
         'Original', el('span', {class: 'sr-only'}, ` post by @${p.author_handle} on ${source}`), ' ', icon('external')));
     }
-    const article = el('article', {tabindex: '-1', 'aria-label': `@${p.author_handle}, ${fmt.time(when)}`}, head, body, foot);
+    const article = el('article', {tabindex: '-1', 'aria-label': `@${p.author_handle}, ${fmt.time(when)}`}, head,
+      p.text || !shared ? body : null, shared, foot);
     li.append(article);
     return li;
   }
