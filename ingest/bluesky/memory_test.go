@@ -3,7 +3,11 @@ package bluesky
 import (
 	"context"
 	"testing"
+	"time"
 
+	"github.com/gorilla/websocket"
+
+	"github.com/chatnight/chatnight/pipeline/bus"
 	"github.com/chatnight/chatnight/pipeline/bus/bustest"
 	"github.com/chatnight/chatnight/pipeline/post"
 )
@@ -50,4 +54,41 @@ func TestMemorySurvivesRestart(t *testing.T) {
 	if _, ok := none.Profile(did); ok {
 		t.Error("nil Memory remembers")
 	}
+}
+
+// TestJetstreamKeptPostsSurviveRestart: a repost arriving after a restart, of a post
+// kept before it, is kept: the new process finds the post in the Memory.
+func TestJetstreamKeptPostsSurviveRestart(t *testing.T) {
+	h := newHarness(t)
+	p1 := RecordURI(didHost, CollectionPost, "3l6p1aaaaaaaa")
+	tagFacet := `,"facets":[{"features":[{"$type":"app.bsky.richtext.facet#tag","tag":"HCLDR"}],"index":{"byteEnd":18,"byteStart":12}}]`
+	js := newFakeJetstream(t, func(t *testing.T, c *websocket.Conn, n int) {
+		switch n {
+		case 1:
+			send(t, c, postEvent(didHost, "3l6p1aaaaaaaa", tUS+1_000_000, "Q1 tonight: #HCLDR", tagFacet))
+		case 2:
+			send(t, c, repostEvent(didRepost, "3l6r1aaaaaaaa", tUS+2_000_000, p1))
+		}
+		holdOpen(c)
+	})
+	memory, err := OpenMemory(context.Background(), h.Env.JS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	newSource := func() *Jetstream {
+		j, err := NewJetstream(JetstreamConfig{URL: js.wsURL(), Communities: testCommunities, Cursors: h.Cursors,
+			Memory: memory, Metrics: h.Metrics, Log: h.Logger, SaveEvery: 20 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return j
+	}
+	stop := run(t, newSource(), h.Emitter)
+	waitFor(t, 10*time.Second, "the post", func() bool { return h.Count(t, bus.PostsStream, "posts.hcldr.bluesky") == 1 })
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	stop = run(t, newSource(), h.Emitter)
+	waitFor(t, 10*time.Second, "the repost after the restart", func() bool { return h.Count(t, bus.PostsStream, "posts.hcldr.bluesky") == 2 })
+	_ = stop()
 }
