@@ -31,6 +31,12 @@ type Community struct {
 	// SessionGap splits unscheduled activity into detected sessions: a silence at
 	// least this long ends a session.
 	SessionGap time.Duration `yaml:"session_gap"`
+	// WaitingAfter is how long a non-host post goes without a reply before the host
+	// view lists it as waiting; default DefaultWaitingAfter.
+	WaitingAfter time.Duration `yaml:"waiting_after"`
+	// WelcomeWindow is how soon a newcomer's first post must get a reply from someone
+	// else to count as welcomed; default DefaultWelcomeWindow.
+	WelcomeWindow time.Duration `yaml:"welcome_window"`
 }
 
 // Slot is one weekly meeting time.
@@ -48,6 +54,12 @@ type Slot struct {
 
 // DefaultSessionGap is used when a community does not set session_gap.
 const DefaultSessionGap = 30 * time.Minute
+
+// Defaults of the host view and the welcome analytics.
+const (
+	DefaultWaitingAfter  = 3 * time.Minute
+	DefaultWelcomeWindow = 10 * time.Minute
+)
 
 // Lookup returns the community with id.
 func (c *Config) Lookup(id string) (*Community, bool) {

@@ -25,6 +25,12 @@ func TestDefaultsAndExample(t *testing.T) {
 	if h, m := s.Clock(); s.Day() != time.Tuesday || h != 20 || m != 30 || s.Location().String() != "America/New_York" || s.Duration != time.Hour {
 		t.Errorf("hcldr slot = %v %02d:%02d %v %v", s.Day(), h, m, s.Location(), s.Duration)
 	}
+	if hcldr.WaitingAfter != 2*time.Minute || hcldr.WelcomeWindow != 15*time.Minute {
+		t.Errorf("hcldr waiting_after %v, welcome_window %v; want the example's 2m and 15m", hcldr.WaitingAfter, hcldr.WelcomeWindow)
+	}
+	if d, _ := cfg.Lookup("hcldr"); d.WaitingAfter != DefaultWaitingAfter || d.WelcomeWindow != DefaultWelcomeWindow {
+		t.Errorf("defaults: waiting_after %v, welcome_window %v", d.WaitingAfter, d.WelcomeWindow)
+	}
 	if len(ex.Communities) < 4 {
 		t.Errorf("example has %d communities, want a few more than hcldr and hitsm", len(ex.Communities))
 	}
@@ -80,6 +86,11 @@ func TestParseErrorsNameFileLineAndField(t *testing.T) {
     hosts:
       myspace: [tom]
 `, []string{"bad.yaml:5:", "hosts.myspace"}},
+		{"negative waiting_after", `communities:
+  - id: hcldr
+    hashtags: [hcldr]
+    waiting_after: -3m
+`, []string{"bad.yaml:4:", "communities[0].waiting_after"}},
 		{"syntax", "communities: [\n", []string{"bad.yaml:"}},
 	}
 	for _, tt := range tests {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/chatnight/chatnight/pipeline/community"
+	"github.com/chatnight/chatnight/web/host"
 	"github.com/chatnight/chatnight/web/optout"
 	"github.com/chatnight/chatnight/web/stats"
 	"github.com/chatnight/chatnight/web/store"
@@ -24,6 +25,7 @@ type API struct {
 	now         func() time.Time
 	log         *slog.Logger
 	analyzer    *stats.Analyzer // set by EnableAnalytics
+	host        *host.Reader    // set by EnableAnalytics
 	optouts     *optout.OptOuts // nil: nobody is hidden
 	// Timeout bounds each request's ClickHouse reads.
 	Timeout time.Duration
@@ -54,6 +56,9 @@ func (a *API) Register(mux *http.ServeMux) {
 		mux.HandleFunc("GET /api/communities/{id}/stats", a.handleCommunityStats)
 		mux.HandleFunc("GET /api/sessions/{id}/stats", a.handleSessionStats)
 		mux.HandleFunc("GET /api/sessions/{id}/transcript", a.handleTranscript)
+		mux.HandleFunc("GET /api/sessions/{id}/host", a.handleHost)
+		mux.HandleFunc("GET /api/communities/{id}/welcome", a.handleWelcome)
+		mux.HandleFunc("GET /api/communities/{id}/posts", a.handleCommunityPosts)
 	}
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such endpoint")

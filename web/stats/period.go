@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"sort"
-	"strconv"
 	"time"
 
 	"github.com/chatnight/chatnight/web/network"
@@ -60,24 +59,16 @@ const RegularShare = 0.5
 func (a *Analyzer) CommunityStats(ctx context.Context, community string, from, to time.Time, r *redact.Redactor) (*CommunityStats, error) {
 	out := &CommunityStats{Community: community, From: from.UTC(), To: to.UTC(), Series: []SessionPoint{}, Regulars: []Regular{},
 		Network: network.Metrics{PerNode: []network.NodeMetrics{}}}
-	all, err := a.sessions(ctx, querySessionsFrom, params{"community": community, "from": chTime(from),
-		"limit": strconv.Itoa(MaxPeriodSessions + 4)})
+	att, err := a.Attendance(ctx, community, from, to)
 	if err != nil {
-		return nil, fmt.Errorf("read sessions of %s: %w", community, err)
+		return nil, err
 	}
-	n := 0
-	for n < len(all) && all[n].Start.Before(to) && n < MaxPeriodSessions {
-		n++
-	}
+	n := att.Period
 	if n == 0 {
 		return out, nil
 	}
 	// The sessions of the period and up to four after it, for retention.
-	known := all[:min(len(all), n+4)]
-	counts, authors, err := a.counts(ctx, known)
-	if err != nil {
-		return nil, fmt.Errorf("community %s: %w", community, err)
-	}
+	known, counts, authors := att.Sessions, att.Counts, att.Authors
 	sets := make([]map[string]bool, len(known))
 	for i, s := range known {
 		sets[i] = map[string]bool{}
