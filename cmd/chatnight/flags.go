@@ -65,7 +65,7 @@ func newFlagSet(name, synopsis string, stdout io.Writer, o *Options, groups flag
 			fs.StringVar(&o.NATSURL, "nats-url", "", "NATS server URL (empty: start an embedded server)")
 		} else {
 			// Short-lived clients (import, simulate) publish to a server that is already up.
-			fs.StringVar(&o.NATSURL, "nats-url", bus.DefaultURL, "NATS server URL, e.g. the one `chatnight run` started")
+			fs.StringVar(&o.NATSURL, "nats-url", bus.DefaultURL, "NATS server URL, e.g. the one chatnight run started")
 		}
 		fs.IntVar(&o.NATSReplicas, "nats-replicas", 1, "replicas of the JetStream streams: 1 for a single server, 3 on a NATS cluster")
 	}
