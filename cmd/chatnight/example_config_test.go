@@ -39,7 +39,11 @@ func TestExampleConfigRunsWithoutTokens(t *testing.T) {
 	if err := st.connectNATS(ctx, &Options{NATSURL: n.URL, NATSReplicas: 1}, false, "test"); err != nil {
 		t.Fatal(err)
 	}
-	srcs, err := buildSources(ctx, st, run, ingest.NewMetrics(nil), newLogger(io.Discard, 0))
+	metrics, err := ingest.NewMetrics(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srcs, err := buildSources(ctx, st, run, metrics, newLogger(io.Discard, 0))
 	if err != nil {
 		t.Fatalf("sources of the example config without tokens: %v", err)
 	}

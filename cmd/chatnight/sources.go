@@ -90,7 +90,7 @@ func buildSources(ctx context.Context, st *stack, cfg *community.Config, metrics
 	if err != nil {
 		return nil, err
 	}
-	srcs, err = bluesky.Sources(cfg, os.Getenv, bluesky.Deps{Cursors: cursors, Memory: memory, Metrics: metrics, Log: log.With("source", "bluesky")})
+	srcs, err = bluesky.Sources(cfg, os.Getenv, bluesky.Deps{Cursors: cursors, Metrics: metrics, Log: log.With("source", "bluesky")}, memory)
 	if err != nil {
 		return nil, fmt.Errorf("bluesky sources: %w", err)
 	}
@@ -123,11 +123,7 @@ func importCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if _, err := archive.LookupFormat(*format); err != nil {
 		return usagef(fs, "--format: %v", err)
 	}
-	log, err := o.logger(stderr)
-	if err != nil {
-		return err
-	}
-	cm, err := o.community(*communityID)
+	log, cm, err := o.loggerFor(stderr, *communityID)
 	if err != nil {
 		return err
 	}
@@ -151,7 +147,7 @@ func importCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err := st.connectNATS(ctx, &o, false, "chatnight-import"); err != nil {
 		return err
 	}
-	em := ingest.NewEmitter(st.js, ingest.NewMetrics(nil), log)
+	em := ingest.NewEmitter(st.js, nil, log)
 	opts := archive.Options{
 		Community: cm, Format: *format, MatchHashtags: *match, BatchSize: *batch,
 		Progress: stderr, IsTerminal: isTerminal(stderr),

@@ -32,12 +32,26 @@ type stack struct {
 	sourcesOff map[string]string
 	lockedDir  string // the data dir this process holds the lock of
 	closers    []func()
+	writerM    *storage.WriterMetrics // shared by every writer of the stack
 }
 
 func newStack(log *slog.Logger) *stack {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return &stack{log: log, reg: reg}
+}
+
+// newWriter returns a ClickHouse writer counted in the stack's registry. All writers of
+// a process share one set of writer metrics.
+func (s *stack) newWriter() (*storage.Writer, error) {
+	if s.writerM == nil {
+		m, err := storage.NewWriterMetrics(s.reg)
+		if err != nil {
+			return nil, err
+		}
+		s.writerM = m
+	}
+	return storage.NewWriter(s.ch, s.writerM), nil
 }
 
 func (s *stack) close() {

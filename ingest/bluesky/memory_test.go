@@ -7,6 +7,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/chatnight/chatnight/ingest/ingesttest"
 	"github.com/chatnight/chatnight/pipeline/bus"
 	"github.com/chatnight/chatnight/pipeline/bus/bustest"
 	"github.com/chatnight/chatnight/pipeline/post"
@@ -59,7 +60,7 @@ func TestMemorySurvivesRestart(t *testing.T) {
 // TestJetstreamKeptPostsSurviveRestart: a repost arriving after a restart, of a post
 // kept before it, is kept: the new process finds the post in the Memory.
 func TestJetstreamKeptPostsSurviveRestart(t *testing.T) {
-	h := newHarness(t)
+	h := ingesttest.New(t)
 	p1 := RecordURI(didHost, CollectionPost, "3l6p1aaaaaaaa")
 	tagFacet := `,"facets":[{"features":[{"$type":"app.bsky.richtext.facet#tag","tag":"HCLDR"}],"index":{"byteEnd":18,"byteStart":12}}]`
 	js := newFakeJetstream(t, func(t *testing.T, c *websocket.Conn, n int) {
@@ -83,12 +84,12 @@ func TestJetstreamKeptPostsSurviveRestart(t *testing.T) {
 		}
 		return j
 	}
-	stop := run(t, newSource(), h.Emitter)
-	waitFor(t, 10*time.Second, "the post", func() bool { return h.Count(t, bus.PostsStream, "posts.hcldr.bluesky") == 1 })
+	stop := ingesttest.Run(t, newSource(), h.Emitter)
+	ingesttest.WaitFor(t, 10*time.Second, "the post", func() bool { return h.Count(t, bus.PostsStream, "posts.hcldr.bluesky") == 1 })
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
-	stop = run(t, newSource(), h.Emitter)
-	waitFor(t, 10*time.Second, "the repost after the restart", func() bool { return h.Count(t, bus.PostsStream, "posts.hcldr.bluesky") == 2 })
+	stop = ingesttest.Run(t, newSource(), h.Emitter)
+	ingesttest.WaitFor(t, 10*time.Second, "the repost after the restart", func() bool { return h.Count(t, bus.PostsStream, "posts.hcldr.bluesky") == 2 })
 	_ = stop()
 }

@@ -2,37 +2,30 @@ package bluesky
 
 import (
 	"fmt"
-	"log/slog"
-	"net/http"
 
 	"github.com/chatnight/chatnight/ingest"
 	"github.com/chatnight/chatnight/pipeline/community"
 )
 
 // Deps are what the Bluesky sources share.
-type Deps struct {
-	Cursors    *ingest.Cursors
-	Memory     *Memory // handles and kept posts across restarts; nil forgets them
-	Metrics    *ingest.Metrics
-	Log        *slog.Logger
-	HTTPClient *http.Client
-}
+type Deps = ingest.Deps
 
 // Sources builds the Bluesky sources for the communities that follow Bluesky: the
 // Jetstream firehose, and the searchPosts backfill when sources.bluesky.identifier is
 // set. Handles are resolved at appview_url (DefaultAppViewURL); search logs in at
 // pds_url (DefaultPDSURL). getenv reads the variable named by app_password_env
-// (os.Getenv in production).
-func Sources(cfg *community.Config, getenv func(string) string, deps Deps) ([]ingest.Source, error) {
+// (os.Getenv in production). memory keeps handles and kept posts across restarts;
+// nil forgets them.
+func Sources(cfg *community.Config, getenv func(string) string, deps Deps, memory *Memory) ([]ingest.Source, error) {
 	comms := community.Following(cfg.Communities, "bluesky")
 	if len(comms) == 0 {
 		return nil, nil
 	}
 	bs := cfg.Sources.Bluesky
 	profiles := NewProfiles(firstNonEmpty(bs.AppViewURL, DefaultAppViewURL), deps.HTTPClient, deps.Log)
-	profiles.Memory = deps.Memory
+	profiles.Memory = memory
 	js, err := NewJetstream(JetstreamConfig{
-		URL: bs.JetstreamURL, Communities: comms, Cursors: deps.Cursors, Profiles: profiles, Memory: deps.Memory,
+		URL: bs.JetstreamURL, Communities: comms, Cursors: deps.Cursors, Profiles: profiles, Memory: memory,
 		Metrics: deps.Metrics, Log: deps.Log,
 	})
 	if err != nil {

@@ -89,14 +89,14 @@ func TestPublishTwiceStoresOnce(t *testing.T) {
 	ctx := context.Background()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	n := night(5, 1200)
-	first, err := Publish(ctx, n, Options{BatchSize: 500}, ingest.NewEmitter(env.JS, ingest.NewMetrics(nil), log))
+	first, err := Publish(ctx, n, Options{BatchSize: 500}, ingest.NewEmitter(env.JS, nil, log))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if first.Messages != 3 || first.Stored != 3 || first.Duplicates != 0 {
 		t.Fatalf("first publish: %+v", first)
 	}
-	again, err := Publish(ctx, n, Options{BatchSize: 500}, ingest.NewEmitter(env.JS, ingest.NewMetrics(nil), log))
+	again, err := Publish(ctx, n, Options{BatchSize: 500}, ingest.NewEmitter(env.JS, nil, log))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,7 +133,7 @@ func TestRestartContinuesNumbering(t *testing.T) {
 	if next, err := NextQuestion(ctx, env.JS, "hcldr", gap, time.Now()); err != nil || next != 1 {
 		t.Fatalf("empty stream: next %d, %v", next, err)
 	}
-	if _, err := Publish(ctx, cut, Options{}, ingest.NewEmitter(env.JS, ingest.NewMetrics(nil), log)); err != nil {
+	if _, err := Publish(ctx, cut, Options{}, ingest.NewEmitter(env.JS, nil, log)); err != nil {
 		t.Fatal(err)
 	}
 	asked := 0

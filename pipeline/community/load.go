@@ -11,7 +11,7 @@ import (
 	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/parser"
 
-	"github.com/chatnight/chatnight/pipeline/bus"
+	"github.com/chatnight/chatnight/pipeline/post"
 )
 
 //go:embed defaults.yaml
@@ -109,7 +109,7 @@ func (c *Config) check() error {
 	for i := range c.Communities {
 		cm := &c.Communities[i]
 		at := fmt.Sprintf("$.communities[%d]", i)
-		if err := bus.ValidCommunity(cm.ID); err != nil {
+		if err := post.ValidCommunity(cm.ID); err != nil {
 			return errAt(at+".id", "%v", err)
 		}
 		if seen[cm.ID] {

@@ -143,13 +143,7 @@ func (a *API) ownTags(communityID string) []string {
 }
 
 // handleSessionStats answers GET /api/sessions/{id}/stats.
-func (a *API) handleSessionStats(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := a.ctx(r)
-	defer cancel()
-	sess, ok := a.session(w, r, ctx)
-	if !ok {
-		return
-	}
+func (a *API) handleSessionStats(ctx context.Context, w http.ResponseWriter, r *http.Request, sess store.Session) {
 	red, err := a.redactor(ctx)
 	if err != nil {
 		a.fail(w, r, err)
@@ -203,14 +197,8 @@ func parseTime(s string) (time.Time, error) {
 }
 
 // handleTranscript answers GET /api/sessions/{id}/transcript?format=json|csv|md|html.
-func (a *API) handleTranscript(w http.ResponseWriter, r *http.Request) {
+func (a *API) handleTranscript(ctx context.Context, w http.ResponseWriter, r *http.Request, sess store.Session) {
 	f, ok := format(w, r, "json", "csv", "md", "html")
-	if !ok {
-		return
-	}
-	ctx, cancel := a.ctx(r)
-	defer cancel()
-	sess, ok := a.session(w, r, ctx)
 	if !ok {
 		return
 	}

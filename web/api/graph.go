@@ -1,9 +1,11 @@
 package api
 
 import (
+	"context"
 	"net/http"
 
 	"github.com/chatnight/chatnight/web/export"
+	"github.com/chatnight/chatnight/web/store"
 )
 
 // handleGraph answers GET /api/sessions/{id}/graph[?format=json|gexf|graphml]: nodes
@@ -12,14 +14,8 @@ import (
 // merge the kinds into one weighted edge per pair, with the per-kind weights and the
 // node metrics as attributes, for Gephi. Opted-out accounts appear under their
 // pseudonym.
-func (a *API) handleGraph(w http.ResponseWriter, r *http.Request) {
+func (a *API) handleGraph(ctx context.Context, w http.ResponseWriter, r *http.Request, sess store.Session) {
 	f, ok := format(w, r, "json", "gexf", "graphml")
-	if !ok {
-		return
-	}
-	ctx, cancel := a.ctx(r)
-	defer cancel()
-	sess, ok := a.session(w, r, ctx)
 	if !ok {
 		return
 	}
