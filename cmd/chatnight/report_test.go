@@ -15,7 +15,7 @@ import (
 	"github.com/chatnight/chatnight/pipeline/threads"
 	"github.com/chatnight/chatnight/web/host"
 	"github.com/chatnight/chatnight/web/network"
-	"github.com/chatnight/chatnight/web/stats"
+	"github.com/chatnight/chatnight/web/readmodel"
 )
 
 // TestReportAndOptOut stores a simulated #HCLDR night in a running `chatnight run`,
@@ -140,7 +140,7 @@ func TestReportAndOptOut(t *testing.T) {
 // TestReportEmptySectionsAndHandles: an empty section says "none" instead of bare
 // table headers, and central accounts are named by handle.
 func TestReportEmptySectionsAndHandles(t *testing.T) {
-	s := &stats.SessionStats{}
+	s := &readmodel.SessionStats{}
 	s.Session.Community, s.Session.ID = "hcldr", "hcldr-2026-11-25"
 	s.Network.PerNode = []network.NodeMetrics{{ID: "sim:design4health", Handle: "design4health", PageRank: 0.5}}
 	for _, md := range []bool{false, true} {

@@ -31,8 +31,17 @@ type stack struct {
 	// /readyz lists them without failing, since the others run.
 	sourcesOff map[string]string
 	lockedDir  string // the data dir this process holds the lock of
+	natsSrv    *embedded.Server
 	closers    []func()
 	writerM    *storage.WriterMetrics // shared by every writer of the stack
+}
+
+// jetStreamHealth says why the embedded JetStream stores nothing, or nil (also without one).
+func (s *stack) jetStreamHealth() error {
+	if s.natsSrv == nil {
+		return nil
+	}
+	return s.natsSrv.Health()
 }
 
 func newStack(log *slog.Logger) *stack {
@@ -65,6 +74,7 @@ func (s *stack) close() {
 // embedded is allowed, then makes sure the streams exist.
 func (s *stack) connectNATS(ctx context.Context, o *Options, embeddedOK bool, name string) error {
 	url := o.NATSURL
+	var extra []nats.Option
 	if url == "" && embeddedOK {
 		if err := s.lockDataDir(o.DataDir); err != nil {
 			return err
@@ -74,13 +84,14 @@ func (s *stack) connectNATS(ctx context.Context, o *Options, embeddedOK bool, na
 			return err
 		}
 		s.closers = append(s.closers, srv.Shutdown)
-		s.dataDir = o.DataDir
+		s.dataDir, s.natsSrv = o.DataDir, srv
 		url = srv.ClientURL()
+		extra = append(extra, srv.InProcess())
 		s.log.Info("embedded NATS started", "url", url, "store", o.DataDir+"/nats")
 	} else if url == "" {
 		url = bus.DefaultURL
 	}
-	nc, js, err := bus.Connect(ctx, url, name)
+	nc, js, err := bus.Connect(ctx, url, name, extra...)
 	if err != nil {
 		return err
 	}
@@ -95,9 +106,11 @@ func (s *stack) connectNATS(ctx context.Context, o *Options, embeddedOK bool, na
 // connectClickHouse uses o.ClickHouseDSN, or starts the embedded engine when it is
 // empty, and applies the schema.
 func (s *stack) connectClickHouse(ctx context.Context, o *Options) error {
-	dsn := o.ClickHouseDSN
+	dsn, err := withLocalCredentials(o.ClickHouseDSN, o)
+	if err != nil {
+		return err
+	}
 	if dsn == "" {
-		var err error
 		dsn, err = s.startEmbeddedClickHouse(ctx, o)
 		if err != nil {
 			return err

@@ -167,7 +167,7 @@ func (im *importer) file(ctx context.Context, name string) error {
 		path = "stdin"
 		if im.format.Index != nil {
 			// Read twice: standard input is kept in a temporary file, not in memory.
-			tmp, err := spool(im.opts.Stdin)
+			tmp, err := spool(&countingReader{ctx: ctx, r: im.opts.Stdin})
 			if err != nil {
 				return fmt.Errorf("import stdin: %w", err)
 			}
@@ -175,7 +175,7 @@ func (im *importer) file(ctx context.Context, name string) error {
 			name = tmp
 		}
 	}
-	in, err := im.openInput(name)
+	in, err := im.openInput(ctx, name)
 	if err != nil {
 		return fmt.Errorf("import %s: %w", path, err)
 	}
@@ -189,7 +189,7 @@ func (im *importer) file(ctx context.Context, name string) error {
 	}
 	open := im.format.Open
 	if im.format.Index != nil {
-		first, err := im.openInput(name)
+		first, err := im.openInput(ctx, name)
 		if err != nil {
 			return fmt.Errorf("import %s: %w", path, err)
 		}
@@ -261,7 +261,7 @@ type input struct {
 }
 
 // openInput opens name ("-" is standard input) for reading, undoing gzip.
-func (im *importer) openInput(name string) (*input, error) {
+func (im *importer) openInput(ctx context.Context, name string) (*input, error) {
 	in := &input{close: func() {}}
 	var src io.Reader
 	if name == "-" {
@@ -277,7 +277,7 @@ func (im *importer) openInput(name string) (*input, error) {
 		}
 		src = f
 	}
-	in.counter = &countingReader{r: src}
+	in.counter = &countingReader{ctx: ctx, r: src}
 	in.br = bufio.NewReaderSize(in.counter, 64<<10)
 	in.r = in.br
 	if magic, _ := in.br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
@@ -417,12 +417,19 @@ func (im *importer) flush(ctx context.Context) error {
 	return nil
 }
 
+// countingReader counts what the formats read, and stops them once ctx ends: a format may
+// read on for long inside one record (skipping an over-long line of /dev/zero, spooling an
+// archive), and every read it makes comes through here.
 type countingReader struct {
-	r io.Reader
-	n int64
+	ctx context.Context
+	r   io.Reader
+	n   int64
 }
 
 func (c *countingReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, fmt.Errorf("import interrupted: %w", err)
+	}
 	n, err := c.r.Read(p)
 	c.n += int64(n)
 	return n, err

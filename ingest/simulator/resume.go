@@ -53,7 +53,7 @@ func NextQuestion(ctx context.Context, js jetstream.JetStream, communityID strin
 			}
 			return 1, fmt.Errorf("simulated nights: %w", err)
 		}
-		posts, _ := post.Decode(msg.Data())
+		posts, _ := bus.DecodePosts(msg.Headers(), msg.Data()) // compact or JSON, as the publisher chose
 		for _, p := range posts {
 			if !last.IsZero() && p.CreatedAt.Sub(last) >= gap {
 				maxQ = 0 // a silence as long as the gap: a new session began

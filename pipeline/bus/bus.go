@@ -33,6 +33,9 @@ const (
 
 	// HeaderBatchPosts tells how many posts a bulk message carries.
 	HeaderBatchPosts = "Chatnight-Posts"
+	// HeaderEncoding names the encoding of a posts message body (post.EncodingCompactV1);
+	// without it the body is JSON Lines, the format for external publishers.
+	HeaderEncoding = "Chatnight-Encoding"
 	// HeaderError carries the reason a message was dead-lettered.
 	HeaderError = "Chatnight-Error"
 	// HeaderOrigin says where a dead letter came from (source and offset).
@@ -175,4 +178,20 @@ func Connect(ctx context.Context, url, name string, extra ...nats.Option) (*nats
 		return nil, nil, fmt.Errorf("jetstream account info on %s: %w", url, err)
 	}
 	return nc, js, nil
+}
+
+// StreamsReady reports whether JetStream answers for the posts stream within two seconds,
+// and says what it reports otherwise: a connected client is not enough, JetStream may have
+// stopped storing (its disk full) while the connection stays up.
+func StreamsReady(ctx context.Context, js jetstream.JetStream) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	s, err := js.Stream(ctx, PostsStream)
+	if err != nil {
+		return fmt.Errorf("jetstream: stream %s: %w", PostsStream, err)
+	}
+	if _, err := s.Info(ctx); err != nil {
+		return fmt.Errorf("jetstream: stream %s: %w", PostsStream, err)
+	}
+	return nil
 }

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -18,6 +20,11 @@ import (
 type Publisher struct {
 	js jetstream.JetStream
 
+	// AckWait bounds the wait for each acknowledgement in Flush; default DefaultAckWait. A
+	// JetStream that stopped storing (its disk full, JetStream disabled) answers nothing:
+	// without a bound, publishers would wait forever.
+	AckWait time.Duration
+
 	mu      sync.Mutex
 	pending []jetstream.PubAckFuture
 	stored  int // messages acknowledged as new
@@ -30,21 +37,34 @@ func NewPublisher(js jetstream.JetStream) *Publisher { return &Publisher{js: js}
 // maxPending bounds the unacknowledged messages, and so memory, of one publisher.
 const maxPending = 4096
 
-// PublishPosts sends one message carrying posts on posts.<community>.<source>. msgID
-// must be stable for the same content: a post's own MsgID for single posts, a
-// deterministic batch id for bulk messages.
+// DefaultAckWait is how long Flush waits for one acknowledgement.
+const DefaultAckWait = 10 * time.Second
+
+// PublishPosts sends one message carrying posts on posts.<community>.<source>, in the
+// compact encoding (see PostsMsg). msgID must be stable for the same content: a post's
+// own MsgID for single posts, a deterministic batch id for bulk messages.
 func (p *Publisher) PublishPosts(ctx context.Context, community string, src post.Source, msgID string, posts ...*post.Post) error {
-	body, err := post.Encode(nil, posts...)
-	if err != nil {
-		return err
-	}
+	return p.PublishMsg(ctx, PostsMsg(community, src, msgID, posts...))
+}
+
+// PostsMsg is the message carrying posts on posts.<community>.<source>: compact
+// encoding (post.EncodingCompactV1, named by HeaderEncoding), which the processor
+// decodes several times faster than JSON, and the number of posts when there are
+// several.
+func PostsMsg(community string, src post.Source, msgID string, posts ...*post.Post) *nats.Msg {
 	msg := nats.NewMsg(PostsSubject(community, src))
-	msg.Data = body
+	msg.Data = post.EncodeCompact(nil, posts...)
 	msg.Header.Set(jetstream.MsgIDHeader, msgID)
+	msg.Header.Set(HeaderEncoding, post.EncodingCompactV1)
 	if len(posts) > 1 {
-		msg.Header.Set(HeaderBatchPosts, fmt.Sprint(len(posts)))
+		msg.Header.Set(HeaderBatchPosts, strconv.Itoa(len(posts)))
 	}
-	return p.PublishMsg(ctx, msg)
+	return msg
+}
+
+// DecodePosts decodes a posts message body in the encoding its header names.
+func DecodePosts(h nats.Header, body []byte) ([]*post.Post, []post.BadLine) {
+	return post.DecodeAs(h.Get(HeaderEncoding), body)
 }
 
 // PublishMsg sends a prepared message asynchronously.
@@ -85,8 +105,15 @@ func (p *Publisher) Flush(ctx context.Context) error {
 	pending := p.pending
 	p.pending = nil
 	p.mu.Unlock()
+	wait := p.AckWait
+	if wait <= 0 {
+		wait = DefaultAckWait
+	}
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
 	var errs []error
 	for _, f := range pending {
+		timer.Reset(wait)
 		select {
 		case ack := <-f.Ok():
 			p.mu.Lock()
@@ -100,10 +127,18 @@ func (p *Publisher) Flush(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("publish to %s: %w", f.Msg().Subject, err))
 		case <-ctx.Done():
 			return fmt.Errorf("waiting for JetStream acks: %w", ctx.Err())
+		case <-timer.C:
+			// The rest are given up too: they are published again with the same ids, and
+			// JetStream drops those it did store.
+			return errors.Join(append(errs, fmt.Errorf("publish to %s: %w", f.Msg().Subject, ErrNoAck))...)
 		}
 	}
 	return errors.Join(errs...)
 }
+
+// ErrNoAck says JetStream acknowledged nothing within the publisher's AckWait.
+var ErrNoAck = errors.New("JetStream did not acknowledge in time: is its disk full or JetStream disabled? /readyz says which; " +
+	"the posts are sent again (deduplicated by message id) once it stores again")
 
 // Counts returns how many messages were stored as new and how many were duplicates.
 func (p *Publisher) Counts() (stored, duplicates int) {

@@ -3,6 +3,8 @@
 package post
 
 import (
+	"net/url"
+	"slices"
 	"strings"
 
 	"time"
@@ -88,8 +90,16 @@ func (p *Post) Network() string {
 }
 
 // Normalize puts the fields in canonical form: UTC millisecond time, folded hashtags,
-// and the kind implied by the references when the source did not say.
+// only http(s) URLs (a status "url" of "=HYPERLINK(…)" or "javascript:…" is dropped: it is
+// no link, and exports and the page treat urls as links), and the kind implied by the
+// references when the source did not say.
 func (p *Post) Normalize() {
+	if !WebURL(p.URL) {
+		p.URL = ""
+	}
+	if slices.ContainsFunc(p.URLs, notWebURL) {
+		p.URLs = slices.DeleteFunc(slices.Clone(p.URLs), notWebURL)
+	}
 	// Mastodon copies of one status that disagree on milliseconds are made to agree
 	// where they are parsed (mastodon.Times), so the milliseconds are kept.
 	p.CreatedAt = p.CreatedAt.UTC().Truncate(time.Millisecond)
@@ -110,12 +120,27 @@ func (p *Post) Normalize() {
 	}
 }
 
+// WebURL reports whether s is an absolute http or https URL with a host.
+func WebURL(s string) bool {
+	scheme, rest, ok := strings.Cut(s, "://")
+	if !ok || !strings.EqualFold(scheme, "http") && !strings.EqualFold(scheme, "https") {
+		return false
+	}
+	u, err := url.Parse(s)
+	return err == nil && u.Host != "" && rest != ""
+}
+
+func notWebURL(s string) bool { return !WebURL(s) }
+
 // NormalizeTag folds a hashtag for matching: Unicode compatibility composition (NFKC:
 // full-width "ＨＣＬＤＲ" is "HCLDR", "cafe" with a combining accent is "café"), lower
 // case, no white space (NFKC turns some signs into a space and a combining mark), no
 // leading "#" or "＃". "#ＨＣＬＤＲ" and "#hcldr" are the same chat. Applying it twice
 // gives the same tag.
 func NormalizeTag(tag string) string {
+	if foldedASCII(tag) {
+		return tag // the common case, already folded: skip the Unicode work
+	}
 	// Each step can undo another's work (removing a space lets marks compose, folding
 	// case can decompose), so fold until nothing changes; it settles in one or two rounds.
 	for range 4 {
@@ -126,6 +151,18 @@ func NormalizeTag(tag string) string {
 		tag = folded
 	}
 	return tag
+}
+
+// foldedASCII reports a tag of lower-case ASCII letters, digits and '_' only, which
+// folding leaves as it is.
+func foldedASCII(tag string) bool {
+	for i := 0; i < len(tag); i++ {
+		c := tag[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 func foldTag(tag string) string {

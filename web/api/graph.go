@@ -5,7 +5,7 @@ import (
 	"net/http"
 
 	"github.com/chatnight/chatnight/web/export"
-	"github.com/chatnight/chatnight/web/store"
+	"github.com/chatnight/chatnight/web/readmodel"
 )
 
 // handleGraph answers GET /api/sessions/{id}/graph[?format=json|gexf|graphml]: nodes
@@ -14,7 +14,7 @@ import (
 // merge the kinds into one weighted edge per pair, with the per-kind weights and the
 // node metrics as attributes, for Gephi. Opted-out accounts appear under their
 // pseudonym.
-func (a *API) handleGraph(ctx context.Context, w http.ResponseWriter, r *http.Request, sess store.Session) {
+func (a *API) handleGraph(ctx context.Context, w http.ResponseWriter, r *http.Request, sess readmodel.Session) {
 	f, ok := format(w, r, "json", "gexf", "graphml")
 	if !ok {
 		return

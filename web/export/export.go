@@ -11,7 +11,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/chatnight/chatnight/web/stats"
+	"github.com/chatnight/chatnight/pipeline/post"
+	"github.com/chatnight/chatnight/web/readmodel"
 )
 
 // Line is a post of a transcript export (already redacted).
@@ -33,14 +34,14 @@ type Line struct {
 var TranscriptFormats = []string{"csv", "md", "html"}
 
 // WriteTranscript writes lines in format csv, md or html.
-func WriteTranscript(w io.Writer, format string, sess stats.Session, lines []Line) error {
+func WriteTranscript(w io.Writer, format string, sess readmodel.Session, lines []Line) error {
 	switch format {
 	case "csv":
 		cw := csv.NewWriter(w)
 		cw.Write([]string{"id", "created_at", "kind", "author_id", "handle", "name", "marks", "reply_to_id", "text", "url"})
 		for _, l := range lines {
 			cw.Write([]string{l.ID, l.CreatedAt.UTC().Format(time.RFC3339Nano), l.Kind, l.AuthorID, csvSafe(l.Handle), csvSafe(l.Name),
-				l.Marks, l.ReplyToID, csvSafe(l.Text), l.URL})
+				l.Marks, l.ReplyToID, csvSafe(l.Text), csvURL(l.URL)})
 		}
 		cw.Flush()
 		return cw.Error()
@@ -70,6 +71,15 @@ func csvSafe(s string) string {
 	return s
 }
 
+// csvURL writes only http(s) URLs: ingest keeps nothing else as a url, and a row stored
+// before that rule must not turn into a formula either.
+func csvURL(s string) string {
+	if post.WebURL(s) {
+		return csvSafe(s)
+	}
+	return ""
+}
+
 var mdReplacer = strings.NewReplacer(`\`, `\\`, "`", "\\`", "*", `\*`, "_", `\_`, "[", `\[`, "]", `\]`, "<", "&lt;", ">", "&gt;", "#", `\#`, "|", `\|`)
 
 func mdEscape(s string) string { return mdReplacer.Replace(s) }
@@ -85,7 +95,7 @@ var transcriptHTML = template.Must(template.New("transcript").Funcs(template.Fun
 </head><body>
 <h1>{{.Session.Community}} — {{.Session.ID}}</h1>
 <p>{{day .Session.Start}} UTC, {{len .Lines}} posts</p>
-{{range .Lines}}<div class="post" id="{{.ID}}"><span class="t">{{clock .CreatedAt}}</span> <b>@{{.Handle}}</b>{{if .Marks}} <span class="m">{{.Marks}}</span>{{end}}: {{.Text}}</div>
+{{range .Lines}}<div class="post" id="{{.ID}}"><span class="t">{{clock .CreatedAt}}</span> <b><bdi>@{{.Handle}}</bdi></b>{{if .Marks}} <span class="m">{{.Marks}}</span>{{end}}: <bdi>{{.Text}}</bdi></div>
 {{end}}</body></html>
 `))
 
@@ -121,7 +131,7 @@ var EdgeKinds = []string{"reply", "mention", "quote", "repost"}
 
 // MergeKinds sums edges of several kinds between the same accounts into one edge per
 // (src, dst), keeping the per-kind weights.
-func MergeKinds(edges []stats.KindEdge) []ExportEdge {
+func MergeKinds(edges []readmodel.KindEdge) []ExportEdge {
 	idx := map[[2]string]int{}
 	var out []ExportEdge
 	for _, e := range edges {

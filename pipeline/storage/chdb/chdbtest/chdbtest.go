@@ -11,6 +11,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"math"
 	"os"
 	"sync"
 	"testing"
@@ -61,14 +62,22 @@ func Main(m *testing.M) int {
 // temporary directory removed when the process exits cleanly.
 func Start(t testing.TB) *Env {
 	t.Helper()
-	once.Do(func() { shared, err = start() })
+	return StartAt(t, math.MaxUint32)
+}
+
+// StartAt is Start with the migrations up to version last applied, for tests of
+// upgrades (which apply the others themselves). The store is shared by the whole test
+// binary, so a binary should start it one way only.
+func StartAt(t testing.TB, last uint32) *Env {
+	t.Helper()
+	once.Do(func() { shared, err = start(last) })
 	if err != nil {
 		t.Fatalf("embedded ClickHouse: %v", err)
 	}
 	return shared
 }
 
-func start() (*Env, error) {
+func start(last uint32) (*Env, error) {
 	var err error
 	if dir, err = os.MkdirTemp("", "chatnight-chdbtest-"); err != nil {
 		return nil, err
@@ -78,7 +87,9 @@ func start() (*Env, error) {
 		return nil, err
 	}
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	srv, err := endpoint.NewServer(engine, endpoint.Options{Addr: "127.0.0.1:0", Logger: quiet})
+	// Tests connect as the process itself, which may also drop and truncate what they create.
+	opts := endpoint.Options{Addr: "127.0.0.1:0", Password: endpoint.NewPassword(), ProcessPassword: endpoint.NewPassword(), Logger: quiet}
+	srv, err := endpoint.NewServer(engine, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -87,12 +98,12 @@ func start() (*Env, error) {
 	if err := srv.Start(context.Background()); err != nil {
 		return nil, err
 	}
-	dsn := "http://" + srv.Addr() + "/default"
+	dsn := opts.ProcessDSN(srv.Addr(), "default")
 	conn, err := storage.Open(ctx, dsn)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := schema.Migrate(ctx, conn); err != nil {
+	if _, err := schema.MigrateTo(ctx, conn, last); err != nil {
 		return nil, err
 	}
 	return &Env{Addr: srv.Addr(), DSN: dsn, Conn: conn, Engine: engine, Server: srv}, nil

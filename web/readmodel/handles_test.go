@@ -1,4 +1,4 @@
-package stats_test
+package readmodel_test
 
 import (
 	"context"
@@ -12,7 +12,7 @@ import (
 	"github.com/chatnight/chatnight/pipeline/storage"
 	"github.com/chatnight/chatnight/pipeline/storage/chdb/chdbtest"
 	"github.com/chatnight/chatnight/pipeline/threads"
-	"github.com/chatnight/chatnight/web/stats"
+	"github.com/chatnight/chatnight/web/readmodel"
 )
 
 // TestStatsNameAccountsByHandle: X gives a reply only the id of the account it answers;
@@ -44,7 +44,7 @@ func TestStatsNameAccountsByHandle(t *testing.T) {
 	if err := storage.NewWriter(env.Conn, nil).Write(ctx, b); err != nil {
 		t.Fatal(err)
 	}
-	an := stats.New(env.Conn)
+	an := readmodel.New(env.Conn)
 	sess, ok, err := an.Session(ctx, sessions.ScheduledID(cm.ID, start))
 	if err != nil || !ok {
 		t.Fatalf("session: %v %v", ok, err)

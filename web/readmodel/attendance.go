@@ -1,4 +1,4 @@
-package stats
+package readmodel
 
 import (
 	"context"
@@ -22,9 +22,9 @@ type Attendance struct {
 
 // Attendance reads the sessions of community that started in [from, to) (at most
 // MaxPeriodSessions) and up to Later after them, with their authors.
-func (a *Analyzer) Attendance(ctx context.Context, community string, from, to time.Time) (*Attendance, error) {
-	all, err := a.sessions(ctx, querySessionsFrom, params{"community": community, "from": chTime(from),
-		"limit": strconv.Itoa(MaxPeriodSessions + Later)})
+func (s *Store) Attendance(ctx context.Context, community string, from, to time.Time) (*Attendance, error) {
+	all, err := s.list(ctx, querySessionsFrom, params{"community": community, "from": chTime(from),
+		"limit": strconv.Itoa(MaxPeriodSessions + Later)}, false)
 	if err != nil {
 		return nil, fmt.Errorf("read sessions of %s: %w", community, err)
 	}
@@ -37,8 +37,22 @@ func (a *Analyzer) Attendance(ctx context.Context, community string, from, to ti
 		return out, nil
 	}
 	out.Sessions = all[:min(len(all), n+Later)]
-	if out.Counts, out.Authors, err = a.counts(ctx, out.Sessions); err != nil {
+	if out.Counts, err = s.counts(ctx, out.Sessions); err != nil {
 		return nil, fmt.Errorf("community %s: %w", community, err)
+	}
+	authors, err := s.authors(ctx, out.Sessions)
+	if err != nil {
+		return nil, fmt.Errorf("community %s: %w", community, err)
+	}
+	out.Authors = map[string][]SessionAuthor{}
+	for _, a := range authors {
+		out.Authors[a.SessionID] = append(out.Authors[a.SessionID], a)
+	}
+	for i := range out.Sessions {
+		id := out.Sessions[i].ID
+		c := out.Counts[id].withAuthors(out.Authors[id])
+		out.Counts[id] = c
+		out.Sessions[i].Posts, out.Sessions[i].Participants = c.Posts, c.Participants
 	}
 	return out, nil
 }
