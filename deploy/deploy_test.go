@@ -26,18 +26,18 @@ func chatnightFlags(t *testing.T, subcommands ...string) map[string]map[string]b
 	flagLine := regexp.MustCompile(`(?m)^  -([a-z0-9-]+)`)
 	out := map[string]map[string]bool{}
 	for _, sub := range subcommands {
-		var stderr bytes.Buffer
+		var stdout, stderr bytes.Buffer
 		cmd := exec.Command(bin, sub, "--help")
-		cmd.Stderr = &stderr
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
 		if err := cmd.Run(); err != nil {
 			t.Fatalf("chatnight %s --help: %v\n%s", sub, err, stderr.String())
 		}
 		out[sub] = map[string]bool{}
-		for _, m := range flagLine.FindAllStringSubmatch(stderr.String(), -1) {
+		for _, m := range flagLine.FindAllStringSubmatch(stdout.String(), -1) { // help goes to stdout
 			out[sub][m[1]] = true
 		}
 		if len(out[sub]) == 0 {
-			t.Fatalf("chatnight %s --help lists no flags:\n%s", sub, stderr.String())
+			t.Fatalf("chatnight %s --help lists no flags:\n%s", sub, stdout.String())
 		}
 	}
 	return out

@@ -4,11 +4,14 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/chatnight/chatnight/pipeline/bus/bustest"
+	"github.com/chatnight/chatnight/web"
 	"github.com/chatnight/chatnight/web/api"
 	"github.com/chatnight/chatnight/web/readmodel"
 )
@@ -195,5 +198,25 @@ func TestOperationalEndpoints(t *testing.T) {
 	getJSON(t, ts.url+"/readyz", http.StatusServiceUnavailable, &status)
 	if !strings.HasPrefix(status["nats"], "down") || status["clickhouse"] != "ok" {
 		t.Errorf("readyz with NATS closed: %v", status)
+	}
+}
+
+// TestReadyzListsSourcesOff: a source left out for a missing token shows in /readyz,
+// which stays ready since the other sources run.
+func TestReadyzListsSourcesOff(t *testing.T) {
+	env := bustest.Start(t)
+	off := map[string]string{"x": "not started: X_BEARER_TOKEN is unset"}
+	srv, err := web.New(web.Config{SourcesOff: off}, web.Deps{Communities: communities(t, "readyoff"), JS: env.JS, NC: env.NC, CH: ch})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	srv.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/readyz", nil))
+	var status map[string]string
+	if err := json.Unmarshal(rec.Body.Bytes(), &status); err != nil {
+		t.Fatal(err)
+	}
+	if rec.Code != 200 || status["source x"] != off["x"] {
+		t.Errorf("readyz: HTTP %d %v", rec.Code, status)
 	}
 }

@@ -51,7 +51,7 @@ func TestEveryViewAgrees(t *testing.T) {
 	for format, file := range formats {
 		sum, err := archive.Import(ctx, archive.Options{Community: cm, Format: format}, em,
 			filepath.Join("..", "ingest", "archive", "testdata", file))
-		if err != nil || sum.Imported == 0 {
+		if err != nil || sum.Published == 0 {
 			t.Fatalf("import %s: %+v %v", file, sum, err)
 		}
 	}

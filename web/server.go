@@ -50,6 +50,9 @@ type Config struct {
 	// DataDir, when set (embedded NATS or ClickHouse keep their data there), makes
 	// /readyz report a nearly full disk before writes start failing.
 	DataDir string
+	// SourcesOff are the live sources left out for a missing secret (name: why).
+	// /readyz lists them; the tier is still ready, since the other sources run.
+	SourcesOff map[string]string
 	// AllowedHosts are host names (no port) the server answers to besides localhost,
 	// 127.0.0.1, ::1, the listen host and the hosts of AllowedOrigins. Listening on loopback,
 	// any other Host header is refused (DNS rebinding); listening beyond loopback (behind
@@ -278,6 +281,9 @@ func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
 			ready = false
 			status["disk"] = err.Error()
 		}
+	}
+	for name, why := range s.cfg.SourcesOff {
+		status["source "+name] = why
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")

@@ -64,7 +64,7 @@ type benchOptions struct {
 func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var o Options
 	var bo benchOptions
-	fs := newFlagSet("bench", "bench [--duration 30s] [flags]", stderr, &o, flagsProcessor)
+	fs := newFlagSet("bench", "bench [--duration 30s] [flags]", stdout, &o, flagsProcessor)
 	fs.DurationVar(&bo.duration, "duration", 30*time.Second, "how long simulated posts are published end to end (draining the backlog comes on top)")
 	fs.DurationVar(&bo.rawDuration, "raw-duration", 5*time.Second, "how long each raw limit (JetStream alone, ClickHouse inserts alone) is measured")
 	fs.IntVar(&bo.processors, "processors", 2, "processors sharing the durable consumer")

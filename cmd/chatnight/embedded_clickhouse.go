@@ -14,6 +14,9 @@ import (
 // ClickHouse HTTP endpoint, which the rest of the process (and curl, Grafana, another
 // chatnight's `process` or `serve`) reaches with an ordinary DSN.
 func (s *stack) startEmbeddedClickHouse(ctx context.Context, o *Options) (string, error) {
+	if err := s.lockDataDir(o.DataDir); err != nil {
+		return "", err
+	}
 	dir := filepath.Join(o.DataDir, "clickhouse")
 	s.dataDir = o.DataDir
 	engine, err := chdb.Open(dir)

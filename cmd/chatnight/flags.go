@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/chatnight/chatnight/pipeline/bus"
 	"github.com/chatnight/chatnight/pipeline/community"
 )
 
@@ -44,20 +46,28 @@ const (
 	flagsOps // /metrics, /healthz and /readyz of a tier without the web UI
 )
 
-func newFlagSet(name, synopsis string, stderr io.Writer, o *Options, groups flagGroup) *flag.FlagSet {
+func newFlagSet(name, synopsis string, stdout io.Writer, o *Options, groups flagGroup) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	// Help is asked for, so it goes to stdout (`chatnight import --help | less`); parse
+	// errors come back as usage errors, which Main prints on stderr.
+	fs.SetOutput(stdout)
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: chatnight %s\n\n", synopsis)
+		w := fs.Output()
+		fmt.Fprintf(w, "Usage: chatnight %s\n\n", synopsis)
 		fs.PrintDefaults()
-		fmt.Fprintf(stderr, "\nEvery flag can be set with CHATNIGHT_<FLAG>, e.g. --nats-url as CHATNIGHT_NATS_URL.\n")
+		fmt.Fprintf(w, "\nEvery flag can be set with CHATNIGHT_<FLAG>, e.g. --nats-url as CHATNIGHT_NATS_URL.\n")
 	}
 	fs.StringVar(&o.LogLevel, "log-level", "info", "log level: debug, info, warn, error")
 	if groups&flagsConfig != 0 {
 		fs.StringVar(&o.ConfigPath, "config", "", "communities YAML file (default: the built-in #HCLDR and #HITsm)")
 	}
 	if groups&flagsNATS != 0 {
-		fs.StringVar(&o.NATSURL, "nats-url", "", "NATS server URL (empty: start an embedded server)")
+		if groups&flagsEmbedded != 0 {
+			fs.StringVar(&o.NATSURL, "nats-url", "", "NATS server URL (empty: start an embedded server)")
+		} else {
+			// Short-lived clients (import, simulate) publish to a server that is already up.
+			fs.StringVar(&o.NATSURL, "nats-url", bus.DefaultURL, "NATS server URL, e.g. the one chatnight run started")
+		}
 		fs.IntVar(&o.NATSReplicas, "nats-replicas", 1, "replicas of the JetStream streams: 1 for a single server, 3 on a NATS cluster")
 	}
 	if groups&flagsClickHouse != 0 {
@@ -84,15 +94,26 @@ func newFlagSet(name, synopsis string, stderr io.Writer, o *Options, groups flag
 	return fs
 }
 
-// parseFlags parses args, then fills every flag not given on the command line from its
-// CHATNIGHT_* environment variable.
+// parseFlags parses args, with flags before, between or after the positional arguments
+// (which fs.Args() returns afterwards; "--" ends the flags), then fills every flag not
+// given on the command line from its CHATNIGHT_* environment variable. --help prints
+// the usage on stdout and returns flag.ErrHelp; a bad flag returns a usage error.
 func parseFlags(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		return err
+	out, usage := fs.Output(), fs.Usage
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	err := parsePositional(fs, args)
+	fs.SetOutput(out)
+	fs.Usage = usage
+	if errors.Is(err, flag.ErrHelp) {
+		fs.Usage()
+		return flag.ErrHelp
+	}
+	if err != nil {
+		return usagef(fs, "%v", err)
 	}
 	given := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
-	var err error
 	fs.VisitAll(func(f *flag.Flag) {
 		if given[f.Name] || err != nil {
 			return
@@ -105,6 +126,38 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 		}
 	})
 	return err
+}
+
+// parsePositional parses the flags among args and leaves the positional arguments as
+// fs.Args().
+func parsePositional(fs *flag.FlagSet, args []string) error {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return err
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			break
+		}
+		if i := len(args) - len(rest) - 1; i >= 0 && args[i] == "--" {
+			pos = append(pos, rest...)
+			break
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+	}
+	return fs.Parse(append([]string{"--"}, pos...))
+}
+
+// usageError is a command line that cannot work. Main prints the reason and where the
+// help is, and exits 2.
+type usageError struct{ cmd, reason string }
+
+func (e *usageError) Error() string { return e.reason }
+
+func usagef(fs *flag.FlagSet, format string, args ...any) error {
+	return &usageError{cmd: fs.Name(), reason: fmt.Sprintf(format, args...)}
 }
 
 // EnvName is the environment variable that mirrors a flag.

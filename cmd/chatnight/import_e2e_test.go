@@ -27,7 +27,16 @@ func archivePosts(t *testing.T, community, format, file string) map[string]*post
 	if err != nil {
 		t.Fatal(err)
 	}
-	rr, err := fm.Open(f, post.SourceImport)
+	open := fm.Open
+	if fm.Index != nil { // a first reading indexes the file, as the importer does
+		if open, err = fm.Index(f); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rr, err := open(f, post.SourceImport)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -54,11 +54,12 @@ func signalContext() (context.Context, context.CancelFunc) {
 
 // Main runs a subcommand and returns the exit code.
 func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+	if len(args) == 0 {
 		usage(stderr)
-		if len(args) == 0 {
-			return 2
-		}
+		return 2
+	}
+	if args[0] == "-h" || args[0] == "-help" || args[0] == "--help" || args[0] == "help" {
+		usage(stdout)
 		return 0
 	}
 	for _, c := range commands {
@@ -66,10 +67,12 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			continue
 		}
 		err := c.run(ctx, args[1:], stdout, stderr)
+		var ue *usageError
 		switch {
 		case err == nil, errors.Is(err, flag.ErrHelp):
 			return 0
-		case errors.Is(err, errUsage):
+		case errors.As(err, &ue):
+			fmt.Fprintf(stderr, "chatnight %s: %s\nRun 'chatnight %s --help' for its flags.\n", c.name, ue.reason, c.name)
 			return 2
 		default:
 			fmt.Fprintf(stderr, "chatnight %s: %v\n", c.name, err)
@@ -80,8 +83,6 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	usage(stderr)
 	return 2
 }
-
-var errUsage = errors.New("usage")
 
 func usage(w io.Writer) {
 	fmt.Fprintf(w, "chatnight %s: hashtag tweetchat aggregator\n\nUsage: chatnight COMMAND [flags]\n\nCommands:\n", version)

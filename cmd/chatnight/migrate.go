@@ -12,7 +12,7 @@ import (
 
 func migrateCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var o Options
-	fs := newFlagSet("migrate", "migrate [--cluster NAME [--print]] [flags]", stderr, &o, flagsClickHouse|flagsEmbedded)
+	fs := newFlagSet("migrate", "migrate [--cluster NAME [--print]] [flags]", stdout, &o, flagsClickHouse|flagsEmbedded)
 	cluster := fs.String("cluster", "", "create the schema ON CLUSTER NAME: Replicated local tables and Distributed tables named like the single-node ones (needs --clickhouse-dsn)")
 	print := fs.Bool("print", false, "with --cluster: print the cluster DDL instead of running it")
 	if err := parseFlags(fs, args); err != nil {

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -37,6 +39,9 @@ func (s *stack) serveOps(ctx context.Context, ln net.Listener) error {
 			return
 		}
 		fmt.Fprintln(w, "ok")
+		for _, name := range slices.Sorted(maps.Keys(s.sourcesOff)) {
+			fmt.Fprintf(w, "source %s: %s\n", name, s.sourcesOff[name])
+		}
 	})
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second, WriteTimeout: 30 * time.Second}
 	errc := make(chan error, 1)

@@ -1,11 +1,13 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"flag"
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/chatnight/chatnight/web/optout"
@@ -18,14 +20,13 @@ func optoutCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		"An opted-out account's posts are hidden and the account is shown under a pseudonym in the\n"+
 		"viewer, the API, transcripts, graph exports and reports; nothing stored is deleted.\n"+
 		"HANDLE is a handle (with or without @) or an account id such as x:12345",
-		stderr, &o, flagsClickHouse|flagsEmbedded)
-	rest, err := parseInterspersed(fs, args)
-	if err != nil {
+		stdout, &o, flagsClickHouse|flagsEmbedded)
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	rest := fs.Args()
 	if len(rest) == 0 {
-		fs.Usage()
-		return fmt.Errorf("say add, remove or list: %w", errUsage)
+		return usagef(fs, "say add, remove or list")
 	}
 	verb := rest[0]
 	rest = rest[1:]
@@ -35,9 +36,12 @@ func optoutCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		if _, err := optout.Subject(rest[0]); err != nil {
 			return err
 		}
+	case verb == "list":
+		return usagef(fs, "optout list takes no HANDLE")
+	case verb == "add" || verb == "remove":
+		return usagef(fs, "optout %s takes one HANDLE, got %d", verb, len(rest))
 	default:
-		fs.Usage()
-		return fmt.Errorf("usage: optout add|remove HANDLE, or optout list: %w", errUsage)
+		return usagef(fs, "unknown action %q: say add, remove or list", verb)
 	}
 	log, err := o.logger(stderr)
 	if err != nil {
@@ -49,23 +53,41 @@ func optoutCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	list := optout.NewOptOuts(st.ch, log)
+	s, _ := optout.Subject(cmp.Or(strings.Join(rest, ""), "-"))
 	switch verb {
 	case "add":
-		if err := list.Add(ctx, rest[0]); err != nil {
+		seen, err := list.Seen(ctx, s)
+		if err != nil {
 			return err
 		}
-		s, _ := optout.Subject(rest[0])
+		if err := list.Add(ctx, s); err != nil {
+			return err
+		}
 		fmt.Fprintf(stdout, "optout: %s is opted out: hidden everywhere from the next read on (stored posts are kept)\n", s)
+		if !seen {
+			fmt.Fprintf(stdout, "optout: no stored post is by %s yet: check the spelling (a handle such as colin_hung, "+
+				"user@instance or name.bsky.social, or an id such as x:12345); its posts will be hidden when they come\n", s)
+		}
 	case "remove":
-		if err := list.Remove(ctx, rest[0]); err != nil {
+		listed, err := list.List(ctx)
+		if err != nil {
 			return err
 		}
-		s, _ := optout.Subject(rest[0])
+		if !slices.Contains(listed, s) {
+			fmt.Fprintf(stdout, "optout: %s is not on the opt-out list; nothing changed (see `chatnight optout list`)\n", s)
+			return nil
+		}
+		if err := list.Remove(ctx, s); err != nil {
+			return err
+		}
 		fmt.Fprintf(stdout, "optout: %s is shown again\n", s)
 	case "list":
 		subjects, err := list.List(ctx)
 		if err != nil {
 			return err
+		}
+		if len(subjects) == 0 {
+			fmt.Fprintln(stderr, "optout: no account is opted out")
 		}
 		for _, s := range subjects {
 			fmt.Fprintln(stdout, s)
@@ -94,24 +116,6 @@ func connectToolClickHouse(ctx context.Context, st *stack, fs *flag.FlagSet, o *
 			err, strings.TrimSuffix(o.DataDir, "/")+"/clickhouse")
 	}
 	return err
-}
-
-// parseInterspersed parses flags that may come before, between and after the
-// positional arguments, which it returns, then fills unset flags from the environment.
-func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, err
-		}
-		args = fs.Args()
-		if len(args) == 0 {
-			break
-		}
-		pos = append(pos, args[0])
-		args = args[1:]
-	}
-	return pos, parseFlags(fs, nil)
 }
 
 func envSet(flagName string) bool {

@@ -1,9 +1,9 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"strings"
@@ -22,7 +22,7 @@ import (
 // with --from (and --to) the community's newcomer-welcome series over that period.
 func reportCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var o Options
-	fs := newFlagSet("report", "report --community ID [--session latest|ID | --from DATE [--to DATE]] [--format text|json|md] [flags]", stderr, &o,
+	fs := newFlagSet("report", "report --community ID [--session latest|ID | --from DATE [--to DATE]] [--format text|json|md] [flags]", stdout, &o,
 		flagsConfig|flagsClickHouse|flagsEmbedded)
 	communityID := fs.String("community", "", "community of the session (required)")
 	sessionID := fs.String("session", "latest", `session id, or "latest": the last one that started`)
@@ -34,11 +34,13 @@ func reportCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	if *communityID == "" {
-		fs.Usage()
-		return fmt.Errorf("--community is required: %w", flag.ErrHelp)
+		return usagef(fs, "--community is required: the community whose session to report")
+	}
+	if len(fs.Args()) > 0 {
+		return usagef(fs, "unexpected argument %q: report takes only flags", fs.Args()[0])
 	}
 	if *format != "text" && *format != "json" && *format != "md" {
-		return fmt.Errorf("--format %q: use text, json or md", *format)
+		return usagef(fs, "--format %q: use text, json or md", *format)
 	}
 	var from, to time.Time
 	if *fromFlag != "" || *toFlag != "" {
@@ -168,6 +170,10 @@ func (x sections) heading(title string) {
 }
 
 func (x sections) table(header []string, rows [][]string) {
+	if len(rows) == 0 { // an empty section says so rather than print bare headers
+		fmt.Fprintln(x.w, "none")
+		return
+	}
 	if x.md {
 		fmt.Fprintf(x.w, "| %s |\n|%s\n", strings.Join(header, " | "), strings.Repeat(" --- |", len(header)))
 		for _, r := range rows {
@@ -244,7 +250,7 @@ func writeReport(w io.Writer, s *readmodel.SessionStats, md bool) {
 	heading("Most central (PageRank)")
 	var pr [][]string
 	for _, m := range s.Network.PerNode {
-		pr = append(pr, []string{m.ID, fmt.Sprintf("%.4f", m.PageRank), fmt.Sprintf("%.4f", m.Betweenness), fmt.Sprint(m.InDegree), fmt.Sprint(m.OutDegree)})
+		pr = append(pr, []string{"@" + cmp.Or(m.Handle, m.ID), fmt.Sprintf("%.4f", m.PageRank), fmt.Sprintf("%.4f", m.Betweenness), fmt.Sprint(m.InDegree), fmt.Sprint(m.OutDegree)})
 	}
 	table([]string{"account", "pagerank", "betweenness", "in", "out"}, pr)
 }

@@ -14,6 +14,8 @@ import (
 	"github.com/chatnight/chatnight/pipeline/storage"
 	"github.com/chatnight/chatnight/pipeline/threads"
 	"github.com/chatnight/chatnight/web/host"
+	"github.com/chatnight/chatnight/web/network"
+	"github.com/chatnight/chatnight/web/readmodel"
 )
 
 // TestReportAndOptOut stores a simulated #HCLDR night in a running `chatnight run`,
@@ -48,10 +50,20 @@ func TestReportAndOptOut(t *testing.T) {
 	}
 	dsn := []string{"--clickhouse-dsn", n.chDSN()}
 
+	if out := chatnight(t, append([]string{"optout", "list"}, dsn...)...); strings.TrimSpace(out) != "optout: no account is opted out" {
+		t.Errorf("optout list of an empty list: %q", out)
+	}
+	if out := chatnight(t, append([]string{"optout", "remove", "never_added"}, dsn...)...); !strings.Contains(out, "never_added is not on the opt-out list; nothing changed") || strings.Contains(out, "shown again") {
+		t.Errorf("optout remove of an account never added: %q", out)
+	}
 	out := chatnight(t, append([]string{"optout", "add", "@" + hidden}, dsn...)...)
-	if !strings.Contains(out, hidden+" is opted out") {
+	if !strings.Contains(out, hidden+" is opted out") || strings.Contains(out, "no stored post") {
 		t.Fatalf("optout add said: %s", out)
 	}
+	if out := chatnight(t, append([]string{"optout", "add", "@nosuch_persn"}, dsn...)...); !strings.Contains(out, "no stored post is by nosuch_persn yet: check the spelling") {
+		t.Errorf("optout add of an account never seen: %q", out)
+	}
+	chatnight(t, append([]string{"optout", "remove", "nosuch_persn"}, dsn...)...)
 	if out := chatnight(t, append([]string{"optout", "list"}, dsn...)...); strings.TrimSpace(out) != hidden {
 		t.Fatalf("optout list: %q, want %q", out, hidden)
 	}
@@ -78,6 +90,9 @@ func TestReportAndOptOut(t *testing.T) {
 		out := chatnight(t, append([]string{"report", "--community", "hcldr", "--session", e2eSessionID, "--format", format}, dsn...)...)
 		if strings.Contains(strings.ToLower(out), hidden) {
 			t.Errorf("report --format %s names the opted-out %s", format, hidden)
+		}
+		if format != "json" && strings.Contains(out, "sim:") {
+			t.Errorf("report --format %s names accounts by id:\n%s", format, out)
 		}
 		if format != "json" && !strings.Contains(out, "Top participants") {
 			t.Errorf("report --format %s:\n%s", format, out)
@@ -119,6 +134,30 @@ func TestReportAndOptOut(t *testing.T) {
 	}
 	if _, code := runChild(t, nil, "optout", "add"); code != 2 {
 		t.Errorf("optout add without a handle: exit %d, want 2", code)
+	}
+}
+
+// TestReportEmptySectionsAndHandles: an empty section says "none" instead of bare
+// table headers, and central accounts are named by handle.
+func TestReportEmptySectionsAndHandles(t *testing.T) {
+	s := &readmodel.SessionStats{}
+	s.Session.Community, s.Session.ID = "hcldr", "hcldr-2026-11-25"
+	s.Network.PerNode = []network.NodeMetrics{{ID: "sim:design4health", Handle: "design4health", PageRank: 0.5}}
+	for _, md := range []bool{false, true} {
+		var out strings.Builder
+		writeReport(&out, s, md)
+		text := out.String()
+		if strings.Contains(text, "sim:design4health") || !strings.Contains(text, "@design4health") {
+			t.Errorf("md=%v: central account not named by handle:\n%s", md, text)
+		}
+		for _, bare := range []string{"#  account  posts", "| # | account | posts |", "question  answers", "value  count", "| value | count |"} {
+			if strings.Contains(text, bare) {
+				t.Errorf("md=%v: empty section prints its header %q:\n%s", md, bare, text)
+			}
+		}
+		if strings.Count(text, "none") < 8 {
+			t.Errorf("md=%v: empty sections do not say none:\n%s", md, text)
+		}
 	}
 }
 

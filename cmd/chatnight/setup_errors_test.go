@@ -3,10 +3,12 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -121,5 +123,27 @@ func TestHelpAndEnv(t *testing.T) {
 	out, code = runChild(t, nil, "version")
 	if code != 0 || !strings.HasPrefix(out, "chatnight ") {
 		t.Errorf("version: exit %d %q", code, out)
+	}
+}
+
+// TestDataDirLockedFirst: a second chatnight on a data dir in use stops before any
+// embedded service opens it, and says to pass --data-dir.
+func TestDataDirLockedFirst(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	holder := newStack(newLogger(io.Discard, 0))
+	if err := holder.lockDataDir(dir); err != nil {
+		t.Fatal(err)
+	}
+	defer holder.close()
+	free := func() string { return fmt.Sprintf("127.0.0.1:%d", bustest.FreePort(t)) }
+	out, code := runChild(t, nil, "run", "--data-dir", dir, "--http-addr", free(), "--nats-listen", free(), "--clickhouse-http-addr", free())
+	if code != 1 || !strings.Contains(out, "is in use by another chatnight (pid "+strconv.Itoa(os.Getpid())+")") || !strings.Contains(out, "--data-dir") {
+		t.Errorf("exit %d:\n%s", code, out)
+	}
+	if strings.Contains(out, "embedded NATS started") {
+		t.Errorf("embedded NATS started on a locked data dir:\n%s", out)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "nats")); err == nil {
+		t.Error("the second process wrote into the data dir")
 	}
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"time"
@@ -13,7 +12,7 @@ import (
 
 func simulateCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var o Options
-	fs := newFlagSet("simulate", "simulate --community ID [--seed N] [--posts N] [--rate POSTS_PER_S] [--start TIME]", stderr, &o, flagsConfig|flagsNATS)
+	fs := newFlagSet("simulate", "simulate --community ID [--seed N] [--posts N] [--rate POSTS_PER_S] [--start TIME]", stdout, &o, flagsConfig|flagsNATS)
 	communityID := fs.String("community", "", "community to simulate (required)")
 	seed := fs.Uint64("seed", 1, "seed: the same seed gives the same posts")
 	posts := fs.Int("posts", 500, "how many posts to publish")
@@ -24,8 +23,7 @@ func simulateCmd(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return err
 	}
 	if *communityID == "" {
-		fs.Usage()
-		return fmt.Errorf("--community is required: %w", flag.ErrHelp)
+		return usagef(fs, "--community is required: the community to simulate")
 	}
 	log, cm, err := o.loggerFor(stderr, *communityID)
 	if err != nil {

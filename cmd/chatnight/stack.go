@@ -27,9 +27,13 @@ type stack struct {
 	ch      driver.Conn
 	chDSN   string
 	dataDir string // set when an embedded service keeps its data there
-	natsSrv *embedded.Server
-	closers []func()
-	writerM *storage.WriterMetrics // shared by every writer of the stack
+	// sourcesOff are the sources left out for a missing secret, by name, with why:
+	// /readyz lists them without failing, since the others run.
+	sourcesOff map[string]string
+	lockedDir  string // the data dir this process holds the lock of
+	natsSrv    *embedded.Server
+	closers    []func()
+	writerM    *storage.WriterMetrics // shared by every writer of the stack
 }
 
 // jetStreamHealth says why the embedded JetStream stores nothing, or nil (also without one).
@@ -72,6 +76,9 @@ func (s *stack) connectNATS(ctx context.Context, o *Options, embeddedOK bool, na
 	url := o.NATSURL
 	var extra []nats.Option
 	if url == "" && embeddedOK {
+		if err := s.lockDataDir(o.DataDir); err != nil {
+			return err
+		}
 		srv, err := embedded.Start(embedded.Options{DataDir: o.DataDir, Listen: o.NATSListen})
 		if err != nil {
 			return err

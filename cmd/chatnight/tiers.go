@@ -5,9 +5,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
+	"os"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/chatnight/chatnight/ingest"
@@ -25,7 +29,7 @@ const tierFlags = flagsConfig | flagsNATS | flagsClickHouse | flagsEmbedded
 
 func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var o Options
-	fs := newFlagSet("run", "run [flags]", stderr, &o, tierFlags|flagsHTTP|flagsProcessor)
+	fs := newFlagSet("run", "run [flags]", stdout, &o, tierFlags|flagsHTTP|flagsProcessor)
 	fs.BoolVar(&o.Simulate, "simulate", false, "run the demo simulator: a chat night for each community, posted live")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -35,7 +39,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 
 func processCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var o Options
-	fs := newFlagSet("process", "process [flags]", stderr, &o, tierFlags|flagsProcessor|flagsOps)
+	fs := newFlagSet("process", "process [flags]", stdout, &o, tierFlags|flagsProcessor|flagsOps)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -44,7 +48,7 @@ func processCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 
 func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var o Options
-	fs := newFlagSet("serve", "serve [flags]", stderr, &o, tierFlags|flagsHTTP)
+	fs := newFlagSet("serve", "serve [flags]", stdout, &o, tierFlags|flagsHTTP)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -53,7 +57,7 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 func ingestCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var o Options
-	fs := newFlagSet("ingest", "ingest [flags]", stderr, &o, flagsConfig|flagsNATS|flagsEmbedded|flagsOps)
+	fs := newFlagSet("ingest", "ingest [flags]", stdout, &o, flagsConfig|flagsNATS|flagsEmbedded|flagsOps)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -73,12 +77,21 @@ func runTiers(ctx context.Context, o *Options, stdout, stderr io.Writer, t tiers
 	if err != nil {
 		return err
 	}
+	var off map[string]string // sources left out for a missing secret, for the log and /readyz
+	srcCfg := cfg
+	if t.ingest {
+		srcCfg, off = withoutMissingSecrets(cfg, os.Getenv)
+		for _, name := range slices.Sorted(maps.Keys(off)) {
+			log.Warn("source "+name+": "+off[name], "source", name)
+		}
+	}
 	ln, err := listen(o.HTTPAddr)
 	if err != nil {
 		return err
 	}
 	defer ln.Close()
 	st := newStack(log)
+	st.sourcesOff = off
 	defer st.close()
 	if err := st.connectNATS(ctx, o, true, "chatnight"); err != nil {
 		return err
@@ -103,7 +116,7 @@ func runTiers(ctx context.Context, o *Options, stdout, stderr io.Writer, t tiers
 		g.Go(func() error { return p.Run(ctx) })
 	}
 	if t.serve {
-		srv, err := web.New(web.Config{Addr: o.HTTPAddr, AllowedOrigins: splitList(o.AllowedOrigins), AllowedHosts: splitList(o.AllowedHosts), DataDir: st.dataDir}, web.Deps{
+		srv, err := web.New(web.Config{Addr: o.HTTPAddr, AllowedOrigins: splitList(o.AllowedOrigins), AllowedHosts: splitList(o.AllowedHosts), DataDir: st.dataDir, SourcesOff: off}, web.Deps{
 			Communities: cfg, JS: st.js, NC: st.nc, CH: st.ch,
 			Gatherer: st.reg, Registerer: st.reg, Log: log.With("tier", "serve"),
 			JetStreamHealth: st.jetStreamHealth,
@@ -122,7 +135,7 @@ func runTiers(ctx context.Context, o *Options, stdout, stderr io.Writer, t tiers
 		return err
 	}
 	if t.ingest {
-		sources, err := buildSources(ctx, st, cfg, metrics, log)
+		sources, err := buildSources(ctx, st, srcCfg, metrics, log)
 		if err != nil {
 			return err
 		}
@@ -136,7 +149,7 @@ func runTiers(ctx context.Context, o *Options, stdout, stderr io.Writer, t tiers
 	}
 	if t.simulate {
 		em := ingest.NewEmitter(st.js, metrics, log.With("source", "sim"))
-		g.Go(func() error { return demo(ctx, cfg, em, log) })
+		g.Go(func() error { return demo(ctx, cfg, st.js, em, log) })
 	}
 	if o.ClickHouseDSN == "" && (t.process || t.serve) {
 		log.Info("embedded ClickHouse is serving", "http", "http://"+o.ClickHouseHTTPAddr+"/")
@@ -148,8 +161,9 @@ func runTiers(ctx context.Context, o *Options, stdout, stderr io.Writer, t tiers
 
 // demo posts simulated chat nights for every community, live: an hour-long night at a
 // post every two seconds, then a silence longer than the community's session gap, so
-// each night is a session of its own, with its own Q1, Q2 ...
-func demo(ctx context.Context, cfg *community.Config, em *ingest.Emitter, log *slog.Logger) error {
+// each night is a session of its own, with its own Q1, Q2 ... A restart within the gap
+// joins the session of the night it cut short, so that night's numbering goes on.
+func demo(ctx context.Context, cfg *community.Config, js jetstream.JetStream, em *ingest.Emitter, log *slog.Logger) error {
 	const (
 		posts = 1800
 		rate  = 0.5 // posts per second: 1800 posts take an hour
@@ -160,8 +174,12 @@ func demo(ctx context.Context, cfg *community.Config, em *ingest.Emitter, log *s
 		g.Go(func() error {
 			for ctx.Err() == nil {
 				start := time.Now().UTC()
-				n := simulator.Night{Community: cm, Seed: uint64(start.UnixNano()), Posts: posts, Start: start, Duration: time.Hour}
-				log.Info("simulating a chat night", "community", cm.ID, "posts", n.Posts, "for", n.Duration)
+				first, err := simulator.NextQuestion(ctx, js, cm.ID, sessions.Gap(cm), start)
+				if err != nil {
+					log.Warn("cannot tell whether a simulated night is under way; starting at Q1", "community", cm.ID, "err", err)
+				}
+				n := simulator.Night{Community: cm, Seed: uint64(start.UnixNano()), Posts: posts, Start: start, Duration: time.Hour, FirstQuestion: first}
+				log.Info("simulating a chat night", "community", cm.ID, "posts", n.Posts, "for", n.Duration, "first_question", first)
 				if _, err := simulator.Publish(ctx, n, simulator.Options{Rate: rate}, em); err != nil {
 					if ctx.Err() != nil {
 						return nil

@@ -17,6 +17,11 @@ type Format struct {
 	Doc  string
 	// Open starts reading a file; an error means the file is not in this format.
 	Open func(r io.Reader, src post.Source) (RecordReader, error)
+	// Index, for a format whose records refer to each other (Mastodon replies name
+	// their parent by an id only the file can resolve), reads the whole file once
+	// first and returns the Open for the second reading. Both readings stream: only
+	// the index is held, not the file.
+	Index func(r io.Reader) (func(r io.Reader, src post.Source) (RecordReader, error), error)
 }
 
 // JSONFormat is a format of JSON records (JSON Lines or arrays) read by parse.
@@ -52,11 +57,13 @@ func FormatNames() []string {
 	return names
 }
 
+func formatList() string { return strings.Join(FormatNames(), ", ") }
+
 // LookupFormat finds a format by name.
 func LookupFormat(name string) (Format, error) {
 	f, ok := Formats()[name]
 	if !ok {
-		return Format{}, fmt.Errorf("unknown archive format %q: use one of %s", name, strings.Join(FormatNames(), ", "))
+		return Format{}, fmt.Errorf("unknown archive format %q: use one of %s", name, formatList())
 	}
 	return f, nil
 }

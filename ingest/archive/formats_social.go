@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 
 	"github.com/chatnight/chatnight/ingest/bluesky"
 	"github.com/chatnight/chatnight/ingest/mastodon"
@@ -16,45 +15,42 @@ import (
 // socialFormats are the formats whose parsers live with their network's source.
 func socialFormats() []Format {
 	return []Format{
-		{Name: "mastodon", Doc: "Mastodon statuses: a JSON array (a saved API response) or one status per line", Open: openMastodon},
+		{Name: "mastodon", Doc: "Mastodon statuses: a JSON array (a saved API response) or one status per line",
+			Open: mastodonOpener(mastodon.Index{}, mastodon.NewFileTimes()), Index: indexMastodon},
 		JSONFormat("jetstream", "Bluesky Jetstream v1 events, one per line", bluesky.ParseEvent),
 	}
 }
 
-// openMastodon reads the file twice: first to index its statuses by local id, then to
-// parse them, so that a reply names its parent's uri when the parent is in the file
-// (Mastodon's in_reply_to_id is only meaningful on the instance that served it). The
-// input is copied to a temporary file while it is indexed, so memory stays bounded by
-// the largest record, not the archive; input that does not start like JSON is refused at
-// once.
-func openMastodon(r io.Reader, src post.Source) (RecordReader, error) {
+// indexMastodon reads the file once to index its statuses by local id, so that a reply
+// names its parent's uri when the parent is in the file (Mastodon's in_reply_to_id is
+// only meaningful on the instance that served it), and to find each status's most
+// precise time. The index holds a few strings per status, not the file. Input that does
+// not start like JSON is refused at once; a read that fails (an interrupt, a status over
+// the size limit that breaks an array) fails the import.
+func indexMastodon(r io.Reader) (func(r io.Reader, src post.Source) (RecordReader, error), error) {
 	br := bufio.NewReaderSize(r, 64<<10)
 	if err := startsLikeJSON(br); err != nil {
 		return nil, fmt.Errorf("not a Mastodon archive (a JSON array of statuses, or one status per line): %w", err)
 	}
-	spool, err := os.CreateTemp("", "chatnight-mastodon-*")
-	if err != nil {
-		return nil, fmt.Errorf("mastodon archive: temporary copy: %w", err)
-	}
-	// Removed now: the open file stays readable until Close, and nothing is left behind.
-	os.Remove(spool.Name())
-	index := mastodon.Index{}
-	for rec, err := range mastodon.ReadArchive(io.TeeReader(br, spool)) {
+	index, times := mastodon.Index{}, mastodon.NewFileTimes()
+	for rec, err := range mastodon.ReadArchive(br) {
 		var bad *mastodon.BadRecordError
 		switch {
 		case err == nil:
 			index.Add(rec.Raw)
+			times.Add(rec.Raw)
 		case errors.As(err, &bad):
 		default:
-			spool.Close()
 			return nil, fmt.Errorf("read mastodon archive: %w", err)
 		}
 	}
-	if _, err := spool.Seek(0, io.SeekStart); err != nil {
-		spool.Close()
-		return nil, fmt.Errorf("mastodon archive: temporary copy: %w", err)
+	return mastodonOpener(index, times), nil
+}
+
+func mastodonOpener(index mastodon.Index, times *mastodon.FileTimes) func(r io.Reader, src post.Source) (RecordReader, error) {
+	return func(r io.Reader, src post.Source) (RecordReader, error) {
+		return JSONRecords(r, mastodon.Parser{Lookup: index.Lookup, Time: times.Canonical}.Parse, src), nil
 	}
-	return &closingRecords{RecordReader: JSONRecords(spool, mastodon.Parser{Lookup: index.Lookup}.Parse, src), c: spool}, nil
 }
 
 // startsLikeJSON checks that the first byte after a byte order mark and white space opens
@@ -75,18 +71,4 @@ func startsLikeJSON(br *bufio.Reader) error {
 		return fmt.Errorf("it starts with %q", head[:min(len(head), 16)])
 	}
 	return nil
-}
-
-// closingRecords closes c at the end of the records.
-type closingRecords struct {
-	RecordReader
-	c io.Closer
-}
-
-func (r *closingRecords) Next() (Record, error) {
-	rec, err := r.RecordReader.Next()
-	if err != nil {
-		r.c.Close()
-	}
-	return rec, err
 }

@@ -11,9 +11,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"io"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/chatnight/chatnight/ingest"
@@ -48,7 +48,8 @@ type Options struct {
 	// MaxBatchBytes is the most encoded bytes one message carries; zero means
 	// DefaultMaxBatchBytes.
 	MaxBatchBytes int
-	// Progress receives progress and the summary; nil prints nothing.
+	// Progress receives progress lines; nil prints nothing. The summary and errors are
+	// the caller's to print, once.
 	Progress io.Writer
 	// IsTerminal draws a progress bar on Progress instead of periodic lines.
 	IsTerminal bool
@@ -57,21 +58,27 @@ type Options struct {
 	ProgressEvery time.Duration
 	// Stdin is read for the file name "-"; nil means os.Stdin.
 	Stdin io.Reader
+	// Enrich, when set, sees each record and its posts before they are taken: the
+	// Bluesky handle cache learns from identity events and names authors from it.
+	Enrich func(raw []byte, posts []*post.Post)
 }
 
 // Summary counts what an import did.
 type Summary struct {
-	Files      int
-	Read       int // records read: lines, array elements, CSV rows
-	Imported   int // posts JetStream stored as new
-	Duplicates int // posts repeated in the input, or already stored by an earlier import
+	Files int
+	Read  int // records read: lines, array elements, CSV rows
+	// Published counts posts JetStream took as new. JetStream remembers message ids
+	// for its duplicate window only, so a re-import after it publishes again posts the
+	// processor already stored (and drops): published is not "new in ClickHouse".
+	Published  int
+	Duplicates int // posts repeated in the input, or dropped by JetStream as published before
 	Invalid    int // records that could not be used, parked on deadletter.ingest.import
 	Skipped    int // posts without one of the community's hashtags (MatchHashtags)
 }
 
 func (s Summary) String() string {
-	out := fmt.Sprintf("imported %d posts from %d file(s): %d records read, %d duplicates, %d invalid",
-		s.Imported, s.Files, s.Read, s.Duplicates, s.Invalid)
+	out := fmt.Sprintf("published %d posts from %d file(s): %d records read, %d duplicates, %d invalid",
+		s.Published, s.Files, s.Read, s.Duplicates, s.Invalid)
 	if s.Skipped > 0 {
 		out += fmt.Sprintf(", %d skipped without a matching hashtag", s.Skipped)
 	}
@@ -92,7 +99,7 @@ func Import(ctx context.Context, opts Options, em *ingest.Emitter, files ...stri
 		return Summary{}, fmt.Errorf("import: %w", err)
 	}
 	if opts.Format == "" {
-		return Summary{}, fmt.Errorf("import: no format given: use one of %s", strings.Join(FormatNames(), ", "))
+		return Summary{}, fmt.Errorf("import: no format given: use one of %s", formatList())
 	}
 	format, err := LookupFormat(opts.Format)
 	if err != nil {
@@ -110,7 +117,7 @@ func Import(ctx context.Context, opts Options, em *ingest.Emitter, files ...stri
 	if opts.Stdin == nil {
 		opts.Stdin = os.Stdin
 	}
-	im := &importer{opts: opts, format: format, em: em, seen: map[string]struct{}{}}
+	im := &importer{opts: opts, format: format, em: em, seen: map[uint64]struct{}{}, seed: maphash.MakeSeed()}
 	im.progress = newProgress(opts.Progress, opts.IsTerminal, opts.ProgressEvery)
 	var errs []error
 	for _, name := range files {
@@ -128,12 +135,6 @@ func Import(ctx context.Context, opts Options, em *ingest.Emitter, files ...stri
 			errs = append(errs, err)
 		}
 	}
-	if opts.Progress != nil {
-		fmt.Fprintln(opts.Progress, im.sum.String())
-		for _, err := range errs {
-			fmt.Fprintln(opts.Progress, "import error:", err)
-		}
-	}
 	return im.sum, errors.Join(errs...)
 }
 
@@ -144,7 +145,11 @@ type importer struct {
 	progress *progress
 	sum      Summary
 
-	seen map[string]struct{} // post ids already taken in this import
+	// seen holds a 64-bit hash of each post id taken in this import, not the id: on a
+	// large archive the ids would be most of the import's memory. Two ids colliding
+	// (about one chance in 10^8 for 600,000 posts) would count a post as a duplicate.
+	seen map[uint64]struct{}
+	seed maphash.Seed
 
 	batch      []*post.Post
 	batchBytes int
@@ -157,65 +162,161 @@ type importer struct {
 }
 
 func (im *importer) file(ctx context.Context, name string) error {
-	var (
-		in   io.Reader
-		size int64
-		path = name
-	)
+	path := name
 	if name == "-" {
-		in, path = im.opts.Stdin, "stdin"
-	} else {
-		f, err := os.Open(name)
-		if err != nil {
-			return fmt.Errorf("import: %w", err)
+		path = "stdin"
+		if im.format.Index != nil {
+			// Read twice: standard input is kept in a temporary file, not in memory.
+			tmp, err := spool(&countingReader{ctx: ctx, r: im.opts.Stdin})
+			if err != nil {
+				return fmt.Errorf("import stdin: %w", err)
+			}
+			defer os.Remove(tmp)
+			name = tmp
 		}
-		defer f.Close()
-		if st, err := f.Stat(); err == nil && st.Mode().IsRegular() {
-			size = st.Size()
-		}
-		in = f
 	}
+	in, err := im.openInput(ctx, name)
+	if err != nil {
+		return fmt.Errorf("import %s: %w", path, err)
+	}
+	defer in.close()
 	im.sum.Files++
-	counter := &countingReader{ctx: ctx, r: in}
-	br := bufio.NewReaderSize(counter, 256<<10)
-	var r io.Reader = br
-	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
-		gz, err := gzip.NewReader(br)
+	counter, br, gzipped, size, r := in.counter, in.br, in.gzipped, in.size, in.r
+	hr := bufio.NewReaderSize(r, sniffBytes)
+	fits := Sniff(headOf(hr, sniffBytes))
+	if f := fitFor(fits, im.format.Name); f.Tried > 0 && f.Usable == 0 && fits[0].Usable > 0 {
+		return wrongFormat(path, im.format.Name, fits, 0, 0)
+	}
+	open := im.format.Open
+	if im.format.Index != nil {
+		first, err := im.openInput(ctx, name)
 		if err != nil {
 			return fmt.Errorf("import %s: %w", path, err)
 		}
-		defer gz.Close()
-		r = gz
+		open, err = im.format.Index(first.r)
+		first.close()
+		if err != nil {
+			return fmt.Errorf("import %s as %s: %w", path, im.format.Name, err)
+		}
 	}
-	records, err := im.format.Open(r, post.SourceImport)
+	records, err := open(hr, post.SourceImport)
 	if err != nil {
 		return fmt.Errorf("import %s as %s: %w", path, im.format.Name, err)
 	}
+	// The bar follows the records handled, not the bytes read ahead into buffers: the
+	// bytes of the records for a plain file, the compressed bytes the gzip reader took
+	// for a gzipped one.
+	var done int64
+	position := func() int64 {
+		if gzipped {
+			return counter.n - int64(br.Buffered())
+		}
+		return min(done, counter.n)
+	}
 	im.progress.startFile(path, size)
 	defer func() { im.progress.endFile(counter.n, im.sum) }()
+	read, invalid := im.sum.Read, im.sum.Invalid
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 		rec, err := records.Next()
 		if err == io.EOF {
+			// Most records unusable means the wrong format (or not an archive at all):
+			// the import did not do its job.
+			if n, bad := im.sum.Read-read, im.sum.Invalid-invalid; n > 0 && 2*bad > n {
+				return wrongFormat(path, im.format.Name, fits, n, bad)
+			}
 			return nil
 		}
 		if err != nil {
 			return fmt.Errorf("import %s: %w", path, err)
 		}
 		im.sum.Read++
+		done += int64(len(rec.Raw)) + 1
 		origin := fmt.Sprintf("%s:%d", path, rec.Line)
 		if rec.Err != nil {
 			im.invalid(ctx, origin, rec.Raw, rec.Err)
+		}
+		if im.opts.Enrich != nil {
+			im.opts.Enrich(rec.Raw, rec.Posts)
 		}
 		for _, p := range rec.Posts {
 			if err := im.add(ctx, p, origin); err != nil {
 				return err
 			}
 		}
-		im.progress.update(counter.n, im.sum)
+		im.progress.update(position(), im.sum)
 	}
+}
+
+// input is one reading of an archive file, gzip undone.
+type input struct {
+	r       io.Reader
+	counter *countingReader // bytes of the file read
+	br      *bufio.Reader
+	gzipped bool
+	size    int64 // 0 when unknown (a pipe)
+	close   func()
+}
+
+// openInput opens name ("-" is standard input) for reading, undoing gzip.
+func (im *importer) openInput(ctx context.Context, name string) (*input, error) {
+	in := &input{close: func() {}}
+	var src io.Reader
+	if name == "-" {
+		src = im.opts.Stdin
+	} else {
+		f, err := os.Open(name)
+		if err != nil {
+			return nil, err
+		}
+		in.close = func() { f.Close() }
+		if st, err := f.Stat(); err == nil && st.Mode().IsRegular() {
+			in.size = st.Size()
+		}
+		src = f
+	}
+	in.counter = &countingReader{ctx: ctx, r: src}
+	in.br = bufio.NewReaderSize(in.counter, 64<<10)
+	in.r = in.br
+	if magic, _ := in.br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
+		gz, err := gzip.NewReader(in.br)
+		if err != nil {
+			in.close()
+			return nil, err
+		}
+		fclose := in.close
+		in.close = func() { gz.Close(); fclose() }
+		in.r, in.gzipped = gz, true
+	}
+	return in, nil
+}
+
+// spool copies r to a temporary file and returns its name.
+func spool(r io.Reader) (string, error) {
+	f, err := os.CreateTemp("", "chatnight-import-*")
+	if err != nil {
+		return "", err
+	}
+	if _, err := io.Copy(f, r); err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return "", err
+	}
+	return f.Name(), f.Close()
+}
+
+// sniffBytes is how much of a file's start Sniff reads.
+const sniffBytes = 256 << 10
+
+func fitFor(fits []Fit, format string) Fit {
+	for _, f := range fits {
+		if f.Format == format {
+			return f
+		}
+	}
+	return Fit{Format: format}
 }
 
 func (im *importer) invalid(ctx context.Context, origin string, raw []byte, cause error) {
@@ -239,11 +340,12 @@ func (im *importer) add(ctx context.Context, p *post.Post, origin string) error 
 		im.sum.Skipped++
 		return nil
 	}
-	if _, dup := im.seen[p.ID]; dup {
+	key := maphash.String(im.seed, p.ID)
+	if _, dup := im.seen[key]; dup {
 		im.sum.Duplicates++
 		return nil
 	}
-	im.seen[p.ID] = struct{}{}
+	im.seen[key] = struct{}{}
 	enc, err := post.Encode(nil, p)
 	if err != nil {
 		im.invalid(ctx, origin, p.Raw, err)
@@ -310,7 +412,7 @@ func (im *importer) flush(ctx context.Context) error {
 	_, dupes := im.em.Counts()
 	dupMsgs := dupes - im.window.dupBase
 	im.sum.Duplicates += dupMsgs * im.window.size
-	im.sum.Imported += (im.window.msgs - dupMsgs) * im.window.size
+	im.sum.Published += (im.window.msgs - dupMsgs) * im.window.size
 	im.window.msgs, im.window.size = 0, 0
 	return nil
 }

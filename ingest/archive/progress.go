@@ -22,6 +22,9 @@ type progress struct {
 	drawn   bool
 }
 
+// firstProgress is when the first progress line of a file comes at the latest.
+const firstProgress = time.Second
+
 func newProgress(w io.Writer, terminal bool, every time.Duration) *progress {
 	if every <= 0 {
 		every = 10 * time.Second
@@ -44,7 +47,13 @@ func (p *progress) update(read int64, s Summary) {
 		return
 	}
 	now := p.now()
-	if now.Sub(p.last) < p.every {
+	// The first line comes soon, so a log shows early that the import is moving and
+	// how fast; then one per interval.
+	every := p.every
+	if !p.drawn {
+		every = min(every, firstProgress)
+	}
+	if now.Sub(p.last) < every {
 		return
 	}
 	p.last = now

@@ -51,6 +51,7 @@ type JetstreamConfig struct {
 
 	Cursors  *ingest.Cursors
 	Profiles *Profiles       // nil: handles come from identity events only
+	Memory   *Memory         // nil: kept posts are forgotten on restart
 	Metrics  *ingest.Metrics // the Emitter's; nil makes unregistered ones
 	Log      *slog.Logger
 	Dialer   *websocket.Dialer
@@ -322,6 +323,7 @@ func (j *Jetstream) handlePost(ctx context.Context, em *ingest.Emitter, ev *Even
 	}
 	uri := strings.TrimPrefix(p.ID, "bluesky:")
 	j.kept.Put(uri, p.Hashtags)
+	j.cfg.Memory.SaveKept(uri, p.Hashtags)
 	if waiting, ok := j.pending.Get(uri); ok {
 		j.pending.Delete(uri)
 		for _, w := range waiting {
@@ -342,6 +344,12 @@ func (j *Jetstream) handleRepost(ctx context.Context, em *ingest.Emitter, ev *Ev
 	p := posts[0]
 	subject := strings.TrimPrefix(p.RepostOfID, "bluesky:")
 	tags, ok := j.kept.Get(subject)
+	if !ok {
+		// Kept before a restart?
+		if tags, ok = j.cfg.Memory.Kept(subject); ok {
+			j.kept.Put(subject, tags)
+		}
+	}
 	if !ok {
 		// Its post may still be on its way (events arrive a little out of order).
 		w, _ := j.pending.Get(subject)

@@ -47,6 +47,9 @@ type Profiles struct {
 	timeout time.Duration
 	now     func() time.Time
 
+	// Memory, when set, keeps what the cache learns across restarts.
+	Memory *Memory
+
 	mu     sync.Mutex
 	cache  *lru.Cache[string, Profile]
 	misses *lru.Cache[string, time.Time]
@@ -78,8 +81,18 @@ func (p *Profiles) Get(did string) (Profile, bool) {
 		return Profile{}, false
 	}
 	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.cache.Get(did)
+	pr, ok := p.cache.Get(did)
+	p.mu.Unlock()
+	if ok && pr.Handle != "" {
+		return pr, true
+	}
+	if pr, ok := p.Memory.Profile(did); ok {
+		p.mu.Lock()
+		p.cache.Put(did, pr)
+		p.mu.Unlock()
+		return pr, true
+	}
+	return pr, ok
 }
 
 // Note records did's current handle, as an identity event announces it.
@@ -94,13 +107,15 @@ func (p *Profiles) Note(did, handle string) {
 	pr.Handle = handle
 	p.cache.Put(did, pr)
 	p.misses.Delete(did)
+	p.Memory.SaveProfile(did, pr)
 }
 
 // put caches a profile as fetched.
 func (p *Profiles) put(did string, pr Profile) {
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	p.cache.Put(did, pr)
+	p.mu.Unlock()
+	p.Memory.SaveProfile(did, pr)
 }
 
 // noteAuthor caches the author of a search result.
@@ -117,6 +132,7 @@ func (p *Profiles) noteAuthor(ps *post.Post) {
 	old, _ := p.cache.Get(did)
 	old.Handle, old.Name = ps.Author.Handle, ps.Author.Name
 	p.cache.Put(did, old)
+	p.Memory.SaveProfile(did, old)
 }
 
 // Resolve returns did's profile from the cache or, failing that, from getProfile.
@@ -124,11 +140,10 @@ func (p *Profiles) Resolve(ctx context.Context, did string) (Profile, bool) {
 	if p == nil {
 		return Profile{}, false
 	}
-	p.mu.Lock()
-	if pr, ok := p.cache.Get(did); ok && pr.Handle != "" {
-		p.mu.Unlock()
+	if pr, ok := p.Get(did); ok && pr.Handle != "" {
 		return pr, true
 	}
+	p.mu.Lock()
 	if at, ok := p.misses.Get(did); ok && p.now().Sub(at) < missTTL {
 		p.mu.Unlock()
 		return Profile{}, false

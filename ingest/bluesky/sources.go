@@ -14,16 +14,18 @@ type Deps = ingest.Deps
 // Jetstream firehose, and the searchPosts backfill when sources.bluesky.identifier is
 // set. Handles are resolved at appview_url (DefaultAppViewURL); search logs in at
 // pds_url (DefaultPDSURL). getenv reads the variable named by app_password_env
-// (os.Getenv in production).
-func Sources(cfg *community.Config, getenv func(string) string, deps Deps) ([]ingest.Source, error) {
+// (os.Getenv in production). memory keeps handles and kept posts across restarts;
+// nil forgets them.
+func Sources(cfg *community.Config, getenv func(string) string, deps Deps, memory *Memory) ([]ingest.Source, error) {
 	comms := community.Following(cfg.Communities, "bluesky")
 	if len(comms) == 0 {
 		return nil, nil
 	}
 	bs := cfg.Sources.Bluesky
 	profiles := NewProfiles(firstNonEmpty(bs.AppViewURL, DefaultAppViewURL), deps.HTTPClient, deps.Log)
+	profiles.Memory = memory
 	js, err := NewJetstream(JetstreamConfig{
-		URL: bs.JetstreamURL, Communities: comms, Cursors: deps.Cursors, Profiles: profiles,
+		URL: bs.JetstreamURL, Communities: comms, Cursors: deps.Cursors, Profiles: profiles, Memory: memory,
 		Metrics: deps.Metrics, Log: deps.Log,
 	})
 	if err != nil {

@@ -17,7 +17,7 @@ func TestSources(t *testing.T) {
 	env := map[string]string{}
 	getenv := func(k string) string { return env[k] }
 	names := func(cfg *community.Config) ([]string, error) {
-		srcs, err := Sources(cfg, getenv, Deps{Cursors: &cursorStub})
+		srcs, err := Sources(cfg, getenv, Deps{Cursors: &cursorStub}, nil)
 		var out []string
 		for _, s := range srcs {
 			out = append(out, s.Name())

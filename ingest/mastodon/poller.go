@@ -51,7 +51,13 @@ type PollerConfig struct {
 	Metrics    *ingest.Metrics // the Emitter's; nil makes unregistered ones
 	Log        *slog.Logger    // nil discards
 	HTTPClient *http.Client    // nil uses a client with a 30 s timeout
+	// Times, shared by the sources of a process, makes copies of one status from
+	// several instances carry one time; nil gives the poller its own.
+	Times *Times
 }
+
+// timesCacheSize bounds the status times a process remembers.
+const timesCacheSize = 100000
 
 // Poller is an ingest.Source reading GET /api/v1/timelines/tag/:tag of one instance.
 //
@@ -104,7 +110,10 @@ func NewPoller(cfg PollerConfig) (*Poller, error) {
 		key:  CursorKey(base.Host, cfg.Tag),
 		refs: lru.New[string, Ref](refCacheSize),
 	}
-	p.parser = Parser{Lookup: p.refs.Get}
+	if cfg.Times == nil {
+		cfg.Times = NewTimes(timesCacheSize)
+	}
+	p.parser = Parser{Lookup: p.refs.Get, Time: cfg.Times.Canonical}
 	return p, nil
 }
 

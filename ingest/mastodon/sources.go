@@ -27,6 +27,7 @@ func Sources(cfg *community.Config, getenv func(string) string, deps Deps) ([]in
 		}
 	}
 	var out []ingest.Source
+	times := NewTimes(timesCacheSize) // one status seen on two instances gets one time
 	for i, inst := range cfg.Sources.Mastodon.Instances {
 		token := ""
 		if inst.AccessTokenEnv != "" {
@@ -39,7 +40,7 @@ func Sources(cfg *community.Config, getenv func(string) string, deps Deps) ([]in
 			pc := PollerConfig{
 				BaseURL: inst.BaseURL, Tag: tag, AccessToken: token, Communities: comms,
 				Interval: cfg.Sources.Mastodon.PollInterval,
-				Cursors:  deps.Cursors, Metrics: deps.Metrics, Log: deps.Log, HTTPClient: deps.HTTPClient,
+				Cursors:  deps.Cursors, Metrics: deps.Metrics, Log: deps.Log, HTTPClient: deps.HTTPClient, Times: times,
 			}
 			var src ingest.Source
 			var err error

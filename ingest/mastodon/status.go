@@ -121,6 +121,9 @@ type Parser struct {
 	// re-derivation. The Poller resolves ids from the statuses it has seen and, for
 	// the rest, with GET /api/v1/statuses/:id on the polled instance.
 	Lookup func(localID string) (Ref, bool)
+	// Time, when set, gives the time to store for a status uri parsed with time t, so
+	// that copies of one status from several instances agree (see Times).
+	Time func(uri string, t time.Time) time.Time
 }
 
 // ParseStatus turns a status JSON into posts: one post, or for a reblog the reblogged
@@ -195,6 +198,9 @@ func (ps Parser) header(st *Status, raw []byte, source post.Source) (*post.Post,
 	created, err := parseTime(st.CreatedAt)
 	if err != nil {
 		return nil, fmt.Errorf("status %s: created_at: %w", st.URI, err)
+	}
+	if ps.Time != nil {
+		created = ps.Time(st.URI, created)
 	}
 	return &post.Post{
 		ID:     PostID(st.URI),

@@ -38,13 +38,7 @@ func TestParseStatusGolden(t *testing.T) {
 }
 
 func TestParseStatusFields(t *testing.T) {
-	ms := func(s string) time.Time {
-		tm, err := time.Parse(time.RFC3339Nano, s)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return tm.UTC().Truncate(time.Second) // post.Normalize keeps whole seconds for Mastodon
-	}
+	ms := at
 	tests := []struct {
 		file  string
 		check func(t *testing.T, ps []*post.Post)
@@ -58,7 +52,7 @@ func TestParseStatusFields(t *testing.T) {
 			eq(t, "Author.Handle", p.Author.Handle, "colin@healthcare.example")
 			eq(t, "Author.Name", p.Author.Name, "Colin H. 🏥")
 			eq(t, "Author.Followers", p.Author.Followers, uint64(1523))
-			eq(t, "CreatedAt", p.CreatedAt, ms("2024-10-22T00:31:07Z"))
+			eq(t, "CreatedAt", p.CreatedAt, ms("2024-10-22T00:31:07.482Z")) // milliseconds kept
 			eq(t, "Lang", p.Lang, "en")
 			eq(t, "URL", p.URL, "https://healthcare.example/@colin/113369999999990001")
 			eq(t, "Text", p.Text, "Welcome to #HCLDR tonight! Q1 comes at 8:35pm ET & our guest is @joe.\n"+
@@ -94,7 +88,7 @@ func TestParseStatusFields(t *testing.T) {
 			eq(t, "rb.RepostOfID", rb.RepostOfID, orig.ID)
 			eq(t, "rb.RepostOfAuthorID", rb.RepostOfAuthorID, orig.Author.ID)
 			eq(t, "rb.Hashtags", rb.Hashtags, []string{"hcldr"}) // routed with its original
-			eq(t, "rb.CreatedAt", rb.CreatedAt, ms("2024-10-22T00:40:01Z"))
+			eq(t, "rb.CreatedAt", rb.CreatedAt, ms("2024-10-22T00:40:01.250Z"))
 			eq(t, "rb.Text", rb.Text, "")
 			if !json.Valid(orig.Raw) || !bytes.Contains(orig.Raw, []byte(`statuses/113370000000550999"`)) || bytes.Contains(orig.Raw, []byte(`/activity`)) {
 				t.Errorf("original's Raw is not the reblogged status: %.80s", orig.Raw)
@@ -123,11 +117,31 @@ func TestParseStatusFields(t *testing.T) {
 }
 
 func TestParseStatusSameStatusTwoInstances(t *testing.T) {
-	a, err := ParseStatus(readTestdata(t, "status/via_instance_a.json"), post.SourceMastodon)
+	rawA, rawB := readTestdata(t, "status/via_instance_a.json"), readTestdata(t, "status/via_instance_b.json")
+	// Alone, each copy keeps the time its instance gave, milliseconds included.
+	home, err := ParseStatus(rawB, post.SourceMastodon)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := ParseStatus(readTestdata(t, "status/via_instance_b.json"), post.SourceMastodon)
+	eq(t, "home CreatedAt", one(t, home).CreatedAt, at("2025-07-22T00:31:07.865Z"))
+	// In an archive holding both, the copy with milliseconds sets the time of both.
+	ft := NewFileTimes()
+	ft.Add(rawA)
+	ft.Add(rawB)
+	for _, raw := range [][]byte{rawA, rawB} {
+		ps, err := Parser{Time: ft.Canonical}.Parse(raw, post.SourceImport)
+		if err != nil {
+			t.Fatal(err)
+		}
+		eq(t, "archive CreatedAt", one(t, ps).CreatedAt, at("2025-07-22T00:31:07.865Z"))
+	}
+	// Live, sources share Times: the copy seen second takes the first one's time.
+	parser := Parser{Time: NewTimes(10).Canonical}
+	a, err := parser.Parse(rawA, post.SourceMastodon)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := parser.Parse(rawB, post.SourceMastodon)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -281,4 +295,13 @@ func eq[T any](t *testing.T, what string, got, want T) {
 	if !bytes.Equal(g, w) {
 		t.Errorf("%s = %s, want %s", what, g, w)
 	}
+}
+
+// at parses an RFC 3339 time for expectations.
+func at(s string) time.Time {
+	tm, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		panic(err)
+	}
+	return tm.UTC()
 }

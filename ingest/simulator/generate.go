@@ -22,6 +22,10 @@ type Night struct {
 	Posts     int           // how many posts in all
 	Start     time.Time     // when the first post is made
 	Duration  time.Duration // how long the chat lasts (default 60 minutes)
+	// FirstQuestion numbers the night's first question (default 1). A night that
+	// continues one cut short (the demo restarted within the session gap) goes on
+	// from the next number, so its Q1 does not repeat inside the same session.
+	FirstQuestion int
 }
 
 // Generate returns the night's posts in time order.
@@ -135,6 +139,10 @@ func (g *generator) posts() []*post.Post {
 
 	out := make([]*post.Post, 0, len(slots))
 	currentQ := 0
+	first := max(1, n.FirstQuestion)
+	if first+g.questions-1 > 99 { // marks go up to Q99
+		first = 1
+	}
 	for i, s := range slots {
 		p := &post.Post{
 			ID:        fmt.Sprintf("sim:%s-%d-%d", n.Community.ID, n.Seed, i+1),
@@ -149,11 +157,14 @@ func (g *generator) posts() []*post.Post {
 			host := g.hosts[0]
 			g.author(p, host)
 			p.Text = fmt.Sprintf("Welcome to %s! T1: Tonight we talk about %s. Please introduce yourself and use the hashtag.", g.tag, topic.title)
+			if first > 1 {
+				p.Text = fmt.Sprintf("We're back on %s, still on %s: Q%d is next.", g.tag, topic.title, first)
+			}
 		case "question":
-			currentQ = s.q
+			currentQ = s.q + first - 1
 			host := g.hosts[(s.q-1)%len(g.hosts)]
 			g.author(p, host)
-			p.Text = fmt.Sprintf("Q%d: %s %s", s.q, topic.questions[(s.q-1)%len(topic.questions)], g.tag)
+			p.Text = fmt.Sprintf("Q%d: %s %s", currentQ, topic.questions[(currentQ-1)%len(topic.questions)], g.tag)
 		default:
 			g.crowdPost(p, out, currentQ)
 		}

@@ -14,6 +14,7 @@ import (
 	"github.com/chatnight/chatnight/pipeline/bus/bustest"
 	"github.com/chatnight/chatnight/pipeline/community"
 	"github.com/chatnight/chatnight/pipeline/post"
+	"github.com/chatnight/chatnight/pipeline/qa"
 )
 
 func night(seed uint64, posts int) Night {
@@ -117,5 +118,54 @@ func TestPublishTwiceStoresOnce(t *testing.T) {
 	}
 	if total != 1200 {
 		t.Fatalf("stream carries %d posts, want 1200", total)
+	}
+}
+
+// TestRestartContinuesNumbering: a night started within the session gap of the last
+// simulated post goes on from the next question; after the gap it starts at Q1.
+func TestRestartContinuesNumbering(t *testing.T) {
+	env := bustest.Start(t)
+	ctx := context.Background()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	gap := 30 * time.Minute
+	cut := night(7, 200) // cut short: the demo stopped before the night's end
+	cut.Start = time.Now().UTC().Add(-20 * time.Minute)
+	cut.Duration = 10 * time.Minute
+	if next, err := NextQuestion(ctx, env.JS, "hcldr", gap, time.Now()); err != nil || next != 1 {
+		t.Fatalf("empty stream: next %d, %v", next, err)
+	}
+	if _, err := Publish(ctx, cut, Options{}, ingest.NewEmitter(env.JS, nil, log)); err != nil {
+		t.Fatal(err)
+	}
+	asked := 0
+	for _, p := range Generate(cut) {
+		for _, m := range qa.Parse(p.Text) {
+			if m.Kind == qa.Question && p.Author.Handle != "" {
+				asked = max(asked, m.Number)
+			}
+		}
+	}
+	if asked < 2 {
+		t.Fatalf("fixture asks %d questions", asked)
+	}
+	next, err := NextQuestion(ctx, env.JS, "hcldr", gap, time.Now())
+	if err != nil || next != asked+1 {
+		t.Fatalf("restart within the gap: next %d (%v), want %d", next, err, asked+1)
+	}
+	again := night(8, 200)
+	again.FirstQuestion = next
+	var qs []int
+	for _, p := range Generate(again) {
+		for _, m := range qa.Parse(p.Text) {
+			if m.Kind == qa.Question {
+				qs = append(qs, m.Number)
+			}
+		}
+	}
+	if len(qs) == 0 || qs[0] != next {
+		t.Errorf("continued night asks %v, want from Q%d on", qs, next)
+	}
+	if later, err := NextQuestion(ctx, env.JS, "hcldr", gap, time.Now().Add(gap+time.Minute)); err != nil || later != 1 {
+		t.Errorf("after the gap: next %d, %v, want 1", later, err)
 	}
 }

@@ -27,6 +27,9 @@ const (
 
 	// CursorBucket is the KV bucket where ingestors keep their resume points.
 	CursorBucket = "cursors"
+	// BlueskyBucket is where the Bluesky sources remember handles and kept posts
+	// across restarts.
+	BlueskyBucket = "bluesky"
 
 	// HeaderBatchPosts tells how many posts a bulk message carries.
 	HeaderBatchPosts = "Chatnight-Posts"
@@ -133,6 +136,17 @@ func EnsureStreams(ctx context.Context, js jetstream.JetStream, opts StreamOptio
 	})
 	if err != nil {
 		return fmt.Errorf("create kv bucket %s: %w", CursorBucket, err)
+	}
+	_, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket:      BlueskyBucket,
+		Description: "Bluesky handles of DIDs and posts kept, remembered across restarts",
+		Storage:     jetstream.FileStorage,
+		TTL:         30 * 24 * time.Hour,
+		MaxBytes:    256 << 20,
+		Replicas:    opts.Replicas,
+	})
+	if err != nil {
+		return fmt.Errorf("create kv bucket %s: %w", BlueskyBucket, err)
 	}
 	return nil
 }

@@ -100,12 +100,9 @@ func (p *Post) Normalize() {
 	if slices.ContainsFunc(p.URLs, notWebURL) {
 		p.URLs = slices.DeleteFunc(slices.Clone(p.URLs), notWebURL)
 	}
+	// Mastodon copies of one status that disagree on milliseconds are made to agree
+	// where they are parsed (mastodon.Times), so the milliseconds are kept.
 	p.CreatedAt = p.CreatedAt.UTC().Truncate(time.Millisecond)
-	if p.Network() == "mastodon" {
-		// Instances render the same status's time with and without milliseconds;
-		// seconds keep its copies identical, and posts are keyed by time.
-		p.CreatedAt = p.CreatedAt.Truncate(time.Second)
-	}
 	for i, t := range p.Hashtags {
 		p.Hashtags[i] = NormalizeTag(t)
 	}

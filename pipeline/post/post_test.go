@@ -71,8 +71,8 @@ func TestNormalize(t *testing.T) {
 			URLs: []string{"https://a.example/x", "javascript:alert(1)", "=cmd|' /C calc'!A0", "HTTP://B.example", "ftp://c.example/", "http://"}},
 			Post{ID: "x:1", Kind: KindOriginal, URLs: []string{"https://a.example/x", "HTTP://B.example"}}},
 		{"web url kept", Post{ID: "x:1", Kind: KindOriginal, URL: "https://m.s/@a/1"}, Post{ID: "x:1", Kind: KindOriginal, URL: "https://m.s/@a/1"}},
-		{"mastodon seconds", Post{ID: "mastodon:https://m.s/1", Kind: KindOriginal, CreatedAt: time.Date(2025, 7, 17, 1, 2, 3, 456e6, time.FixedZone("x", 3600))},
-			Post{ID: "mastodon:https://m.s/1", Kind: KindOriginal, CreatedAt: time.Date(2025, 7, 17, 0, 2, 3, 0, time.UTC)}},
+		{"mastodon milliseconds kept", Post{ID: "mastodon:https://m.s/1", Kind: KindOriginal, CreatedAt: time.Date(2025, 7, 17, 1, 2, 3, 456789e3, time.FixedZone("x", 3600))},
+			Post{ID: "mastodon:https://m.s/1", Kind: KindOriginal, CreatedAt: time.Date(2025, 7, 17, 0, 2, 3, 456e6, time.UTC)}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -9,8 +9,13 @@
 //     anywhere in the text, upper or lower case ("a1:").
 //   - "Q 1", "A 1": one space between letter and number, upper case, only at the start of
 //     the text (after leading @mentions), where it cannot be "plan A 1 more time".
-//   - "Question 1", "Answer 2", "Topic 3", any case, optional space or "#" before the
-//     number: only at the start of the text (after leading @mentions).
+//   - "Question 1", "Answer 2", "Topic 3", "Ans 1", "Ans. 1", any case, optional space or
+//     "#" before the number: only at the start of the text (after leading @mentions).
+//   - "Q.1", "Q-1", "Q#1", "A.1", "A-1", "A#1", "T.1", "T#1": one separator between
+//     letter and number, as hosts and participants write them (tweetchat guides show
+//     "Q1"/"A1"; transcripts show all of these). At the start of the text in any case;
+//     elsewhere upper case and followed by ":" or ")" ("Good one! A-2: ..."), since
+//     "grade A-1" or "section A.1" is prose. "T-1" is not a topic: it counts down.
 //
 // Full-width letters, digits and punctuation ("Ａ１：") are folded to ASCII first.
 //
@@ -200,12 +205,13 @@ func (p *parser) wordStart(i int) bool {
 var words = []struct {
 	word string
 	kind Kind
-}{{"question", Question}, {"answer", Answer}, {"topic", Topic}}
+}{{"question", Question}, {"answer", Answer}, {"topic", Topic}, {"ans", Answer}}
 
 // markAt parses a mark starting at i; atStart allows the spaced and word forms. It
 // returns the index after the mark.
 func (p *parser) markAt(i int, atStart bool) (Mark, int, bool) {
 	var kind Kind
+	separated := false // "Q-1" away from the start: it must end in ":" or ")"
 	j := i
 	switch r := p.at(i); {
 	case atStart && (r == 'q' || r == 'Q' || r == 'a' || r == 'A' || r == 't' || r == 'T') && p.wordAt(i) != "":
@@ -216,6 +222,9 @@ func (p *parser) markAt(i int, atStart bool) (Mark, int, bool) {
 			}
 		}
 		j = i + len(w)
+		if p.at(j) == '.' && w == "ans" {
+			j++
+		}
 		if p.at(j) == ' ' {
 			j++
 		}
@@ -228,9 +237,16 @@ func (p *parser) markAt(i int, atStart bool) (Mark, int, bool) {
 		if atStart && p.at(j) == ' ' && isDigit(p.at(j+1)) {
 			j++
 		}
+		if p.separator(kind, j) {
+			j++
+			separated = !atStart
+		}
 	case r == 'q' || r == 'a' || r == 't':
 		kind = kindOf(r)
 		j = i + 1
+		if atStart && p.separator(kind, j) {
+			j++
+		}
 	default:
 		return Mark{}, 0, false
 	}
@@ -249,13 +265,48 @@ func (p *parser) markAt(i int, atStart bool) (Mark, int, bool) {
 	if kind != Answer && !atStart && (j >= len(p.cs) || unicode.IsSpace(p.at(j))) {
 		return Mark{}, 0, false // "still thinking about Q3 answers"
 	}
+	if separated && p.at(j) != ':' && p.at(j) != ')' {
+		return Mark{}, 0, false // "grade A-1", "section A.1"
+	}
+	if kind == Topic && p.diagnosis(j) {
+		return Mark{}, 0, false // "T1 diabetes"
+	}
 	if kind == Question && n <= 4 && p.quarter(i, j) {
 		return Mark{}, 0, false
 	}
 	return Mark{Kind: kind, Number: n, Start: p.offset(i), End: p.offset(j)}, j, true
 }
 
-// wordAt returns "question", "answer" or "topic" when that word (any case) starts at i.
+// separator reports whether j holds a separator between a mark's letter and its
+// number ("Q.1", "Q-1", "Q#1"), followed by a digit. A topic takes no "-": "T-1" is a
+// countdown.
+func (p *parser) separator(kind Kind, j int) bool {
+	switch p.at(j) {
+	case '.', '#':
+	case '-', '–':
+		if kind == Topic {
+			return false
+		}
+	default:
+		return false
+	}
+	return isDigit(p.at(j + 1))
+}
+
+// diagnosis reports whether the word after a T mark ending at j makes it a diagnosis
+// ("T1 diabetes", "T2 DM"), which diabetes chats write at the start of posts.
+func (p *parser) diagnosis(j int) bool {
+	if p.at(j) != ' ' {
+		return false
+	}
+	switch strings.ToLower(p.tokenAt(j + 1)) {
+	case "diabetes", "diabetic", "diabetics", "dm", "dm1", "dm2", "diabetes'":
+		return true
+	}
+	return false
+}
+
+// wordAt returns "question", "answer", "topic" or "ans" when that word (any case) starts at i.
 func (p *parser) wordAt(i int) string {
 	for _, w := range words {
 		if i+len(w.word) > len(p.cs) {

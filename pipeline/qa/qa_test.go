@@ -56,6 +56,35 @@ func TestParse(t *testing.T) {
 		{"Catching up: A4 and A5 too", "A4 A5"},
 		{"(A2) in parentheses", "A2"},
 		{"A1: yes. A1: again", "A1 A1"},
+		// separators hosts and participants put between letter and number
+		{"Q.1 What is burnout?", "Q1"},
+		{"Q-1: What is burnout?", "Q1"},
+		{"Q#1 What is burnout?", "Q1"},
+		{"Q–2 en dash", "Q2"},
+		{"Q 1: spaced with colon", "Q1"},
+		{"Q1 - dash after", "Q1"},
+		{"Q1 : spaced colon", "Q1"},
+		{"@hcldr Q.3 after a mention", "Q3"},
+		{"A.1 burnout is real", "A1"},
+		{"A-1 burnout is real", "A1"},
+		{"A#1 burnout is real", "A1"},
+		{"a.1 lower case at the start", "A1"},
+		{"a-2: lower case at the start", "A2"},
+		{"A1. burnout", "A1"},
+		{"A1 - burnout", "A1"},
+		{"A1 :burnout", "A1"},
+		{"A1) burnout", "A1"},
+		{"[A1] brackets", "A1"},
+		{"A1+A2 plus", "A1 A2"},
+		{"A1 + A2 plus spaced", "A1 A2"},
+		{"Ans 1 word", "A1"},
+		{"Ans. 2 word with dot", "A2"},
+		{"ans3: word", "A3"},
+		{"Answer #4 word", "A4"},
+		{"Great chat! A-2: mid-text with colon", "A2"},
+		{"Welcome back! Q.4) mid-text", "Q4"},
+		{"T.1 topic", "T1"},
+		{"T#2: topic", "T2"},
 		// topics
 		{"T1: Nurse burnout", "T1"},
 		{"Topic 2 - scheduling", "T2"},
@@ -71,6 +100,18 @@ func TestParse(t *testing.T) {
 		{"www.example.org/A1", ""},
 		{"A1C levels", ""},
 		{"T1D is type 1 diabetes", ""},
+		{"T1 diabetes at the start", ""},
+		{"T2 DM and exercise", ""},
+		{"T-1 day until the launch", ""},
+		{"A1C: 6.5 this quarter", ""},
+		{"a1c 7.2", ""},
+		{"HbA1c and T1D", ""},
+		{"A.1C levels", ""},
+		{"my grade was A-1 overall", ""},
+		{"see section A.1 of the guide", ""},
+		{"rated A#1 in town", ""},
+		{"The T1 line went down", ""},
+		{"Ansible 2 released", ""},
 		{"Q100 too big", ""},
 		{"A0 is zero", ""},
 		{"A123", ""},
@@ -189,7 +230,8 @@ communities:
 }
 
 func FuzzParse(f *testing.F) {
-	for _, s := range []string{"Q1: x", "A1 & A2", "Ａ２：", "Question 12 - y", "https://x/A1", "Q1 2024", "@a A 1", "A1/A2/A3,A4"} {
+	for _, s := range []string{"Q1: x", "A1 & A2", "Ａ２：", "Question 12 - y", "https://x/A1", "Q1 2024", "@a A 1", "A1/A2/A3,A4",
+		"Q.1 x", "Q-1: x", "Q#1", "A.1", "A-1 y", "A#1", "Ans. 2", "T1 diabetes", "A1C", "x A-2: y", "T-1"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, text string) {

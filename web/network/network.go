@@ -414,6 +414,7 @@ func (g *Graph) Index(id string) (int, bool) {
 // NodeMetrics are the metrics of one node.
 type NodeMetrics struct {
 	ID          string  `json:"id"`
+	Handle      string  `json:"handle,omitempty"` // filled by the caller that knows the accounts
 	InDegree    int     `json:"in_degree"`
 	OutDegree   int     `json:"out_degree"`
 	InWeight    float64 `json:"in_weight"`

@@ -78,6 +78,20 @@ func (o *OptOuts) set(ctx context.Context, subject string, deleted uint8) error 
 	return nil
 }
 
+// Seen reports whether subject (a handle or account id) wrote any stored post, so that
+// opting out a misspelt handle can say it matches nothing yet.
+func (o *OptOuts) Seen(ctx context.Context, subject string) (bool, error) {
+	s, err := Subject(subject)
+	if err != nil {
+		return false, err
+	}
+	var seen bool
+	if err := o.conn.QueryRow(clickhouse.Context(ctx, clickhouse.WithParameters(clickhouse.Parameters{"subject": s})), querySeen).Scan(&seen); err != nil {
+		return false, fmt.Errorf("look up %q in the stored posts: %w", s, err)
+	}
+	return seen, nil
+}
+
 // List returns the opted-out subjects, sorted.
 func (o *OptOuts) List(ctx context.Context) ([]string, error) {
 	var rows []struct {
@@ -194,6 +208,12 @@ func (o *OptOuts) Run(ctx context.Context) {
 // Statements of the opt-out store; values are bound, never spliced.
 const (
 	insertOptOut = `INSERT INTO chatnight.optouts (subject, deleted, updated_at, version) VALUES (?, ?, ?, ?)`
+
+	// querySeen tells whether a subject posted anything stored, as author id or handle.
+	querySeen = `
+SELECT count() > 0 AS seen
+FROM chatnight.posts
+WHERE lower(author_id) = {subject:String} OR lower(author_handle) = {subject:String}`
 
 	queryOptOuts = `
 SELECT subject

@@ -119,8 +119,41 @@ func (s *Store) SessionStats(ctx context.Context, sess Session, exclude []string
 	if st.MostRepliedTo, err = s.topReceived(ctx, sess, edges, "reply", r); err != nil {
 		return nil, fmt.Errorf("session %s: most replied to: %w", sess.ID, err)
 	}
-	st.Network = NetworkMetrics(edges, s.top(), r)
+	st.Network = NetworkMetrics(edges, s.top(), nil)
+	if err := s.nameNodes(ctx, sess, authors, st.Network.PerNode, r); err != nil {
+		return nil, fmt.Errorf("session %s: most central: %w", sess.ID, err)
+	}
 	return st, nil
+}
+
+// nameNodes names the central accounts as the lists do: participants' handles, then the
+// handles stored for the community (mentions give them), else the id without its
+// network; then pseudonymizes them by r.
+func (s *Store) nameNodes(ctx context.Context, sess Session, authors []SessionAuthor, nodes []network.NodeMetrics, r *redact.Redactor) error {
+	known := make(map[string]string, len(authors))
+	for _, au := range authors {
+		if au.Handle != "" {
+			known[au.AuthorID] = au.Handle
+		}
+	}
+	var missing []string
+	for _, nm := range nodes {
+		if _, ok := known[nm.ID]; !ok {
+			missing = append(missing, nm.ID)
+		}
+	}
+	named, err := s.handles(ctx, sess.Community, missing)
+	if err != nil {
+		return err
+	}
+	for i, nm := range nodes {
+		h, ok := known[nm.ID]
+		if !ok {
+			h = HandleOf(nm.ID, named[nm.ID])
+		}
+		nodes[i].ID, nodes[i].Handle = r.Account(nm.ID, h)
+	}
+	return nil
 }
 
 // received sums, per account, the weights of the edges of kind it received: the posts

@@ -213,12 +213,51 @@ async function loadSessions() {
   const list = await getJSON(`/api/communities/${encodeURIComponent(c.id)}/sessions?limit=100`);
   state.sessions = list;
   for (const s of list) state.sessionMeta.set(s.id, s);
+  renderSessions();
+}
+
+// renderSessions fills the session list, leaving out sessions under the chosen number
+// of posts (a lone post makes a detected session of its own), except the one shown.
+function renderSessions() {
+  const c = state.community;
+  if (!c) return;
+  const min = Number($('min-posts').value) || 1;
+  const current = state.mode === 'live' ? '' : state.archiveSession?.id || '';
+  const kept = state.sessions.filter((s) => s.posts >= min || s.id === current);
+  const hidden = state.sessions.length - kept.length;
   const sel = $('session');
   const liveLabel = c.current ? 'Live: current session' : 'Live feed (most recent session)';
   sel.replaceChildren(el('option', {value: ''}, liveLabel),
-    ...list.map((s) => el('option', {value: s.id},
-      `${fmt.day(new Date(s.start))} ${fmt.time(new Date(s.start))} · ${s.posts} posts, ${s.participants} people`)));
-  sel.value = state.mode === 'live' ? '' : state.archiveSession?.id || '';
+    ...kept.map((s) => el('option', {value: s.id},
+      `${fmt.day(new Date(s.start))} ${fmt.time(new Date(s.start))} · ${fmt.count(s.posts, 'post', 'posts')}, ` +
+      fmt.count(s.participants, 'person', 'people'))),
+    ...(hidden ? [el('option', {value: '', disabled: true}, `${fmt.count(hidden, 'shorter session', 'shorter sessions')} hidden`)] : []));
+  sel.value = current;
+}
+
+$('min-posts').value = localStorage.getItem('chatnight.minPosts') || '1';
+$('min-posts').addEventListener('change', (e) => {
+  localStorage.setItem('chatnight.minPosts', e.target.value);
+  renderSessions();
+});
+
+// renderDownloads links the exports of the session shown: its transcript, its graph
+// and its report.
+function renderDownloads() {
+  const sess = state.mode === 'live' ? state.liveSession : state.archiveSession;
+  const box = $('downloads');
+  if (!sess?.id) {
+    box.replaceChildren(el('p', {class: 'empty'}, 'No session to download yet.'));
+    return;
+  }
+  const base = `/api/sessions/${encodeURIComponent(sess.id)}`;
+  const link = (path, label, file) => el('a', {href: base + path, download: file, class: 'download'}, label);
+  const row = (title, ...links) => el('li', {}, el('span', {class: 'download-kind'}, title), ...links);
+  box.replaceChildren(el('ul', {class: 'downloads'},
+    row('Transcript', ...['json', 'csv', 'md', 'html'].map((f) =>
+      link(`/transcript?format=${f}`, f === 'md' ? 'Markdown' : f.toUpperCase(), `${sess.id}.${f}`))),
+    row('Graph', link('/graph?format=gexf', 'GEXF', `${sess.id}.gexf`), link('/graph?format=graphml', 'GraphML', `${sess.id}.graphml`)),
+    row('Report', link('/stats', 'JSON', `${sess.id}-report.json`))));
 }
 
 $('session').addEventListener('change', (e) => {
@@ -242,6 +281,7 @@ function showLive() {
   feed.show(state.live);
   refreshPanels();
   renderStatus();
+  renderDownloads();
   focusPending();
 }
 
@@ -261,6 +301,8 @@ async function openArchive(id) {
   loadNewcomers(id);
   refreshPanels();
   renderStatus();
+  renderSessions();
+  renderDownloads();
   focusPending();
 }
 
@@ -331,6 +373,7 @@ const live = {
         }
         setConn('live', msg.resumed ? 'Live (resumed)' : 'Live');
         renderStatus();
+        renderDownloads();
         break;
       case 'backfill':
         this.addPosts(msg.posts || []);
@@ -561,4 +604,4 @@ async function start() {
 start();
 
 // For tests and debugging: the sequence the page would resume from.
-window.chatnight = {lastSeq: () => live.lastSeq, mode: () => state.mode};
+window.chatnight = {lastSeq: () => live.lastSeq, mode: () => state.mode, graphLabels: () => graph.drawnLabels || []};

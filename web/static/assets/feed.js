@@ -31,14 +31,35 @@ export class Feed {
 
   atEdge() {
     const r = this.root;
+    const q = this.qaEdge();
+    if (q !== null) return Math.abs(r.scrollTop - q) < 80;
     return this.order === 'bottom' ? r.scrollHeight - r.scrollTop - r.clientHeight < 80 : r.scrollTop < 80;
   }
 
   scrollToEdge() {
     const r = this.root;
-    r.scrollTop = this.order === 'bottom' ? r.scrollHeight : 0;
+    const q = this.qaEdge();
+    r.scrollTop = q !== null ? q : this.order === 'bottom' ? r.scrollHeight : 0;
     this.pinned = true;
     this.setUnseen(0);
+  }
+
+  /**
+   * qaEdge is where the Q/A view of newest-at-bottom rests: on the latest question of
+   * the newest session, its newest answers in sight, not on "Other posts" below it.
+   * null in the stream view, newest on top, or when no question is shown.
+   */
+  qaEdge() {
+    if (this.view !== 'qa' || this.order !== 'bottom') return null;
+    const groups = this.root.children;
+    const g = groups[groups.length - 1];
+    const qs = g ? [...g.querySelectorAll(':scope > section.question')].filter((q) => !q.hidden) : [];
+    if (!qs.length) return null;
+    const r = this.root;
+    const box = r.getBoundingClientRect();
+    const bottom = qs[qs.length - 1].getBoundingClientRect().bottom - box.top + r.scrollTop;
+    // The question's end, where its newest answers are, at the bottom of the view.
+    return Math.max(0, Math.min(r.scrollHeight - r.clientHeight, bottom - r.clientHeight + 8));
   }
 
   setUnseen(n) {
@@ -276,6 +297,20 @@ export class Feed {
 
   // --- one post ---
 
+  /** reposted renders the post a repost shares, or a link to it when it is not here. */
+  reposted(p) {
+    const orig = this.data.posts.get(p.repost_of_id);
+    const who = orig ? orig.author_handle || handleOf(orig.author_id) : handleOf(p.repost_of_author_id || '');
+    const link = el('a', {class: 'context', href: '#post=' + encodeURIComponent(p.repost_of_id),
+      onclick: (e) => { if (this.focusPost(p.repost_of_id)) e.preventDefault(); }}, '@' + (who || 'someone'));
+    const quote = el('blockquote', {class: 'reposted'}, el('p', {class: 'reposted-by'}, 'Reposted from ', link));
+    const text = el('p', {class: 'text'});
+    if (orig) text.append(linkify(orig.text, orig));
+    else text.textContent = 'The shared post is not in this view.';
+    quote.append(text);
+    return quote;
+  }
+
   postElement(p) {
     const cls = ['post'];
     if (p.is_host) cls.push('host');
@@ -299,6 +334,8 @@ export class Feed {
         el('time', {datetime: p.created_at}, fmt.time(when))));
     const body = el('p', {class: 'text'});
     body.append(linkify(p.text, p));
+    // A repost has no text of its own: show the post it shares.
+    const shared = p.kind === 'repost' && p.repost_of_id ? this.reposted(p) : null;
     const parent = p.reply_to_id && this.hooks.parentQuote ? this.hooks.parentQuote(p, this.data) : null;
     const foot = el('footer', {class: 'post-foot'});
     if (p.kind === 'repost') foot.append(el('span', {class: 'context'}, icon('repost'), ' repost'));
@@ -314,7 +351,8 @@ export class Feed {
       foot.append(el('a', {class: 'orig', href: orig, target: '_blank', rel: 'noopener noreferrer'},
         'Original', el('span', {class: 'sr-only'}, ` post by @${p.author_handle} on ${source}`), ' ', icon('external')));
     }
-    const article = el('article', {tabindex: '-1', 'aria-label': `@${p.author_handle}, ${fmt.time(when)}`}, head, parent, body, foot);
+    const article = el('article', {tabindex: '-1', 'aria-label': `@${p.author_handle}, ${fmt.time(when)}`}, head, parent,
+      p.text || !shared ? body : null, shared, foot);
     li.append(article);
     return li;
   }

@@ -24,7 +24,7 @@ export class Leaderboard {
       return el('tr', {class: (p.host ? 'host' : '') + (this.hooks.selected() === p.id ? ' selected' : '')},
         el('td', {class: 'rank'}, String(i + 1)),
         el('th', {scope: 'row'},
-          el('button', {type: 'button', class: 'person', title: 'Show only posts by @' + p.handle,
+          el('button', {type: 'button', class: 'person', title: '@' + p.handle + ': show only their posts',
             'aria-pressed': String(this.hooks.selected() === p.id), onclick: () => this.hooks.onPerson(p.id)},
           '@' + p.handle),
           p.host ? el('span', {class: 'badge host-badge'}, 'Host') : null,
@@ -36,6 +36,7 @@ export class Leaderboard {
     });
     const table = el('table', {class: 'board'},
       el('caption', {class: 'sr-only'}, 'Participants by posts, with replies and mentions received'),
+      el('colgroup', {}, el('col', {class: 'rank'}), el('col', {}), el('col', {class: 'num'}), el('col', {class: 'num'}), el('col', {class: 'num'})),
       el('thead', {}, el('tr', {},
         el('th', {scope: 'col', class: 'rank'}, '#'), el('th', {scope: 'col'}, 'Participant'),
         el('th', {scope: 'col', title: 'Posts written'}, 'Posts'),
@@ -102,11 +103,28 @@ export class ActivityChart {
 // --- participant graph ---
 
 const MAX_NODES = 120;
+// LABELS is how many of the most active people are named on the graph; the others are
+// named on hover, so that a busy night does not pile labels on each other.
+const LABELS = 7;
+const LABEL_CHARS = 18;
+
+/** shortLabel cuts a long handle (user@instance, a DID) for the canvas. */
+export function shortLabel(handle) {
+  const h = '@' + handle;
+  return h.length > LABEL_CHARS ? h.slice(0, LABEL_CHARS - 1) + '…' : h;
+}
 
 export class Graph {
-  constructor(root, hooks) {
+  /**
+   * @param {HTMLElement} root
+   * @param {object} hooks onPerson(id)
+   * @param {object} opts large: the expanded view (no expand button of its own)
+   */
+  constructor(root, hooks, opts = {}) {
     this.root = root;
     this.hooks = hooks; // onPerson(id)
+    this.large = !!opts.large;
+    this.labelled = new Set();
     this.kinds = new Set(EDGE_KINDS);
     this.nodes = new Map(); // id -> {id, handle, x, y, vx, vy, r, ...}
     this.links = [];
@@ -122,7 +140,10 @@ export class Graph {
         }}), ' ' + k)));
     this.list = el('ol', {class: 'edge-list'});
     const details = el('details', {class: 'edge-details'}, el('summary', {}, 'Strongest connections'), this.list);
-    this.root.replaceChildren(filters, el('div', {class: 'graph-wrap'}, this.canvas, this.tip), details);
+    const expand = this.large ? null : el('button', {type: 'button', class: 'link-button graph-expand',
+      onclick: () => this.expand()}, 'Expand graph');
+    this.root.replaceChildren(el('div', {class: 'graph-bar'}, filters, expand), el('div', {class: 'graph-wrap'}, this.canvas, this.tip),
+      this.large ? '' : details);
     this.canvas.addEventListener('mousemove', (e) => this.onHover(e));
     this.canvas.addEventListener('mouseleave', () => { this.hover = null; this.tip.hidden = true; this.draw(); });
     this.canvas.addEventListener('click', () => { if (this.hover) this.hooks.onPerson(this.hover.id); });
@@ -134,6 +155,23 @@ export class Graph {
   render(data) {
     this.data = data;
     this.rebuild();
+    this.big?.render(data);
+  }
+
+  /** expand opens a larger view of the same graph in a dialog, hosts at its centre. */
+  expand() {
+    if (!this.dialog) {
+      const body = el('div', {class: 'graph-large'});
+      const close = el('button', {type: 'button', class: 'button', onclick: () => this.dialog.close()}, 'Close');
+      this.dialog = el('dialog', {class: 'graph-dialog', 'aria-label': 'Participant graph, larger'},
+        el('div', {class: 'dialog-head'}, el('h2', {}, 'Who talks to whom'), close), body);
+      document.body.append(this.dialog);
+      this.big = new Graph(body, this.hooks, {large: true});
+    }
+    this.dialog.showModal();
+    this.big.render(this.data);
+    this.big.resize();
+    this.big.heat(1);
   }
 
   rebuild() {
@@ -154,6 +192,9 @@ export class Graph {
           r: 3 + Math.sqrt(activity.get(id)) * 1.6, out: 0, in: 0}));
     }
     this.nodes = next;
+    // Name the most active people (hosts first) on the canvas; the rest on hover.
+    this.labelled = new Set([...next.values()].sort((a, b) => (b.host - a.host) || (activity.get(b.id) - activity.get(a.id)))
+      .slice(0, this.large ? LABELS * 2 : LABELS).map((n) => n.id));
     // Merge the kinds of a pair into one link for the layout; keep them for the tooltip.
     const pairs = new Map();
     for (const e of edges) {
@@ -184,7 +225,14 @@ export class Graph {
 
   resize() {
     const rect = this.canvas.getBoundingClientRect();
+    if (!rect.width || !rect.height) return; // hidden (a closed dialog)
     const dpr = window.devicePixelRatio || 1;
+    // Stretch the layout to the new size, so that a larger view uses all of it.
+    const sx = rect.width / (this.width || 300), sy = rect.height / (this.height || 240);
+    for (const n of this.nodes.values()) {
+      n.x *= sx;
+      n.y *= sy;
+    }
     this.width = rect.width;
     this.height = rect.height;
     this.canvas.width = Math.round(rect.width * dpr);
@@ -232,8 +280,10 @@ export class Graph {
       l.b.vx -= dx / d * f; l.b.vy -= dy / d * f;
     }
     for (const n of nodes) {
-      n.vx += (w / 2 - n.x) * 0.03 * a;
-      n.vy += (h / 2 - n.y) * 0.03 * a;
+      // Hosts are pulled to the centre, where the conversation turns around them.
+      const pull = n.host ? 0.12 : 0.03;
+      n.vx += (w / 2 - n.x) * pull * a;
+      n.vy += (h / 2 - n.y) * pull * a;
       n.vx *= 0.6; n.vy *= 0.6;
       n.x = Math.min(w - n.r - 2, Math.max(n.r + 2, n.x + n.vx));
       n.y = Math.min(h - n.r - 2, Math.max(n.r + 2, n.y + n.vy));
@@ -258,19 +308,27 @@ export class Graph {
     }
     ctx.globalAlpha = 1;
     ctx.font = '11px system-ui, sans-serif';
-    ctx.textAlign = 'center';
     for (const n of this.nodes.values()) {
       ctx.fillStyle = n.host ? host : node;
       ctx.globalAlpha = hv && hv !== n ? 0.6 : 1;
       ctx.beginPath();
       ctx.arc(n.x, n.y, n.r, 0, Math.PI * 2);
       ctx.fill();
-      if (n.r > 8 || n === hv || this.nodes.size <= 30) {
-        ctx.fillStyle = text;
-        ctx.fillText('@' + n.handle, n.x, n.y - n.r - 3);
-      }
     }
+    // Labels after the dots, kept inside the canvas; the hovered one last, on top.
+    ctx.fillStyle = text;
     ctx.globalAlpha = 1;
+    const shown = [...this.nodes.values()].filter((n) => n !== hv && this.labelled.has(n.id));
+    if (hv) shown.push(hv);
+    this.drawnLabels = shown.map((n) => n.id);
+    for (const n of shown) {
+      const label = n === hv ? '@' + n.handle : shortLabel(n.handle);
+      const tw = Math.min(ctx.measureText(label).width, w - 4);
+      const x = Math.min(w - tw / 2 - 2, Math.max(tw / 2 + 2, n.x));
+      const y = n.y - n.r - 3 < 10 ? n.y + n.r + 11 : n.y - n.r - 3;
+      ctx.textAlign = 'center';
+      ctx.fillText(label, x, y, w - 4);
+    }
   }
 
   onHover(e) {

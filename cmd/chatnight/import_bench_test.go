@@ -1,0 +1,147 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/chatnight/chatnight/pipeline/bus/bustest"
+)
+
+// writeArchive writes an X v2 archive of about mb megabytes: twarc2 search pages of
+// 100 tweets with their users, one page per line, or with bare one tweet per line. It
+// returns the tweets and the records (lines, or tweets in pages) written.
+func writeArchive(tb testing.TB, path string, mb int, bare bool) (tweets, records int) {
+	tb.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	w := bufio.NewWriterSize(f, 1<<20)
+	pad := strings.Repeat("patients and clinicians ", 6)
+	written := 0
+	for page := 0; written < mb<<20; page++ {
+		if bare {
+			id := 1780390000000000000 + tweets
+			n, _ := fmt.Fprintf(w, `{"id":"%d","author_id":"%d","text":"A%d %s #hcldr %d","created_at":"2024-04-17T00:%02d:%02d.000Z","conversation_id":"%d","lang":"en",`+
+				`"entities":{"hashtags":[{"start":0,"end":6,"tag":"hcldr"}]},"public_metrics":{"retweet_count":1,"reply_count":0,"like_count":3,"quote_count":0}}`+"\n",
+				id, 9000+tweets%500, 1+tweets%9, pad, tweets, (tweets/60)%60, tweets%60, id)
+			written += n
+			tweets++
+			records++
+			continue
+		}
+		var b strings.Builder
+		b.WriteString(`{"data":[`)
+		for i := range 100 {
+			id := 1780390000000000000 + tweets
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			fmt.Fprintf(&b, `{"id":"%d","author_id":"%d","text":"A%d %s #hcldr %d","created_at":"2024-04-17T00:%02d:%02d.000Z","conversation_id":"%d","lang":"en",`+
+				`"entities":{"hashtags":[{"start":0,"end":6,"tag":"hcldr"}]},"public_metrics":{"retweet_count":1,"reply_count":0,"like_count":3,"quote_count":0}}`,
+				id, 9000+tweets%500, 1+tweets%9, pad, tweets, (tweets/60)%60, tweets%60, id)
+			tweets++
+		}
+		b.WriteString(`],"includes":{"users":[`)
+		for u := range 50 {
+			if u > 0 {
+				b.WriteByte(',')
+			}
+			fmt.Fprintf(&b, `{"id":"%d","username":"user%d","name":"User %d","public_metrics":{"followers_count":%d}}`, 9000+(page*50+u)%500, (page*50+u)%500, u, 100+u)
+		}
+		b.WriteString(`]},"meta":{"result_count":100}}` + "\n")
+		n, _ := w.WriteString(b.String())
+		written += n
+		records++
+	}
+	if err := w.Flush(); err != nil {
+		tb.Fatal(err)
+	}
+	f.Close()
+	return tweets, records
+}
+
+// writeMastodonArchive writes about mb megabytes of Mastodon statuses, one per line,
+// each but the first a reply to the one before (by local id, as the API gives it).
+func writeMastodonArchive(tb testing.TB, path string, mb int) int {
+	tb.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	w := bufio.NewWriterSize(f, 1<<20)
+	pad := strings.Repeat("patients and clinicians ", 20)
+	n, written := 0, 0
+	for ; written < mb<<20; n++ {
+		id := 112300000000000000 + n
+		reply := "null"
+		if n > 0 {
+			reply = fmt.Sprintf(`"%d"`, id-1)
+		}
+		k, _ := fmt.Fprintf(w, `{"id":"%d","created_at":"2024-04-17T00:%02d:%02d.%03dZ","in_reply_to_id":%s,"visibility":"public","language":"en",`+
+			`"uri":"https://mastodon.example/users/u%d/statuses/%d","url":"https://mastodon.example/@u%d/%d","reblog":null,`+
+			`"content":"<p>A%d %s <a href=\"https://mastodon.example/tags/hcldr\" class=\"mention hashtag\" rel=\"tag\">#<span>hcldr</span></a></p>",`+
+			`"account":{"id":"%d","username":"u%d","acct":"u%d","url":"https://mastodon.example/@u%d","display_name":"User %d","followers_count":%d},`+
+			`"mentions":[],"tags":[{"name":"hcldr","url":"https://mastodon.example/tags/hcldr"}],"emojis":[],"media_attachments":[],"card":null,"poll":null}`+"\n",
+			id, (n/60)%60, n%60, n%1000, reply, n%700, id, n%700, id, 1+n%9, pad, n%700, n%700, n%700, n%700, n%700, 10+n%300)
+		written += k
+	}
+	if err := w.Flush(); err != nil {
+		tb.Fatal(err)
+	}
+	f.Close()
+	return n
+}
+
+// BenchmarkImportMemory imports a generated archive of CHATNIGHT_BENCH_ARCHIVE_MB
+// megabytes (default 200; CHATNIGHT_BENCH_ARCHIVE_LAYOUT=pages, bare or mastodon) with `chatnight import` as a child process against a NATS
+// server in this process, and reports the child's peak RSS. The target: at most 200 MB
+// for a 200 MB archive, whatever its size: the import streams.
+//
+//	go test -run '^$' -bench BenchmarkImportMemory -benchtime 1x ./cmd/chatnight/
+func BenchmarkImportMemory(b *testing.B) {
+	mb := 200
+	if v := os.Getenv("CHATNIGHT_BENCH_ARCHIVE_MB"); v != "" {
+		mb, _ = strconv.Atoi(v)
+	}
+	dir := b.TempDir()
+	file := filepath.Join(dir, "archive.jsonl")
+	layout := os.Getenv("CHATNIGHT_BENCH_ARCHIVE_LAYOUT") // pages (default), bare or mastodon
+	format := "x-v2"
+	var tweets, records int
+	if layout == "mastodon" {
+		format = "mastodon"
+		tweets = writeMastodonArchive(b, file, mb)
+		records = tweets
+	} else {
+		tweets, records = writeArchive(b, file, mb, layout == "bare")
+	}
+	for b.Loop() {
+		n := bustest.StartIn(b, filepath.Join(b.TempDir(), "nats"))
+		// The first import publishes everything; the second finds it all published.
+		for i, want := range []string{fmt.Sprintf("published %d posts", tweets), fmt.Sprintf("published 0 posts from 1 file(s): %d records read, %d duplicates", records, tweets)} {
+			cmd := exec.Command(os.Args[0], "import", "--community", "hcldr", "--format", format, "--nats-url", n.URL, file)
+			cmd.Env = append(os.Environ(), envTestMain+"=1")
+			out, err := cmd.CombinedOutput()
+			if err != nil {
+				b.Fatalf("import: %v\n%s", err, out)
+			}
+			if !strings.Contains(string(out), want) {
+				b.Fatalf("import %d said:\n%s\nwant %q", i+1, out, want)
+			}
+			rss := float64(cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss) / 1024
+			b.ReportMetric(rss, []string{"peak-rss-MB", "reimport-peak-rss-MB"}[i])
+			if rss > 200 {
+				b.Errorf("import %d: peak RSS %.0f MB for a %d MB archive, want at most 200 MB", i+1, rss, mb)
+			}
+		}
+		b.ReportMetric(float64(mb), "archive-MB")
+	}
+}
