@@ -80,9 +80,10 @@ func DecodeEvent(raw []byte) (*Event, error) {
 
 // Profile is what is known of an account beyond its DID.
 type Profile struct {
-	Handle    string
-	Name      string
-	Followers uint64
+	Handle      string
+	Name        string
+	Followers   uint64
+	Description string // the profile's bio, plain text
 }
 
 // Parser turns events into posts. The zero Parser is ParseEvent.
@@ -360,7 +361,7 @@ func (ps Parser) account(did, hint string) post.Account {
 			if pr.Handle != "" {
 				a.Handle = pr.Handle
 			}
-			a.Name, a.Followers = pr.Name, pr.Followers
+			a.Name, a.Followers, a.Bio = pr.Name, pr.Followers, pr.Description
 		}
 	}
 	return a
