@@ -86,6 +86,14 @@ type Profile struct {
 	Description string // the profile's bio, plain text
 }
 
+// fill sets what pr knows of the account on a.
+func (pr Profile) fill(a *post.Account) {
+	if pr.Handle != "" {
+		a.Handle = pr.Handle
+	}
+	a.Name, a.Followers, a.Bio = pr.Name, pr.Followers, pr.Description
+}
+
 // Parser turns events into posts. The zero Parser is ParseEvent.
 type Parser struct {
 	// Profile returns what is cached about an account; nil or unknown leaves the
@@ -358,10 +366,7 @@ func (ps Parser) account(did, hint string) post.Account {
 	}
 	if ps.Profile != nil {
 		if pr, ok := ps.Profile(did); ok {
-			if pr.Handle != "" {
-				a.Handle = pr.Handle
-			}
-			a.Name, a.Followers, a.Bio = pr.Name, pr.Followers, pr.Description
+			pr.fill(&a)
 		}
 	}
 	return a
