@@ -28,6 +28,7 @@ import (
 
 	"github.com/chatnight/chatnight/pipeline/community"
 	"github.com/chatnight/chatnight/pipeline/graph"
+	"github.com/chatnight/chatnight/pipeline/people"
 	"github.com/chatnight/chatnight/pipeline/post"
 	"github.com/chatnight/chatnight/pipeline/qa"
 	"github.com/chatnight/chatnight/pipeline/sessions"
@@ -193,6 +194,7 @@ func (d *Deriver) DeriveLive(ctx context.Context, posts []*post.Post) (*Result, 
 		}
 		res.Live = append(res.Live, live(row, marks, false))
 	}
+	b.Segments, b.Claims = accountRows(uniq, comms, version)
 
 	// Stored posts placed again, and what their new parent implies for them.
 	for _, c := range order {
@@ -232,6 +234,53 @@ func (d *Deriver) DeriveLive(ctx context.Context, posts []*post.Post) (*Result, 
 		}
 	}
 	return res, nil
+}
+
+// accountRows are the segments and identity claims of the authors of posts: segments
+// from the bio of each author's newest post that has one (by its community's rules),
+// claims from the author's id, handle and verified links. A segment row's version is
+// the time of that post, so the newest bio wins whatever order posts are written in.
+func accountRows(posts []*post.Post, comms map[string]*community.Community, version uint64) ([]storage.SegmentRow, []storage.ClaimRow) {
+	type key struct{ community, account string }
+	newest := map[key]*post.Post{}
+	var order []key
+	claimed := map[string]bool{}
+	var claims []storage.ClaimRow
+	for _, p := range posts {
+		a := &p.Author
+		if a.ID == "" {
+			continue
+		}
+		if a.Bio != "" {
+			k := key{p.Community, a.ID}
+			if n, ok := newest[k]; !ok {
+				order = append(order, k)
+				newest[k] = p
+			} else if p.CreatedAt.After(n.CreatedAt) {
+				newest[k] = p
+			}
+		}
+		for _, c := range people.Claims(a.ID, a.Handle, a.VerifiedLinks) {
+			ck := c.AccountID + "\x00" + c.Key
+			if claimed[ck] {
+				continue
+			}
+			claimed[ck] = true
+			claims = append(claims, storage.ClaimRow{AccountID: c.AccountID, Claim: c.Key, Reason: c.Reason, Version: version})
+		}
+	}
+	segs := make([]storage.SegmentRow, 0, len(order))
+	for _, k := range order {
+		p := newest[k]
+		row := storage.SegmentRow{Community: k.community, AccountID: k.account, Segments: []string{}, Reasons: []string{},
+			Version: uint64(p.CreatedAt.UnixMilli())}
+		for _, as := range comms[k.community].SegmentRules().Assign(p.Author.Bio) {
+			row.Segments = append(row.Segments, as.Segment)
+			row.Reasons = append(row.Reasons, as.Reason)
+		}
+		segs = append(segs, row)
+	}
+	return segs, claims
 }
 
 // communityOf returns the configured community, or for a community missing from the

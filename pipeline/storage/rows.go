@@ -73,13 +73,35 @@ type EdgeRow struct {
 	Version   uint64    `ch:"version"`
 }
 
+// SegmentRow is a row of chatnight.account_segments: an account's segments in a
+// community and why (Reasons, same order).
+type SegmentRow struct {
+	Community string   `ch:"community"`
+	AccountID string   `ch:"account_id"`
+	Segments  []string `ch:"segments"`
+	Reasons   []string `ch:"reasons"`
+	Version   uint64   `ch:"version"`
+}
+
+// ClaimRow is a row of chatnight.account_claims (see package people).
+type ClaimRow struct {
+	AccountID string `ch:"account_id"`
+	Claim     string `ch:"claim"`
+	Reason    string `ch:"reason"`
+	Version   uint64 `ch:"version"`
+}
+
 // Batch is everything one processor batch writes.
 type Batch struct {
 	Sessions []SessionRow
 	Posts    []PostRow
 	QAMarks  []QAMarkRow
 	Edges    []EdgeRow
+	Segments []SegmentRow
+	Claims   []ClaimRow
 }
 
 // Len is the number of rows in the batch.
-func (b *Batch) Len() int { return len(b.Sessions) + len(b.Posts) + len(b.QAMarks) + len(b.Edges) }
+func (b *Batch) Len() int {
+	return len(b.Sessions) + len(b.Posts) + len(b.QAMarks) + len(b.Edges) + len(b.Segments) + len(b.Claims)
+}

@@ -16,6 +16,8 @@ const (
 	insertPosts    = "INSERT INTO chatnight.posts"
 	insertQAMarks  = "INSERT INTO chatnight.qa_marks"
 	insertEdges    = "INSERT INTO chatnight.edge_events"
+	insertSegments = "INSERT INTO chatnight.account_segments"
+	insertClaims   = "INSERT INTO chatnight.account_claims"
 )
 
 // insertSettings apply to every insert: the materialized views on posts run side by
@@ -60,7 +62,13 @@ func (w *Writer) Write(ctx context.Context, b *Batch) error {
 	if err := insertRows(ctx, w, insertQAMarks, "qa_marks", b.QAMarks); err != nil {
 		return err
 	}
-	return insertRows(ctx, w, insertEdges, "edge_events", b.Edges)
+	if err := insertRows(ctx, w, insertEdges, "edge_events", b.Edges); err != nil {
+		return err
+	}
+	if err := insertRows(ctx, w, insertSegments, "account_segments", b.Segments); err != nil {
+		return err
+	}
+	return insertRows(ctx, w, insertClaims, "account_claims", b.Claims)
 }
 
 // newSessions returns the session rows not stored by w yet with the same content, and
