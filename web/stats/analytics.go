@@ -18,6 +18,8 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
+	"github.com/chatnight/chatnight/pipeline/people"
+	"github.com/chatnight/chatnight/pipeline/segments"
 	"github.com/chatnight/chatnight/pipeline/storage"
 	"github.com/chatnight/chatnight/web/network"
 	"github.com/chatnight/chatnight/web/redact"
@@ -38,6 +40,29 @@ type Analyzer struct {
 	conn driver.Conn
 	// Top is the length of each top list; default DefaultTop.
 	Top int
+	// People are the people the communities file declares (see package people).
+	People []people.Declared
+	// PerAccount counts accounts rather than people (--people=accounts).
+	PerAccount bool
+	// Rules returns a community's segment rules (their order and labels); nil uses
+	// the built-in rules.
+	Rules func(community string) *segments.Rules
+}
+
+// Accounts returns a copy of a that counts accounts rather than people.
+func (a *Analyzer) Accounts() *Analyzer {
+	c := *a
+	c.PerAccount = true
+	return &c
+}
+
+func (a *Analyzer) rules(community string) *segments.Rules {
+	if a.Rules != nil {
+		if r := a.Rules(community); r != nil {
+			return r
+		}
+	}
+	return segments.Default()
 }
 
 // New reads through conn.
@@ -64,12 +89,17 @@ func (s *Session) StoredIDs() []string {
 	return []string{s.ID}
 }
 
-// Account is an account in a top list.
+// Account is a person (or, per account, an account) in a top list. A person of
+// several accounts lists them, their posts per network and why they are linked.
 type Account struct {
-	ID       string `json:"id"`
-	Handle   string `json:"handle"`
-	Count    uint64 `json:"count"`
-	Newcomer bool   `json:"newcomer,omitempty"`
+	ID       string                `json:"id"`
+	Handle   string                `json:"handle"`
+	Count    uint64                `json:"count"`
+	Newcomer bool                  `json:"newcomer,omitempty"`
+	Accounts []string              `json:"accounts,omitempty"`
+	Networks map[string]uint64     `json:"networks,omitempty"`
+	Why      []string              `json:"why,omitempty"`
+	Segments []segments.Assignment `json:"segments,omitempty"`
 }
 
 // Valued is a value with how often it occurred.
@@ -132,6 +162,7 @@ type SessionStats struct {
 	Sources         []Valued        `json:"sources"`
 	Activity        []Minute        `json:"activity"`
 	Network         network.Metrics `json:"network"` // per_node: the Top by PageRank
+	Segments        []SegmentCount  `json:"segments"`
 	// Participants are the session's authors (for reports), not pseudonymized.
 	Participants []SessionAuthor `json:"-"`
 }
@@ -145,6 +176,12 @@ type SessionAuthor struct {
 	Followers uint64    `ch:"followers"`
 	FirstHere time.Time `ch:"first_here"`
 	Newcomer  bool      `ch:"-"`
+	// For a person: posts per network, why the accounts are linked, the accounts'
+	// own rows, and the person's segments.
+	Networks map[string]uint64     `ch:"-"`
+	Why      []string              `ch:"-"`
+	Members  []SessionAuthor       `ch:"-"`
+	Segments []segments.Assignment `ch:"-"`
 }
 
 type params map[string]string
@@ -245,16 +282,17 @@ type countsRow struct {
 }
 
 // counts reads the counts of sessions (all of one community) and their authors, with
-// newcomers marked.
-func (a *Analyzer) counts(ctx context.Context, list []Session) (map[string]Counts, map[string][]SessionAuthor, error) {
+// newcomers marked, as people (see people.go), and the mapping used; edges are the
+// sessions' edges, whose accounts the mapping covers too.
+func (a *Analyzer) counts(ctx context.Context, list []Session, edges []KindEdge, r *redact.Redactor) (map[string]Counts, map[string][]SessionAuthor, *people.Mapping, error) {
 	p := sessionParams(list)
 	var rows []countsRow
 	if err := a.conn.Select(a.ctx(ctx, p), &rows, querySessionCounts); err != nil {
-		return nil, nil, fmt.Errorf("count posts: %w", err)
+		return nil, nil, nil, fmt.Errorf("count posts: %w", err)
 	}
 	var authors []SessionAuthor
 	if err := a.conn.Select(a.ctx(ctx, p), &authors, querySessionAuthors); err != nil {
-		return nil, nil, fmt.Errorf("read session authors: %w", err)
+		return nil, nil, nil, fmt.Errorf("read session authors: %w", err)
 	}
 	ids := map[string]struct{}{}
 	for _, r := range authors {
@@ -262,31 +300,55 @@ func (a *Analyzer) counts(ctx context.Context, list []Session) (map[string]Count
 	}
 	first, err := a.firstSeen(ctx, list[0].Community, ids)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
+	}
+	for _, e := range edges {
+		ids[e.Src], ids[e.Dst] = struct{}{}, struct{}{}
+	}
+	m, err := a.mapping(ctx, ids)
+	if err != nil {
+		return nil, nil, nil, err
 	}
 	out := make(map[string]Counts, len(list))
 	for _, r := range rows {
 		out[r.SessionID] = Counts{Posts: r.Posts, Originals: r.Originals, Replies: r.Replies, Reposts: r.Reposts,
 			Quotes: r.Quotes, Impressions: r.Impressions}
 	}
-	bySession := map[string][]SessionAuthor{}
+	accountsBySession := map[string][]SessionAuthor{}
 	for _, r := range authors {
-		f, ok := first[r.AuthorID]
-		// Newcomer: the author's first post in the community is in this session (when
-		// the aggregate has not seen the post yet, the session's own post is the first).
-		r.Newcomer = !ok || !f.Before(r.FirstHere)
-		c := out[r.SessionID]
-		c.Participants++
-		if r.Newcomer {
-			c.Newcomers++
-		} else {
-			c.Returning++
-		}
-		c.PotentialReach += r.Followers
-		out[r.SessionID] = c
-		bySession[r.SessionID] = append(bySession[r.SessionID], r)
+		accountsBySession[r.SessionID] = append(accountsBySession[r.SessionID], r)
 	}
-	return out, bySession, nil
+	bySession := map[string][]SessionAuthor{}
+	for sid, accounts := range accountsBySession {
+		for _, r := range byPerson(accounts, m) {
+			// Newcomer: the person's first post in the community is in this session
+			// (when the aggregate has not seen the post yet, the session's own post is
+			// the first).
+			r.Newcomer = true
+			for _, acc := range r.Members {
+				if f, ok := first[acc.AuthorID]; ok && f.Before(r.FirstHere) {
+					r.Newcomer = false
+				}
+			}
+			c := out[sid]
+			c.Participants++
+			if r.Newcomer {
+				c.Newcomers++
+			} else {
+				c.Returning++
+			}
+			c.PotentialReach += r.Followers
+			out[sid] = c
+			bySession[sid] = append(bySession[sid], r)
+		}
+	}
+	for sid := range bySession {
+		sort.Slice(bySession[sid], func(i, j int) bool { return bySession[sid][i].AuthorID < bySession[sid][j].AuthorID })
+	}
+	if err := a.addSegments(ctx, list[0].Community, bySession, r); err != nil {
+		return nil, nil, nil, err
+	}
+	return out, bySession, m, nil
 }
 
 func (a *Analyzer) firstSeen(ctx context.Context, community string, ids map[string]struct{}) (map[string]time.Time, error) {
@@ -323,11 +385,16 @@ type accountRow struct {
 // co-occurring ones (the community's own, normalized). r may be nil.
 func (a *Analyzer) SessionStats(ctx context.Context, sess Session, exclude []string, r *redact.Redactor) (*SessionStats, error) {
 	list := []Session{sess}
-	counts, authors, err := a.counts(ctx, list)
+	edges, err := a.accountEdges(ctx, list)
+	if err != nil {
+		return nil, fmt.Errorf("session %s: %w", sess.ID, err)
+	}
+	counts, authors, m, err := a.counts(ctx, list, edges, r)
 	if err != nil {
 		return nil, fmt.Errorf("session %s: %w", sess.ID, err)
 	}
 	st := &SessionStats{Session: sess, Counts: counts[sess.ID], Participants: authors[sess.ID]}
+	st.Segments = segmentCounts(visible(st.Participants, r), a.rules(sess.Community))
 	p := sessionParams(list)
 	p["limit"] = strconv.Itoa(a.top())
 	p["session"] = sess.ID
@@ -346,14 +413,14 @@ func (a *Analyzer) SessionStats(ctx context.Context, sess Session, exclude []str
 	})
 	st.TopParticipants = []Account{}
 	for _, au := range parts[:min(len(parts), a.top())] {
-		id, h := r.Account(au.AuthorID, au.Handle)
-		st.TopParticipants = append(st.TopParticipants, Account{ID: id, Handle: h, Count: au.Posts, Newcomer: au.Newcomer})
+		st.TopParticipants = append(st.TopParticipants, au.shown(r, au.Posts))
 	}
 	accounts := func(query string) ([]Account, error) {
 		var rows []accountRow
 		if err := a.conn.Select(a.ctx(ctx, p), &rows, query); err != nil {
 			return nil, err
 		}
+		rows = personCounts(rows, m)
 		out := make([]Account, 0, len(rows))
 		for _, row := range rows {
 			h := row.Handle
@@ -422,14 +489,10 @@ func (a *Analyzer) SessionStats(ctx context.Context, sess Session, exclude []str
 	for i := range st.Activity {
 		st.Activity[i].Minute = st.Activity[i].Minute.UTC()
 	}
-	if st.Questions, err = a.questions(ctx, sess, p, r); err != nil {
+	if st.Questions, err = a.questions(ctx, sess, p, r, m); err != nil {
 		return nil, fmt.Errorf("session %s: questions: %w", sess.ID, err)
 	}
-	edges, err := a.Edges(ctx, list)
-	if err != nil {
-		return nil, fmt.Errorf("session %s: %w", sess.ID, err)
-	}
-	st.Network = NetworkMetrics(edges, a.top(), r)
+	st.Network = NetworkMetrics(personEdges(edges, m), a.top(), r)
 	return st, nil
 }
 
@@ -447,7 +510,7 @@ func ranked(m map[string]uint64) []Valued {
 	return out
 }
 
-func (a *Analyzer) questions(ctx context.Context, sess Session, p params, r *redact.Redactor) ([]Question, error) {
+func (a *Analyzer) questions(ctx context.Context, sess Session, p params, r *redact.Redactor, pm *people.Mapping) ([]Question, error) {
 	var marks []struct {
 		Kind      string    `ch:"kind"`
 		Number    uint16    `ch:"number"`
@@ -473,7 +536,7 @@ func (a *Analyzer) questions(ctx context.Context, sess Session, p params, r *red
 				answerPosts[n], answerers[n] = map[string]bool{}, map[string]bool{}
 			}
 			answerPosts[n][m.PostID] = true
-			answerers[n][m.AuthorID] = true
+			answerers[n][pm.Of(m.AuthorID)] = true
 		}
 	}
 	out := []Question{}
@@ -527,8 +590,26 @@ type KindEdge struct {
 	Weight uint64 `ch:"weight"`
 }
 
-// Edges reads the participant graph of sessions (of one community), per kind.
+// Edges reads the participant graph of sessions (of one community), per kind,
+// between people (accounts in the per-account view).
 func (a *Analyzer) Edges(ctx context.Context, list []Session) ([]KindEdge, error) {
+	edges, err := a.accountEdges(ctx, list)
+	if err != nil {
+		return nil, err
+	}
+	ids := map[string]struct{}{}
+	for _, e := range edges {
+		ids[e.Src], ids[e.Dst] = struct{}{}, struct{}{}
+	}
+	m, err := a.mapping(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	return personEdges(edges, m), nil
+}
+
+// accountEdges reads the graph between accounts as stored.
+func (a *Analyzer) accountEdges(ctx context.Context, list []Session) ([]KindEdge, error) {
 	var out []KindEdge
 	if err := a.conn.Select(a.ctx(ctx, sessionParams(list)), &out, queryEdges); err != nil {
 		return nil, fmt.Errorf("read edges: %w", err)

@@ -48,6 +48,7 @@ type CommunityStats struct {
 	// Growth is the change in participants from the first to the last session.
 	Growth   *float64        `json:"growth"`
 	Regulars []Regular       `json:"regulars"`
+	Segments []SegmentCount  `json:"segments"` // people of the period per segment
 	Network  network.Metrics `json:"network"`
 }
 
@@ -58,7 +59,7 @@ const RegularShare = 0.5
 // CommunityStats computes the analytics of community's sessions that started in
 // [from, to), at most MaxPeriodSessions of them. r may be nil.
 func (a *Analyzer) CommunityStats(ctx context.Context, community string, from, to time.Time, r *redact.Redactor) (*CommunityStats, error) {
-	out := &CommunityStats{Community: community, From: from.UTC(), To: to.UTC(), Series: []SessionPoint{}, Regulars: []Regular{},
+	out := &CommunityStats{Community: community, From: from.UTC(), To: to.UTC(), Series: []SessionPoint{}, Regulars: []Regular{}, Segments: []SegmentCount{},
 		Network: network.Metrics{PerNode: []network.NodeMetrics{}}}
 	all, err := a.sessions(ctx, querySessionsFrom, params{"community": community, "from": chTime(from),
 		"limit": strconv.Itoa(MaxPeriodSessions + 4)})
@@ -74,7 +75,11 @@ func (a *Analyzer) CommunityStats(ctx context.Context, community string, from, t
 	}
 	// The sessions of the period and up to four after it, for retention.
 	known := all[:min(len(all), n+4)]
-	counts, authors, err := a.counts(ctx, known)
+	edges, err := a.accountEdges(ctx, known[:n])
+	if err != nil {
+		return nil, fmt.Errorf("community %s: %w", community, err)
+	}
+	counts, authors, m, err := a.counts(ctx, known, edges, r)
 	if err != nil {
 		return nil, fmt.Errorf("community %s: %w", community, err)
 	}
@@ -94,6 +99,7 @@ func (a *Analyzer) CommunityStats(ctx context.Context, community string, from, t
 	}
 	regs := map[string]*regular{}
 	unique := map[string]bool{}
+	periodAuthors := map[string]*SessionAuthor{} // person -> posts and segments over the period
 	for i, s := range period {
 		pt := SessionPoint{Session: s, Counts: counts[s.ID]}
 		if size := len(sets[i]); size > 0 {
@@ -113,6 +119,11 @@ func (a *Analyzer) CommunityStats(ctx context.Context, community string, from, t
 		out.Newcomers += pt.Newcomers
 		for _, au := range authors[s.ID] {
 			unique[au.AuthorID] = true
+			if pa := periodAuthors[au.AuthorID]; pa != nil {
+				pa.Posts += au.Posts
+			} else if !au.hidden(r) {
+				periodAuthors[au.AuthorID] = &SessionAuthor{AuthorID: au.AuthorID, Posts: au.Posts, Segments: au.Segments}
+			}
 			rg := regs[au.AuthorID]
 			if rg == nil {
 				rg = &regular{}
@@ -146,11 +157,12 @@ func (a *Analyzer) CommunityStats(ctx context.Context, community string, from, t
 		}
 		return x.ID < y.ID
 	})
-	edges, err := a.Edges(ctx, period)
-	if err != nil {
-		return nil, fmt.Errorf("community %s: %w", community, err)
+	var segmented []SessionAuthor
+	for _, pa := range periodAuthors {
+		segmented = append(segmented, *pa)
 	}
-	out.Network = NetworkMetrics(edges, a.top(), r)
+	out.Segments = segmentCounts(segmented, a.rules(community))
+	out.Network = NetworkMetrics(personEdges(edges, m), a.top(), r)
 	return out, nil
 }
 

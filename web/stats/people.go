@@ -1,0 +1,274 @@
+package stats
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/chatnight/chatnight/pipeline/people"
+	"github.com/chatnight/chatnight/pipeline/segments"
+	"github.com/chatnight/chatnight/pipeline/storage"
+	"github.com/chatnight/chatnight/web/redact"
+)
+
+// This file is where the read path turns accounts into people (package people): the
+// analytics count people, with a per-network breakdown and why their accounts are
+// linked. It is the one place the account -> person mapping is applied, so another
+// read model can take it over whole.
+
+// SegmentCount is a segment's share of a session or period: the people holding it
+// and their posts.
+type SegmentCount struct {
+	Segment      string `json:"segment"`
+	Label        string `json:"label"`
+	Participants uint64 `json:"participants"`
+	Posts        uint64 `json:"posts"`
+}
+
+// mapping loads the account -> person mapping of accounts; nil (every account its own
+// person) in the per-account view.
+func (a *Analyzer) mapping(ctx context.Context, accounts map[string]struct{}) (*people.Mapping, error) {
+	if a.PerAccount {
+		return nil, nil
+	}
+	ids := make([]string, 0, len(accounts))
+	for id := range accounts {
+		if id != "" {
+			ids = append(ids, id)
+		}
+	}
+	sort.Strings(ids)
+	m, err := people.Load(ctx, a.conn, ids, a.People)
+	if err != nil {
+		return nil, fmt.Errorf("link accounts into people: %w", err)
+	}
+	return m, nil
+}
+
+// byPerson merges a session's author rows (one per account) into one per person: posts
+// and followers summed, the first post the earliest, the handle that of the account
+// with the most posts here, Networks the posts per network.
+func byPerson(authors []SessionAuthor, m *people.Mapping) []SessionAuthor {
+	index := map[string]int{}
+	var out []SessionAuthor
+	best := map[string]uint64{}   // person -> posts of the account whose handle is shown
+	bestID := map[string]string{} // person -> that account
+	for _, au := range authors {
+		network, _, _ := strings.Cut(au.AuthorID, ":")
+		pid := m.Of(au.AuthorID)
+		i, ok := index[pid]
+		if !ok {
+			i = len(out)
+			index[pid] = i
+			out = append(out, SessionAuthor{SessionID: au.SessionID, AuthorID: pid, Handle: au.Handle, FirstHere: au.FirstHere,
+				Networks: map[string]uint64{}})
+			if p := m.Person(pid); p != nil {
+				out[i].Why = p.Why
+			}
+		}
+		o := &out[i]
+		if b, ok := bestID[pid]; !ok || au.Posts > best[pid] || au.Posts == best[pid] && au.AuthorID < b {
+			best[pid], bestID[pid], o.Handle = au.Posts, au.AuthorID, au.Handle
+		}
+		o.Posts += au.Posts
+		o.Followers += au.Followers
+		if au.FirstHere.Before(o.FirstHere) {
+			o.FirstHere = au.FirstHere
+		}
+		o.Networks[network] += au.Posts
+		o.Members = append(o.Members, au)
+	}
+	return out
+}
+
+// hidden says whether any account of a person opted out: the whole person is then
+// shown as a pseudonym, with no segment and no links.
+func (au *SessionAuthor) hidden(r *redact.Redactor) bool {
+	if r.Empty() {
+		return false
+	}
+	for _, m := range au.Members {
+		if r.Hidden(m.AuthorID, m.Handle) {
+			return true
+		}
+	}
+	return r.Hidden(au.AuthorID, au.Handle)
+}
+
+// shown is the top-list entry of a person, pseudonymised when hidden.
+func (au *SessionAuthor) shown(r *redact.Redactor, count uint64) Account {
+	if au.hidden(r) {
+		p := r.Pseudonym(au.AuthorID)
+		return Account{ID: p, Handle: p, Count: count, Newcomer: au.Newcomer}
+	}
+	acc := Account{ID: au.AuthorID, Handle: au.Handle, Count: count, Newcomer: au.Newcomer, Why: au.Why, Segments: au.Segments}
+	if len(au.Members) > 1 {
+		acc.Networks = au.Networks
+		for _, m := range au.Members {
+			acc.Accounts = append(acc.Accounts, m.AuthorID)
+		}
+	}
+	return acc
+}
+
+// personEdges maps an edge list onto people: weights of edges between the same people
+// are summed, and a person's edges to themselves (one account replying to another of
+// the same person) dropped.
+func personEdges(edges []KindEdge, m *people.Mapping) []KindEdge {
+	if m == nil || len(m.Linked()) == 0 {
+		return edges
+	}
+	type key struct{ src, dst, kind string }
+	index := map[key]int{}
+	var out []KindEdge
+	for _, e := range edges {
+		k := key{m.Of(e.Src), m.Of(e.Dst), e.Kind}
+		if k.src == k.dst {
+			continue
+		}
+		if i, ok := index[k]; ok {
+			out[i].Weight += e.Weight
+			continue
+		}
+		index[k] = len(out)
+		out = append(out, KindEdge{Src: k.src, Dst: k.dst, Kind: e.Kind, Weight: e.Weight})
+	}
+	return out
+}
+
+// personCounts maps a top list of accounts onto people, summing counts.
+func personCounts(rows []accountRow, m *people.Mapping) []accountRow {
+	if m == nil || len(m.Linked()) == 0 {
+		return rows
+	}
+	index := map[string]int{}
+	var out []accountRow
+	for _, r := range rows {
+		pid := m.Of(r.ID)
+		if i, ok := index[pid]; ok {
+			out[i].N += r.N
+			continue
+		}
+		index[pid] = len(out)
+		out = append(out, accountRow{ID: pid, Handle: r.Handle, N: r.N})
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].N > out[j].N })
+	return out
+}
+
+// querySegments reads the stored segments of some accounts of a community.
+const querySegments = `
+SELECT account_id, segments, reasons
+FROM chatnight.account_segments FINAL
+WHERE community = {community:String} AND account_id IN {accounts:Array(String)}`
+
+// addSegments sets each author's segments: those of all their accounts, each segment
+// once with the first reason found. Hidden people get none.
+func (a *Analyzer) addSegments(ctx context.Context, community string, authors map[string][]SessionAuthor, r *redact.Redactor) error {
+	var ids []string
+	seen := map[string]bool{}
+	for _, list := range authors {
+		for _, au := range list {
+			for _, m := range au.Members {
+				if !seen[m.AuthorID] {
+					seen[m.AuthorID] = true
+					ids = append(ids, m.AuthorID)
+				}
+			}
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	sort.Strings(ids)
+	stored := map[string][]segments.Assignment{}
+	for i := 0; i < len(ids); i += 5000 {
+		var rows []struct {
+			AccountID string   `ch:"account_id"`
+			Segments  []string `ch:"segments"`
+			Reasons   []string `ch:"reasons"`
+		}
+		p := params{"community": community, "accounts": storage.ArrayParam(ids[i:min(i+5000, len(ids))])}
+		if err := a.conn.Select(a.ctx(ctx, p), &rows, querySegments); err != nil {
+			return fmt.Errorf("read segments: %w", err)
+		}
+		for _, row := range rows {
+			for j, s := range row.Segments {
+				reason := ""
+				if j < len(row.Reasons) {
+					reason = row.Reasons[j]
+				}
+				stored[row.AccountID] = append(stored[row.AccountID], segments.Assignment{Segment: s, Reason: reason})
+			}
+		}
+	}
+	for sid, list := range authors {
+		for i := range list {
+			au := &list[i]
+			au.Segments = nil
+			if au.hidden(r) {
+				continue
+			}
+			have := map[string]bool{}
+			for _, m := range au.Members {
+				for _, as := range stored[m.AuthorID] {
+					if !have[as.Segment] {
+						have[as.Segment] = true
+						au.Segments = append(au.Segments, as)
+					}
+				}
+			}
+		}
+		authors[sid] = list
+	}
+	return nil
+}
+
+// segmentCounts counts, per segment, the people of authors holding it and their posts,
+// in the order of the community's rules (segments no longer in the rules after them,
+// by name).
+func segmentCounts(authors []SessionAuthor, rules *segments.Rules) []SegmentCount {
+	counts := map[string]*SegmentCount{}
+	for _, au := range authors {
+		for _, as := range au.Segments {
+			c := counts[as.Segment]
+			if c == nil {
+				c = &SegmentCount{Segment: as.Segment, Label: rules.Label(as.Segment)}
+				counts[as.Segment] = c
+			}
+			c.Participants++
+			c.Posts += au.Posts
+		}
+	}
+	out := []SegmentCount{}
+	for _, name := range rules.Names() {
+		if c, ok := counts[name]; ok {
+			out = append(out, *c)
+			delete(counts, name)
+		}
+	}
+	var rest []string
+	for name := range counts {
+		rest = append(rest, name)
+	}
+	sort.Strings(rest)
+	for _, name := range rest {
+		out = append(out, *counts[name])
+	}
+	return out
+}
+
+// visible are the authors not hidden by r: segments are counted over them only.
+func visible(authors []SessionAuthor, r *redact.Redactor) []SessionAuthor {
+	if r.Empty() {
+		return authors
+	}
+	var out []SessionAuthor
+	for _, au := range authors {
+		if !au.hidden(r) {
+			out = append(out, au)
+		}
+	}
+	return out
+}
