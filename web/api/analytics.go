@@ -23,7 +23,24 @@ import (
 // list o (nil: nobody is hidden) to every endpoint and the viewer's backfill.
 func (a *API) EnableAnalytics(conn driver.Conn, o *optout.OptOuts) {
 	a.analyzer = stats.New(conn)
+	a.analyzer.UseConfig(a.communities)
 	a.optouts = o
+}
+
+// analyzerFor is the analyzer of a request: it counts people, or accounts with
+// ?people=accounts. ok is false (and a 400 answered) for any other value.
+func (a *API) analyzerFor(w http.ResponseWriter, r *http.Request) (*stats.Analyzer, bool) {
+	switch r.URL.Query().Get("people") {
+	case "", "people":
+		return a.analyzer, true
+	case "accounts":
+		if a.analyzer == nil {
+			return nil, true
+		}
+		return a.analyzer.Accounts(), true
+	}
+	writeError(w, http.StatusBadRequest, "people must be people (link accounts into people) or accounts (one participant per account)")
+	return nil, false
 }
 
 // redactor is the opt-out list to apply to a response (nil hides nothing).
@@ -142,6 +159,10 @@ func (a *API) ownTags(communityID string) []string {
 
 // handleSessionStats answers GET /api/sessions/{id}/stats.
 func (a *API) handleSessionStats(w http.ResponseWriter, r *http.Request) {
+	an, ok := a.analyzerFor(w, r)
+	if !ok {
+		return
+	}
 	ctx, cancel := a.ctx(r)
 	defer cancel()
 	sess, ok := a.session(w, r, ctx)
@@ -153,7 +174,7 @@ func (a *API) handleSessionStats(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	st, err := a.analyzer.SessionStats(ctx, analyticsSession(sess), a.ownTags(sess.Community), red)
+	st, err := an.SessionStats(ctx, analyticsSession(sess), a.ownTags(sess.Community), red)
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -164,6 +185,10 @@ func (a *API) handleSessionStats(w http.ResponseWriter, r *http.Request) {
 // handleCommunityStats answers GET /api/communities/{id}/stats?from=&to= (RFC 3339 or
 // 2006-01-02; default the last 90 days).
 func (a *API) handleCommunityStats(w http.ResponseWriter, r *http.Request) {
+	an, ok := a.analyzerFor(w, r)
+	if !ok {
+		return
+	}
 	cm, ok := a.communities.Lookup(r.PathValue("id"))
 	if !ok {
 		writeError(w, http.StatusNotFound, "unknown community "+quote(r.PathValue("id")))
@@ -197,7 +222,7 @@ func (a *API) handleCommunityStats(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	st, err := a.analyzer.CommunityStats(ctx, cm.ID, from, to, red)
+	st, err := an.CommunityStats(ctx, cm.ID, from, to, red)
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -249,4 +274,30 @@ func (a *API) handleTranscript(w http.ResponseWriter, r *http.Request) {
 	if err := export.WriteTranscript(w, f, analyticsSession(sess), lines); err != nil {
 		a.log.Warn("writing transcript failed", "session", sess.ID, "err", err)
 	}
+}
+
+// handleSessionPeople answers GET /api/sessions/{id}/people: the session's participants
+// who are linked people or hold segments, by account, for the viewer's badges.
+func (a *API) handleSessionPeople(w http.ResponseWriter, r *http.Request) {
+	an, ok := a.analyzerFor(w, r)
+	if !ok {
+		return
+	}
+	ctx, cancel := a.ctx(r)
+	defer cancel()
+	sess, ok := a.session(w, r, ctx)
+	if !ok {
+		return
+	}
+	red, err := a.redactor(ctx)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	list, err := an.SessionPeople(ctx, analyticsSession(sess), red)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, list)
 }

@@ -53,6 +53,7 @@ func (a *API) Register(mux *http.ServeMux) {
 	if a.analyzer != nil {
 		mux.HandleFunc("GET /api/communities/{id}/stats", a.handleCommunityStats)
 		mux.HandleFunc("GET /api/sessions/{id}/stats", a.handleSessionStats)
+		mux.HandleFunc("GET /api/sessions/{id}/people", a.handleSessionPeople)
 		mux.HandleFunc("GET /api/sessions/{id}/transcript", a.handleTranscript)
 	}
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {

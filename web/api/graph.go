@@ -1,9 +1,12 @@
 package api
 
 import (
+	"context"
 	"net/http"
 
 	"github.com/chatnight/chatnight/web/export"
+	"github.com/chatnight/chatnight/web/stats"
+	"github.com/chatnight/chatnight/web/store"
 )
 
 // handleGraph answers GET /api/sessions/{id}/graph[?format=json|gexf|graphml]: nodes
@@ -17,6 +20,10 @@ func (a *API) handleGraph(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	an, ok := a.analyzerFor(w, r)
+	if !ok {
+		return
+	}
 	ctx, cancel := a.ctx(r)
 	defer cancel()
 	sess, ok := a.session(w, r, ctx)
@@ -25,6 +32,10 @@ func (a *API) handleGraph(w http.ResponseWriter, r *http.Request) {
 	}
 	g, err := a.store.Graph(ctx, sess)
 	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	if g, err = peopleGraph(ctx, an, g); err != nil {
 		a.fail(w, r, err)
 		return
 	}
@@ -47,4 +58,53 @@ func (a *API) handleGraph(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		a.log.Warn("writing graph failed", "session", sess.ID, "err", err)
 	}
+}
+
+// peopleGraph merges the nodes of each person's accounts into one (posts and what they
+// received summed, the handle of the account with the most posts) and their edges,
+// through the analyzer's mapping (none per account). Unless the graph spans several
+// networks and linked accounts, it is unchanged.
+func peopleGraph(ctx context.Context, an *stats.Analyzer, g store.Graph) (store.Graph, error) {
+	if an == nil || an.PerAccount || len(g.Nodes) == 0 {
+		return g, nil
+	}
+	ids := make([]string, len(g.Nodes))
+	for i, n := range g.Nodes {
+		ids[i] = n.ID
+	}
+	m, err := an.Mapping(ctx, ids)
+	if err != nil || len(m.Linked()) == 0 {
+		return g, err
+	}
+	out := store.Graph{Nodes: []store.Node{}}
+	index := map[string]int{}
+	for _, n := range g.Nodes {
+		pid := m.Of(n.ID)
+		i, ok := index[pid]
+		if !ok {
+			index[pid] = len(out.Nodes)
+			n.ID = pid
+			out.Nodes = append(out.Nodes, n)
+			continue
+		}
+		o := &out.Nodes[i]
+		if n.Posts > o.Posts {
+			o.Handle = n.Handle
+		}
+		o.Posts += n.Posts
+		o.RepliesReceived += n.RepliesReceived
+		o.MentionsReceived += n.MentionsReceived
+		o.IsHost = o.IsHost || n.IsHost
+	}
+	edges := make([]stats.KindEdge, len(g.Edges))
+	for i, e := range g.Edges {
+		edges[i] = stats.KindEdge{Src: e.Src, Dst: e.Dst, Kind: e.Kind, Weight: e.Weight}
+	}
+	for _, e := range stats.PersonEdges(edges, m) {
+		out.Edges = append(out.Edges, store.Edge{Src: e.Src, Dst: e.Dst, Kind: e.Kind, Weight: e.Weight})
+	}
+	if out.Edges == nil {
+		out.Edges = []store.Edge{}
+	}
+	return out, nil
 }

@@ -492,7 +492,7 @@ func (a *Analyzer) SessionStats(ctx context.Context, sess Session, exclude []str
 	if st.Questions, err = a.questions(ctx, sess, p, r, m); err != nil {
 		return nil, fmt.Errorf("session %s: questions: %w", sess.ID, err)
 	}
-	st.Network = NetworkMetrics(personEdges(edges, m), a.top(), r)
+	st.Network = NetworkMetrics(PersonEdges(edges, m), a.top(), r)
 	return st, nil
 }
 
@@ -605,7 +605,7 @@ func (a *Analyzer) Edges(ctx context.Context, list []Session) ([]KindEdge, error
 	if err != nil {
 		return nil, err
 	}
-	return personEdges(edges, m), nil
+	return PersonEdges(edges, m), nil
 }
 
 // accountEdges reads the graph between accounts as stored.

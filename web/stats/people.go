@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/chatnight/chatnight/pipeline/community"
 	"github.com/chatnight/chatnight/pipeline/people"
 	"github.com/chatnight/chatnight/pipeline/segments"
 	"github.com/chatnight/chatnight/pipeline/storage"
@@ -24,6 +25,27 @@ type SegmentCount struct {
 	Label        string `json:"label"`
 	Participants uint64 `json:"participants"`
 	Posts        uint64 `json:"posts"`
+}
+
+// UseConfig takes the declared people and the communities' segment rules from cfg.
+func (a *Analyzer) UseConfig(cfg *community.Config) {
+	a.People = cfg.People
+	a.Rules = func(id string) *segments.Rules {
+		if cm, ok := cfg.Lookup(id); ok {
+			return cm.SegmentRules()
+		}
+		return cfg.BaseSegmentRules()
+	}
+}
+
+// Mapping is the account -> person mapping of ids (and of the accounts linked to
+// them); nil, every account its own person, in the per-account view.
+func (a *Analyzer) Mapping(ctx context.Context, ids []string) (*people.Mapping, error) {
+	set := make(map[string]struct{}, len(ids))
+	for _, id := range ids {
+		set[id] = struct{}{}
+	}
+	return a.mapping(ctx, set)
 }
 
 // mapping loads the account -> person mapping of accounts; nil (every account its own
@@ -112,10 +134,10 @@ func (au *SessionAuthor) shown(r *redact.Redactor, count uint64) Account {
 	return acc
 }
 
-// personEdges maps an edge list onto people: weights of edges between the same people
+// PersonEdges maps an edge list onto people: weights of edges between the same people
 // are summed, and a person's edges to themselves (one account replying to another of
 // the same person) dropped.
-func personEdges(edges []KindEdge, m *people.Mapping) []KindEdge {
+func PersonEdges(edges []KindEdge, m *people.Mapping) []KindEdge {
 	if m == nil || len(m.Linked()) == 0 {
 		return edges
 	}
@@ -271,4 +293,37 @@ func visible(authors []SessionAuthor, r *redact.Redactor) []SessionAuthor {
 		}
 	}
 	return out
+}
+
+// AccountPerson is what the viewer shows beside an account: the person it belongs to
+// (with the person's other accounts and why they are linked) and its segments.
+type AccountPerson struct {
+	AccountID string                `json:"account_id"`
+	PersonID  string                `json:"person_id"`
+	Accounts  []string              `json:"accounts,omitempty"` // the person's accounts in the session
+	Networks  map[string]uint64     `json:"networks,omitempty"`
+	Why       []string              `json:"why,omitempty"`
+	Segments  []segments.Assignment `json:"segments,omitempty"`
+}
+
+// SessionPeople lists, per account of sess, the person and segments of those who are
+// linked or hold a segment. Hidden people are left out.
+func (a *Analyzer) SessionPeople(ctx context.Context, sess Session, r *redact.Redactor) ([]AccountPerson, error) {
+	_, authors, _, err := a.counts(ctx, []Session{sess}, nil, r)
+	if err != nil {
+		return nil, fmt.Errorf("session %s: %w", sess.ID, err)
+	}
+	out := []AccountPerson{}
+	for _, au := range authors[sess.ID] {
+		if au.hidden(r) || len(au.Members) < 2 && len(au.Segments) == 0 {
+			continue
+		}
+		shown := au.shown(r, au.Posts)
+		for _, m := range au.Members {
+			out = append(out, AccountPerson{AccountID: m.AuthorID, PersonID: au.AuthorID, Accounts: shown.Accounts,
+				Networks: shown.Networks, Why: au.Why, Segments: au.Segments})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].AccountID < out[j].AccountID })
+	return out, nil
 }

@@ -162,7 +162,7 @@ func (a *Analyzer) CommunityStats(ctx context.Context, community string, from, t
 		segmented = append(segmented, *pa)
 	}
 	out.Segments = segmentCounts(segmented, a.rules(community))
-	out.Network = NetworkMetrics(personEdges(edges, m), a.top(), r)
+	out.Network = NetworkMetrics(PersonEdges(edges, m), a.top(), r)
 	return out, nil
 }
 
