@@ -5,6 +5,7 @@ import {el, fmt, getJSON, throttle} from './util.js';
 import {Dataset} from './model.js';
 import {Feed} from './feed.js';
 import {Leaderboard, ActivityChart, Graph} from './panels.js';
+import {PeopleBadges} from './people.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -37,9 +38,11 @@ const feed = new Feed($('feed'), {
   onPerson: (id) => selectPerson(state.selectedPerson === id ? '' : id),
   permalink: (p) => '#' + new URLSearchParams({community: state.community?.id || '', session: p.session_id || '', post: p.id}),
 });
+const people = new PeopleBadges();
 const board = new Leaderboard($('board'), {
   onPerson: (id) => selectPerson(state.selectedPerson === id ? '' : id),
   isNewcomer,
+  badges: (id) => people.badges(id),
   selected: () => state.selectedPerson,
 });
 const chart = new ActivityChart($('activity'));
@@ -255,6 +258,7 @@ async function loadNewcomers(sid) {
   try {
     const list = await getJSON(`/api/sessions/${encodeURIComponent(sid)}/participants`);
     state.newcomers.set(sid, new Set(list.filter((p) => p.newcomer).map((p) => p.author_id)));
+    await people.load(sid);
     refreshPanels();
   } catch {
     // The leaderboard shows no newcomer marks until it can.

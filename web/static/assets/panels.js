@@ -8,7 +8,7 @@ import {EDGE_KINDS} from './model.js';
 export class Leaderboard {
   constructor(root, hooks) {
     this.root = root;
-    this.hooks = hooks; // onPerson(id), isNewcomer(id)
+    this.hooks = hooks; // onPerson(id), isNewcomer(id), badges(id) (optional: more badges)
     this.showAll = false;
   }
 
@@ -25,7 +25,8 @@ export class Leaderboard {
             'aria-pressed': String(this.hooks.selected() === p.id), onclick: () => this.hooks.onPerson(p.id)},
           '@' + p.handle),
           p.host ? el('span', {class: 'badge host-badge'}, 'Host') : null,
-          isNew ? el('span', {class: 'badge new-badge', title: 'First chat in this community'}, 'New') : null),
+          isNew ? el('span', {class: 'badge new-badge', title: 'First chat in this community'}, 'New') : null,
+          ...(this.hooks.badges ? this.hooks.badges(p.id) : [])),
         el('td', {}, String(p.posts)),
         el('td', {}, String(p.replies)),
         el('td', {}, String(p.mentions)));
