@@ -23,10 +23,12 @@ package derive
 
 import (
 	"context"
+	"fmt"
 	"sort"
 	"time"
 
 	"github.com/chatnight/chatnight/pipeline/community"
+	"github.com/chatnight/chatnight/pipeline/copies"
 	"github.com/chatnight/chatnight/pipeline/graph"
 	"github.com/chatnight/chatnight/pipeline/people"
 	"github.com/chatnight/chatnight/pipeline/post"
@@ -118,21 +120,28 @@ func (d *Deriver) DeriveLive(ctx context.Context, posts []*post.Post) (*Result, 
 	now := d.now().UTC()
 	version := uint64(now.UnixNano())
 
-	// Dedupe, keeping the last copy at the place of the first.
+	posts, copyRows, bridged, err := d.bridged(ctx, posts, version)
+	if err != nil {
+		return nil, err
+	}
+	// Dedupe, keeping the last copy at the place of the first; a post beats a bridged
+	// copy of it.
 	type key struct{ community, id string }
 	index := make(map[key]int, len(posts))
 	uniq := make([]*post.Post, 0, len(posts))
 	for _, p := range posts {
 		k := key{p.Community, p.ID}
 		if i, ok := index[k]; ok {
-			uniq[i] = p
+			if !bridged[p] || bridged[uniq[i]] {
+				uniq[i] = p
+			}
 			continue
 		}
 		index[k] = len(uniq)
 		uniq = append(uniq, p)
 	}
 
-	b := &storage.Batch{Posts: make([]storage.PostRow, len(uniq))}
+	b := &storage.Batch{Posts: make([]storage.PostRow, len(uniq)), Copies: copyRows}
 	res := &Result{Batch: b, Live: make([]Live, 0, len(uniq))}
 	comms := map[string]*community.Community{}
 	byCommunity := map[string][]*storage.PostRow{}
@@ -234,6 +243,64 @@ func (d *Deriver) DeriveLive(ctx context.Context, posts []*post.Post) (*Result, 
 		}
 	}
 	return res, nil
+}
+
+// bridged replaces each bridged copy among posts by the post it copies (package
+// copies) and returns the copies' rows. A copy whose original is stored (or waiting to
+// be) adds only its copies row. A copy that comes first stands in for its original,
+// under the original's id, author and, for the copies' time to match, the copy's
+// time: an original arriving after it takes the stored time, so it replaces the
+// stand-in rather than adding a second row. bridged marks the stand-ins.
+func (d *Deriver) bridged(ctx context.Context, posts []*post.Post, version uint64) ([]*post.Post, []storage.CopyRow, map[*post.Post]bool, error) {
+	var rows []storage.CopyRow
+	marked := map[*post.Post]bool{}
+	ids := map[string][]string{} // community -> ids whose stored row matters
+	out := make([]*post.Post, 0, len(posts))
+	for _, p := range posts {
+		o, c, ok := copies.Bridged(p)
+		if !ok {
+			if p.Network() == "bluesky" {
+				ids[p.Community] = append(ids[p.Community], p.ID)
+			}
+			out = append(out, p)
+			continue
+		}
+		rows = append(rows, storage.CopyRow{Community: p.Community, PostID: o.ID, Network: c.Network, CopyID: c.ID,
+			URL: c.URL, CreatedAt: p.CreatedAt, Version: version})
+		marked[o] = true
+		ids[p.Community] = append(ids[p.Community], o.ID)
+		out = append(out, o)
+	}
+	if len(rows) == 0 && len(ids) == 0 {
+		return posts, nil, nil, nil
+	}
+	stored := map[[2]string]storage.PostRow{}
+	for c, list := range ids {
+		found, err := d.lookup.Posts(ctx, c, list)
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("look up stored originals of bridged copies: %w", err)
+		}
+		for _, r := range found {
+			stored[[2]string{c, r.ID}] = r
+		}
+	}
+	if len(stored) == 0 {
+		return out, rows, marked, nil
+	}
+	kept := out[:0]
+	for _, p := range out {
+		r, ok := stored[[2]string{p.Community, p.ID}]
+		switch {
+		case ok && marked[p]:
+			continue // the original (or this copy) is stored already
+		case ok && !r.CreatedAt.Equal(p.CreatedAt):
+			moved := *p
+			moved.CreatedAt = r.CreatedAt
+			p = &moved
+		}
+		kept = append(kept, p)
+	}
+	return kept, rows, marked, nil
 }
 
 // accountRows are the segments and identity claims of the authors of posts: segments

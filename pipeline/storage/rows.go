@@ -91,6 +91,17 @@ type ClaimRow struct {
 	Version   uint64 `ch:"version"`
 }
 
+// CopyRow is a row of chatnight.post_copies: PostID appeared as CopyID on Network.
+type CopyRow struct {
+	Community string    `ch:"community"`
+	PostID    string    `ch:"post_id"`
+	Network   string    `ch:"network"`
+	CopyID    string    `ch:"copy_id"`
+	URL       string    `ch:"url"`
+	CreatedAt time.Time `ch:"created_at"`
+	Version   uint64    `ch:"version"`
+}
+
 // Batch is everything one processor batch writes.
 type Batch struct {
 	Sessions []SessionRow
@@ -99,9 +110,10 @@ type Batch struct {
 	Edges    []EdgeRow
 	Segments []SegmentRow
 	Claims   []ClaimRow
+	Copies   []CopyRow
 }
 
 // Len is the number of rows in the batch.
 func (b *Batch) Len() int {
-	return len(b.Sessions) + len(b.Posts) + len(b.QAMarks) + len(b.Edges) + len(b.Segments) + len(b.Claims)
+	return len(b.Sessions) + len(b.Posts) + len(b.QAMarks) + len(b.Edges) + len(b.Segments) + len(b.Claims) + len(b.Copies)
 }

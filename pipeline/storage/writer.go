@@ -18,6 +18,7 @@ const (
 	insertEdges    = "INSERT INTO chatnight.edge_events"
 	insertSegments = "INSERT INTO chatnight.account_segments"
 	insertClaims   = "INSERT INTO chatnight.account_claims"
+	insertCopies   = "INSERT INTO chatnight.post_copies"
 )
 
 // insertSettings apply to every insert: the materialized views on posts run side by
@@ -57,6 +58,9 @@ func (w *Writer) Write(ctx context.Context, b *Batch) error {
 	}
 	w.mu.Unlock()
 	if err := insertRows(ctx, w, insertPosts, "posts", b.Posts); err != nil {
+		return err
+	}
+	if err := insertRows(ctx, w, insertCopies, "post_copies", b.Copies); err != nil {
 		return err
 	}
 	if err := insertRows(ctx, w, insertQAMarks, "qa_marks", b.QAMarks); err != nil {

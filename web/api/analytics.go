@@ -24,6 +24,7 @@ import (
 func (a *API) EnableAnalytics(conn driver.Conn, o *optout.OptOuts) {
 	a.analyzer = stats.New(conn)
 	a.analyzer.UseConfig(a.communities)
+	a.conn = conn
 	a.optouts = o
 }
 
@@ -267,7 +268,8 @@ func (a *API) handleTranscript(w http.ResponseWriter, r *http.Request) {
 		}
 		sort.Strings(marks)
 		lines[i] = export.Line{ID: p.ID, CreatedAt: p.CreatedAt, Kind: p.Kind, AuthorID: p.AuthorID, Handle: p.AuthorHandle,
-			Name: p.AuthorName, Marks: strings.Join(marks, " "), ReplyToID: p.ReplyToID, Text: p.Text, URL: p.URL}
+			Name: p.AuthorName, Marks: strings.Join(marks, " "), ReplyToID: p.ReplyToID, Text: p.Text, URL: p.URL,
+			Copies: t.Copies[p.ID]}
 	}
 	types := map[string]string{"csv": "text/csv; charset=utf-8", "md": "text/markdown; charset=utf-8", "html": "text/html; charset=utf-8"}
 	attachment(w, types[f], sess.ID+"."+f)

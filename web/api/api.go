@@ -4,6 +4,8 @@
 package api
 
 import (
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
 	"context"
 	"encoding/json"
 	"errors"
@@ -24,6 +26,7 @@ type API struct {
 	now         func() time.Time
 	log         *slog.Logger
 	analyzer    *stats.Analyzer // set by EnableAnalytics
+	conn        driver.Conn     // set by EnableAnalytics: reads copies of posts
 	optouts     *optout.OptOuts // nil: nobody is hidden
 	// Timeout bounds each request's ClickHouse reads.
 	Timeout time.Duration

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 
+	"github.com/chatnight/chatnight/pipeline/copies"
 	"github.com/chatnight/chatnight/web/store"
 )
 
@@ -12,6 +13,9 @@ type Transcript struct {
 	Session   store.Session `json:"session"`
 	Posts     []store.Post  `json:"posts"`
 	Truncated bool          `json:"truncated"` // more than store.MaxTranscript posts
+	// Copies says, for each post that also appeared elsewhere (a bridged copy stored
+	// once), everywhere it appeared: its own network first.
+	Copies map[string][]copies.Copy `json:"copies,omitempty"`
 }
 
 // handlePosts answers GET /api/sessions/{id}/posts: the session's posts in time order,
@@ -46,5 +50,24 @@ func (a *API) transcript(ctx context.Context, sess store.Session) (Transcript, e
 	if posts == nil {
 		posts = []store.Post{}
 	}
-	return Transcript{Session: sess, Posts: posts, Truncated: truncated}, nil
+	t := Transcript{Session: sess, Posts: posts, Truncated: truncated}
+	if a.conn != nil && len(posts) > 0 {
+		ids := make([]string, len(posts))
+		for i, p := range posts {
+			ids[i] = p.ID
+		}
+		cs, err := copies.Load(ctx, a.conn, sess.Community, ids)
+		if err != nil {
+			return Transcript{}, err
+		}
+		for _, p := range posts {
+			if c, ok := cs[p.ID]; ok {
+				if t.Copies == nil {
+					t.Copies = map[string][]copies.Copy{}
+				}
+				t.Copies[p.ID] = copies.With(p.ID, p.URL, c)
+			}
+		}
+	}
+	return t, nil
 }
