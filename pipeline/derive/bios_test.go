@@ -77,9 +77,9 @@ func TestAuthorsBiosGetDefaultSegmentsWithReasons(t *testing.T) {
 	}
 	want := []storage.SegmentRow{
 		{Community: "hcldr", AccountID: "x:2001", Segments: []string{"nurse"},
-			Reasons: []string{`nurse: bio contains "RN"`}, Version: 1795570860000},
+			Reasons: []string{`nurse: bio contains "nurs*"`}, Version: 1795570860000},
 		{Community: "hcldr", AccountID: "mastodon:colin@hc.example", Segments: []string{"health_it", "consultant"},
-			Reasons: []string{`health_it: bio contains "FHIR"`, `consultant: bio contains "consultant"`}, Version: 1795570920000},
+			Reasons: []string{`health_it: bio contains "health IT"`, `consultant: bio contains "consultant"`}, Version: 1795570920000},
 		{Community: "hcldr", AccountID: "bluesky:did:plc:patientbea2q7xy8z9ab3cd4", Segments: []string{"patient", "advocate"},
 			Reasons: []string{`patient: bio contains "patient"`, `advocate: bio contains "advocate"`}, Version: 1795570980000},
 	}

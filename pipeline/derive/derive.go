@@ -25,7 +25,10 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"sync"
 	"time"
+
+	"github.com/chatnight/chatnight/ingest/lru"
 
 	"github.com/chatnight/chatnight/pipeline/community"
 	"github.com/chatnight/chatnight/pipeline/copies"
@@ -33,6 +36,7 @@ import (
 	"github.com/chatnight/chatnight/pipeline/people"
 	"github.com/chatnight/chatnight/pipeline/post"
 	"github.com/chatnight/chatnight/pipeline/qa"
+	"github.com/chatnight/chatnight/pipeline/segments"
 	"github.com/chatnight/chatnight/pipeline/sessions"
 	"github.com/chatnight/chatnight/pipeline/storage"
 	"github.com/chatnight/chatnight/pipeline/threads"
@@ -43,6 +47,32 @@ type Deriver struct {
 	cfg    *community.Config
 	lookup threads.Lookup
 	now    func() time.Time
+	bios   *bioCache // shared by copies made by WithLookup
+}
+
+// bioCache remembers the segments of recent bios per community: authors post many
+// times a night, and matching a bio against the rules costs a fraction of a millisecond.
+type bioCache struct {
+	mu    sync.Mutex
+	cache *lru.Cache[string, []segments.Assignment]
+}
+
+// bioCacheSize bounds the bios remembered (about 1 KB each).
+const bioCacheSize = 20000
+
+func (c *bioCache) assign(cm *community.Community, bio string) []segments.Assignment {
+	key := cm.ID + "\x00" + bio
+	c.mu.Lock()
+	as, ok := c.cache.Get(key)
+	c.mu.Unlock()
+	if ok {
+		return as
+	}
+	as = cm.SegmentRules().Assign(bio)
+	c.mu.Lock()
+	c.cache.Put(key, as)
+	c.mu.Unlock()
+	return as
 }
 
 // New returns a Deriver. lookup reads the stored posts (threads.NewClickHouse in the
@@ -52,7 +82,7 @@ func New(cfg *community.Config, lookup threads.Lookup, now func() time.Time) *De
 	if now == nil {
 		now = time.Now
 	}
-	return &Deriver{cfg: cfg, lookup: lookup, now: now}
+	return &Deriver{cfg: cfg, lookup: lookup, now: now, bios: &bioCache{cache: lru.New[string, []segments.Assignment](bioCacheSize)}}
 }
 
 // Lookup returns what d reads stored posts through.
@@ -203,7 +233,7 @@ func (d *Deriver) DeriveLive(ctx context.Context, posts []*post.Post) (*Result, 
 		}
 		res.Live = append(res.Live, live(row, marks, false))
 	}
-	b.Segments, b.Claims = accountRows(uniq, comms, version)
+	b.Segments, b.Claims = d.accountRows(uniq, comms, version)
 
 	// Stored posts placed again, and what their new parent implies for them.
 	for _, c := range order {
@@ -307,7 +337,7 @@ func (d *Deriver) bridged(ctx context.Context, posts []*post.Post, version uint6
 // from the bio of each author's newest post that has one (by its community's rules),
 // claims from the author's id, handle and verified links. A segment row's version is
 // the time of that post, so the newest bio wins whatever order posts are written in.
-func accountRows(posts []*post.Post, comms map[string]*community.Community, version uint64) ([]storage.SegmentRow, []storage.ClaimRow) {
+func (d *Deriver) accountRows(posts []*post.Post, comms map[string]*community.Community, version uint64) ([]storage.SegmentRow, []storage.ClaimRow) {
 	type key struct{ community, account string }
 	newest := map[key]*post.Post{}
 	var order []key
@@ -341,7 +371,7 @@ func accountRows(posts []*post.Post, comms map[string]*community.Community, vers
 		p := newest[k]
 		row := storage.SegmentRow{Community: k.community, AccountID: k.account, Segments: []string{}, Reasons: []string{},
 			Version: uint64(p.CreatedAt.UnixMilli())}
-		for _, as := range comms[k.community].SegmentRules().Assign(p.Author.Bio) {
+		for _, as := range d.bios.assign(comms[k.community], p.Author.Bio) {
 			row.Segments = append(row.Segments, as.Segment)
 			row.Reasons = append(row.Reasons, as.Reason)
 		}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/goccy/go-yaml"
 
@@ -50,10 +51,18 @@ type Rules struct {
 }
 
 type compiled struct {
-	name   string
-	label  string
-	rules  []rule
-	unless []*regexp.Regexp
+	name  string
+	label string
+	// words matches any keyword or exact word, each alternative in its own capturing
+	// group: group i+1 is wordReasons[i]. One regexp per segment scans a bio once.
+	words       *regexp.Regexp
+	wordReasons []string
+	// needles are literal parts of the words (lower case for keywords): a bio that
+	// contains none of them cannot match words, which is then not run.
+	needles      []string
+	exactNeedles []string
+	patterns     []rule
+	unless       []*regexp.Regexp
 }
 
 type rule struct {
@@ -65,14 +74,15 @@ type rule struct {
 // digit or '_' of any script (regexp's \b knows ASCII letters only).
 const notWord = `[^\p{L}\p{N}_]`
 
-// Default returns the rules of deploy/segments.yaml as built into the binary.
-func Default() *Rules {
+// Default returns the rules of deploy/segments.yaml as built into the binary. Rules
+// are never changed once compiled, so they are compiled once and shared.
+var Default = sync.OnceValue(func() *Rules {
 	r, err := Parse("deploy/segments.yaml", deploy.DefaultSegments)
 	if err != nil {
 		panic(fmt.Sprintf("built-in segment rules do not parse: %v", err))
 	}
 	return r
-}
+})
 
 // Parse reads a rules file; errors name the file and the segment at fault.
 func Parse(name string, data []byte) (*Rules, error) {
@@ -149,26 +159,38 @@ func compile(defs []Segment) (*Rules, error) {
 		if c.label == "" {
 			c.label = d.Name
 		}
+		var alts []string
 		for _, k := range d.Exact {
-			re, err := wordRegexp(k, false)
+			body, err := wordBody(k)
 			if err != nil {
 				return nil, fmt.Errorf("segment %q: exact %q: %w", d.Name, k, err)
 			}
-			c.rules = append(c.rules, rule{re, fmt.Sprintf("bio contains %q", k)})
+			alts = append(alts, "("+body+")")
+			c.wordReasons = append(c.wordReasons, fmt.Sprintf("bio contains %q", k))
+			c.exactNeedles = append(c.exactNeedles, needle(k))
 		}
 		for _, k := range d.Keywords {
-			re, err := wordRegexp(k, true)
+			body, err := wordBody(k)
 			if err != nil {
 				return nil, fmt.Errorf("segment %q: keyword %q: %w", d.Name, k, err)
 			}
-			c.rules = append(c.rules, rule{re, fmt.Sprintf("bio contains %q", k)})
+			alts = append(alts, "((?i:"+body+"))")
+			c.wordReasons = append(c.wordReasons, fmt.Sprintf("bio contains %q", k))
+			c.needles = append(c.needles, strings.ToLower(needle(k)))
+		}
+		if len(alts) > 0 {
+			re, err := wordsRegexp(alts)
+			if err != nil {
+				return nil, fmt.Errorf("segment %q: %w", d.Name, err)
+			}
+			c.words = re
 		}
 		for _, p := range d.Patterns {
 			re, err := regexp.Compile(p)
 			if err != nil {
 				return nil, fmt.Errorf("segment %q: pattern %q: %w", d.Name, p, err)
 			}
-			c.rules = append(c.rules, rule{re, fmt.Sprintf("bio matches /%s/", p)})
+			c.patterns = append(c.patterns, rule{re, fmt.Sprintf("bio matches /%s/", p)})
 		}
 		for _, p := range d.Unless {
 			re, err := regexp.Compile(p)
@@ -177,7 +199,7 @@ func compile(defs []Segment) (*Rules, error) {
 			}
 			c.unless = append(c.unless, re)
 		}
-		if len(c.rules) == 0 {
+		if c.words == nil && len(c.patterns) == 0 {
 			return nil, fmt.Errorf("segment %q has no keywords, exact words or patterns", d.Name)
 		}
 		r.segs = append(r.segs, c)
@@ -185,14 +207,40 @@ func compile(defs []Segment) (*Rules, error) {
 	return r, nil
 }
 
-// wordRegexp matches word as a whole word or phrase: white space in it matches any
-// white space, a trailing * any ending.
-func wordRegexp(word string, foldCase bool) (*regexp.Regexp, error) {
+// compiledWords caches wordsRegexp: a community's overrides recompile the base rules,
+// and regexps with Unicode classes are slow to build.
+var compiledWords sync.Map // expression -> *regexp.Regexp
+
+// wordsRegexp matches any of alts as a whole word or phrase.
+func wordsRegexp(alts []string) (*regexp.Regexp, error) {
+	expr := `(?:^|` + notWord + `)(?:` + strings.Join(alts, "|") + `)(?:$|` + notWord + `)`
+	if re, ok := compiledWords.Load(expr); ok {
+		return re.(*regexp.Regexp), nil
+	}
+	re, err := regexp.Compile(expr)
+	if err == nil {
+		compiledWords.Store(expr, re)
+	}
+	return re, err
+}
+
+// needle is the first word of a keyword, without a trailing *.
+func needle(word string) string {
+	w := strings.Fields(strings.TrimSuffix(strings.TrimSpace(word), "*"))
+	if len(w) == 0 {
+		return ""
+	}
+	return strings.TrimSuffix(w[0], "*")
+}
+
+// wordBody is the expression of one keyword: white space in it matches any white
+// space, a trailing * any ending.
+func wordBody(word string) (string, error) {
 	w := strings.TrimSpace(word)
 	prefix := strings.HasSuffix(w, "*")
 	w = strings.TrimSpace(strings.TrimSuffix(w, "*"))
 	if w == "" {
-		return nil, fmt.Errorf("empty word")
+		return "", fmt.Errorf("empty word")
 	}
 	parts := strings.Fields(w)
 	for i, p := range parts {
@@ -202,11 +250,7 @@ func wordRegexp(word string, foldCase bool) (*regexp.Regexp, error) {
 	if prefix {
 		body += `[\p{L}\p{N}]*`
 	}
-	flags := ""
-	if foldCase {
-		flags = "(?i)"
-	}
-	return regexp.Compile(flags + `(?:^|` + notWord + `)` + body + `(?:$|` + notWord + `)`)
+	return body, nil
 }
 
 // maxBio bounds the text the rules read: bios are short (X 160 characters, Mastodon
@@ -222,20 +266,58 @@ func (r *Rules) Assign(bio string) []Assignment {
 	if len(bio) > maxBio {
 		bio = strings.ToValidUTF8(bio[:maxBio], "")
 	}
+	lowerBio := strings.ToLower(bio)
 	var out []Assignment
 	for _, c := range r.segs {
-		text := bio
-		for _, u := range c.unless {
-			text = u.ReplaceAllStringFunc(text, blank)
+		if len(c.patterns) == 0 && !c.mayMatch(bio, lowerBio) {
+			continue // blanking out text cannot make words match
 		}
-		for _, ru := range c.rules {
-			if ru.re.MatchString(text) {
-				out = append(out, Assignment{Segment: c.name, Reason: c.name + ": " + ru.reason})
-				break
+		text, lower := bio, lowerBio
+		if len(c.unless) > 0 {
+			for _, u := range c.unless {
+				text = u.ReplaceAllStringFunc(text, blank)
 			}
+			lower = strings.ToLower(text)
+		}
+		if reason, ok := c.match(text, lower); ok {
+			out = append(out, Assignment{Segment: c.name, Reason: c.name + ": " + reason})
 		}
 	}
 	return out
+}
+
+// match returns the rule that matches text: the keyword or exact word found first in
+// the text, else the first pattern in the rules' order.
+func (c *compiled) match(text, lower string) (string, bool) {
+	if c.words != nil && c.mayMatch(text, lower) {
+		if m := c.words.FindStringSubmatchIndex(text); m != nil {
+			for i := range c.wordReasons {
+				if m[2+2*i] >= 0 {
+					return c.wordReasons[i], true
+				}
+			}
+		}
+	}
+	for _, p := range c.patterns {
+		if p.re.MatchString(text) {
+			return p.reason, true
+		}
+	}
+	return "", false
+}
+
+func (c *compiled) mayMatch(text, lower string) bool {
+	for _, n := range c.needles {
+		if strings.Contains(lower, n) {
+			return true
+		}
+	}
+	for _, n := range c.exactNeedles {
+		if strings.Contains(text, n) {
+			return true
+		}
+	}
+	return false
 }
 
 // blank keeps the length and the word boundaries around a removed match.
