@@ -247,6 +247,12 @@ func TestPageInBrowser(t *testing.T) {
 		}
 	}
 
+	// Every reply quotes its parent inline.
+	p.waitJS("the parent quoted", `document.querySelector('[data-post-id="brtest:4"] .parent-quote .quote-author')`, 10*time.Second)
+	if q := eval[string](p, `document.querySelector('[data-post-id="brtest:4"] .parent-quote').textContent`); !strings.HasPrefix(q, "@ana A1 By listening first") {
+		t.Errorf("carol's reply quotes %q, want ana's answer", q)
+	}
+
 	// Q/A mode: answers under their question, replies in a thread under the answer.
 	p.do(5*time.Second, chromedp.Evaluate[chromedp.Void](`document.querySelector('input[name=view][value=qa]').click()`))
 	p.waitJS("answers grouped under Q1",

@@ -3,6 +3,7 @@ package web_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -67,6 +68,14 @@ type postOpt func(*storage.PostRow)
 
 func replyTo(id, author string) postOpt {
 	return func(p *storage.PostRow) { p.ReplyToID, p.ReplyToAuthorID, p.Kind = id, "sim:"+author, "reply" }
+}
+
+// fromX makes the post an X post: source x and an x.com status URL.
+func fromX() postOpt {
+	return func(p *storage.PostRow) {
+		p.Source = "x"
+		p.URL = "https://x.com/" + p.AuthorHandle + "/status/" + strings.TrimPrefix(p.ID, "x:")
+	}
 }
 
 func mentions(handles ...string) postOpt {
@@ -136,16 +145,27 @@ func (c *chat) write(t testing.TB) {
 // does after each batch; it returns the message's stream sequence.
 func (c *chat) commit(t testing.TB, env *bustest.Env) uint64 {
 	t.Helper()
+	return c.commitAs(t, env)
+}
+
+// commitAs is commit with the posts named in updates announced as `update` events (a
+// post shown before, placed anew in its thread).
+func (c *chat) commitAs(t testing.TB, env *bustest.Env, updates ...string) uint64 {
+	t.Helper()
 	var events []live.Event
 	marks := map[string][]live.Mark{}
 	for _, m := range c.batch.QAMarks {
 		marks[m.PostID] = append(marks[m.PostID], live.Mark{Kind: m.Kind, Number: int(m.Number)})
 	}
 	for _, p := range c.batch.Posts {
-		events = append(events, live.Event{Type: live.TypePost, Community: c.community, Post: &live.Post{
+		typ := live.TypePost
+		if slices.Contains(updates, p.ID) {
+			typ = live.TypeUpdate
+		}
+		events = append(events, live.Event{Type: typ, Community: c.community, Post: &live.Post{
 			ID: p.ID, Source: p.Source, Kind: p.Kind, AuthorID: p.AuthorID, AuthorHandle: p.AuthorHandle,
 			AuthorName: p.AuthorName, CreatedAt: p.CreatedAt, Text: p.Text, URL: p.URL, ReplyToID: p.ReplyToID,
-			ReplyToAuthor: p.ReplyToAuthorID, Mentions: p.MentionIDs, Hashtags: p.Hashtags,
+			ReplyToAuthor: p.ReplyToAuthorID, RootID: p.RootID, Depth: int(p.Depth), Mentions: p.MentionIDs, Hashtags: p.Hashtags,
 			SessionID: p.SessionID, IsHost: p.IsHost, Marks: marks[p.ID],
 		}})
 	}

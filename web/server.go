@@ -1,6 +1,7 @@
 // Package web serves chatnight's page, its JSON API and the live websocket.
 //
 //	GET /                          the page (embedded assets, no build step)
+//	GET /host?community=ID[&session=ID]   the host console (questions, waiting posts, first-timers)
 //	GET /assets/...                its CSS and JavaScript modules
 //	GET /healthz                   the process is up
 //	GET /readyz                    NATS connected and ClickHouse answering (503 naming what is down)
@@ -137,6 +138,8 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Open pages drop an account's posts as soon as it opts out.
+	s.optouts.OnChange = s.hub.NotifyOptOuts
 	s.handler = s.routes()
 	return s, nil
 }
@@ -157,16 +160,22 @@ func (s *Server) routes() http.Handler {
 	assets, _ := fs.Sub(static.FS, "assets")
 	files := http.StripPrefix("/assets/", http.FileServerFS(assets))
 	mux.Handle("GET /assets/", noCache(files))
-	index, err := static.FS.ReadFile("index.html")
+	mux.Handle("GET /{$}", page("index.html"))
+	mux.Handle("GET /host", page("host.html"))
+	return securityHeaders(mux)
+}
+
+// page serves an embedded HTML page.
+func page(name string) http.Handler {
+	body, err := static.FS.ReadFile(name)
 	if err != nil {
-		panic("web: index.html is not embedded: " + err.Error())
+		panic("web: " + name + " is not embedded: " + err.Error())
 	}
-	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.Header().Set("Cache-Control", "no-cache")
-		w.Write(index)
+		w.Write(body)
 	})
-	return securityHeaders(mux)
 }
 
 // contentSecurityPolicy allows only the page's own scripts, styles and connections.

@@ -12,21 +12,26 @@ import (
 	"time"
 
 	"github.com/chatnight/chatnight/pipeline/post"
+	"github.com/chatnight/chatnight/web/api"
+	"github.com/chatnight/chatnight/web/host"
 	"github.com/chatnight/chatnight/web/optout"
 	"github.com/chatnight/chatnight/web/stats"
 )
 
 // reportCmd prints the analytics of one session:
-// `chatnight report --community hcldr --session latest [--format text|json|md]`.
+// `chatnight report --community hcldr --session latest [--format text|json|md]`, or
+// with --from (and --to) the community's newcomer-welcome series over that period.
 func reportCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var o Options
-	fs := newFlagSet("report", "report --community ID [--session latest|ID] [--format text|json|md] [flags]", stderr, &o,
+	fs := newFlagSet("report", "report --community ID [--session latest|ID | --from DATE [--to DATE]] [--format text|json|md] [flags]", stderr, &o,
 		flagsConfig|flagsClickHouse|flagsEmbedded)
 	communityID := fs.String("community", "", "community of the session (required)")
 	sessionID := fs.String("session", "latest", `session id, or "latest": the last one that started`)
 	format := fs.String("format", "text", "output: text, json or md")
 	top := fs.Int("top", stats.DefaultTop, "length of each top list")
 	peopleMode := fs.String("people", "people", "people: count linked accounts as one person; accounts: one participant per account")
+	fromFlag := fs.String("from", "", "instead of one session: the welcome series of the sessions from this date (2006-01-02 or RFC 3339)")
+	toFlag := fs.String("to", "", "end of the --from period (default now)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -39,6 +44,13 @@ func reportCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	if *peopleMode != "people" && *peopleMode != "accounts" {
 		return fmt.Errorf("--people %q: use people or accounts", *peopleMode)
+	}
+	var from, to time.Time
+	if *fromFlag != "" || *toFlag != "" {
+		var err error
+		if from, to, err = reportPeriod(*fromFlag, *toFlag, time.Now()); err != nil {
+			return err
+		}
 	}
 	log, err := o.logger(stderr)
 	if err != nil {
@@ -62,6 +74,24 @@ func reportCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	an.UseConfig(cfg)
 	if *peopleMode == "accounts" {
 		an = an.Accounts()
+	}
+	hr := host.New(st.ch, an)
+	if !from.IsZero() {
+		red, err := optout.NewOptOuts(st.ch, log).Load(ctx)
+		if err != nil {
+			return err
+		}
+		series, err := hr.SeriesOf(ctx, cm, from, to, red)
+		if err != nil {
+			return err
+		}
+		if *format == "json" {
+			enc := json.NewEncoder(stdout)
+			enc.SetIndent("", "  ")
+			return enc.Encode(series)
+		}
+		writeWelcomeSeries(stdout, series, *format == "md")
+		return nil
 	}
 	var (
 		sess stats.Session
@@ -91,46 +121,92 @@ func reportCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
+	wel, _, err := hr.SessionWelcome(ctx, cm, sess, red)
+	if err != nil {
+		return err
+	}
 	switch *format {
 	case "json":
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
-		return enc.Encode(stats)
+		return enc.Encode(api.SessionStats{SessionStats: stats, Welcome: wel})
 	case "md":
 		writeReport(stdout, stats, true)
+		writeWelcome(stdout, wel, true)
 	default:
 		writeReport(stdout, stats, false)
+		writeWelcome(stdout, wel, false)
 	}
 	return nil
 }
 
+// reportPeriod parses --from and --to (default now).
+func reportPeriod(fromS, toS string, now time.Time) (from, to time.Time, err error) {
+	if fromS == "" {
+		return from, to, fmt.Errorf("--to needs --from (a date such as 2026-01-01)")
+	}
+	parse := func(name, s string) (time.Time, error) {
+		if t, err := time.Parse(time.RFC3339, s); err == nil {
+			return t.UTC(), nil
+		}
+		t, err := time.Parse("2006-01-02", s)
+		if err != nil {
+			return t, fmt.Errorf("--%s %q: use a date (2006-01-02) or an RFC 3339 time", name, s)
+		}
+		return t, nil
+	}
+	if from, err = parse("from", fromS); err != nil {
+		return from, to, err
+	}
+	to = now.UTC()
+	if toS != "" {
+		if to, err = parse("to", toS); err != nil {
+			return from, to, err
+		}
+	}
+	if !from.Before(to) {
+		return from, to, fmt.Errorf("--from %s is not before --to %s", fromS, to.Format(time.RFC3339))
+	}
+	return from, to, nil
+}
+
+// sections write a report's headings and tables as plain text, or as Markdown with md.
+type sections struct {
+	w  io.Writer
+	md bool
+}
+
+func (x sections) heading(title string) {
+	if x.md {
+		fmt.Fprintf(x.w, "\n## %s\n\n", title)
+	} else {
+		fmt.Fprintf(x.w, "\n%s\n%s\n", title, strings.Repeat("-", len(title)))
+	}
+}
+
+func (x sections) table(header []string, rows [][]string) {
+	if x.md {
+		fmt.Fprintf(x.w, "| %s |\n|%s\n", strings.Join(header, " | "), strings.Repeat(" --- |", len(header)))
+		for _, r := range rows {
+			for i := range r {
+				r[i] = strings.ReplaceAll(r[i], "|", `\|`)
+			}
+			fmt.Fprintf(x.w, "| %s |\n", strings.Join(r, " | "))
+		}
+		return
+	}
+	tw := tabwriter.NewWriter(x.w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, strings.Join(header, "\t"))
+	for _, r := range rows {
+		fmt.Fprintln(tw, strings.Join(r, "\t"))
+	}
+	tw.Flush()
+}
+
 // writeReport writes stats as plain text, or as Markdown with md.
 func writeReport(w io.Writer, s *stats.SessionStats, md bool) {
-	heading := func(title string) {
-		if md {
-			fmt.Fprintf(w, "\n## %s\n\n", title)
-		} else {
-			fmt.Fprintf(w, "\n%s\n%s\n", title, strings.Repeat("-", len(title)))
-		}
-	}
-	table := func(header []string, rows [][]string) {
-		if md {
-			fmt.Fprintf(w, "| %s |\n|%s\n", strings.Join(header, " | "), strings.Repeat(" --- |", len(header)))
-			for _, r := range rows {
-				for i := range r {
-					r[i] = strings.ReplaceAll(r[i], "|", `\|`)
-				}
-				fmt.Fprintf(w, "| %s |\n", strings.Join(r, " | "))
-			}
-			return
-		}
-		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, strings.Join(header, "\t"))
-		for _, r := range rows {
-			fmt.Fprintln(tw, strings.Join(r, "\t"))
-		}
-		tw.Flush()
-	}
+	x := sections{w, md}
+	heading, table := x.heading, x.table
 	title := fmt.Sprintf("%s session %s (%s, %s to %s UTC)", s.Session.Community, s.Session.ID, s.Session.Kind,
 		s.Session.Start.Format("2006-01-02 15:04"), s.Session.End.Format("15:04"))
 	if md {
@@ -230,4 +306,64 @@ func bullet(md bool) string {
 		return "- "
 	}
 	return "  "
+}
+
+// optional formats a figure that may be unknown.
+func optional(v *float64, format string) string {
+	if v == nil {
+		return "n/a"
+	}
+	return fmt.Sprintf(format, *v)
+}
+
+// welcomeRows are the summary rows of welcome figures.
+func welcomeRows(wl host.Welcome) [][]string {
+	return [][]string{
+		{"newcomers", fmt.Sprint(wl.Newcomers)},
+		{fmt.Sprintf("welcomed (a reply from someone else within %g min)", wl.WindowMinutes), fmt.Sprint(wl.Welcomed)},
+		{"welcomed share", optional(wl.WelcomedShare, "%.2f")},
+		{"median minutes to welcome", optional(wl.MedianMinutesToWelcome, "%.1f")},
+		{fmt.Sprintf("welcomed who returned (next %d sessions)", wl.LaterSessions), fmt.Sprint(wl.ReturnedWelcomed)},
+		{fmt.Sprintf("unwelcomed who returned (next %d sessions)", wl.LaterSessions), fmt.Sprint(wl.ReturnedUnwelcomed)},
+		{"welcomed newcomers return ×", optional(wl.ReturnRatio, "%.2f")},
+	}
+}
+
+// writeWelcome writes a session's newcomer welcome figures and its welcomers.
+func writeWelcome(w io.Writer, wl host.Welcome, md bool) {
+	x := sections{w, md}
+	x.heading("Newcomer welcome")
+	x.table([]string{"metric", "value"}, welcomeRows(wl))
+	x.welcomers(wl.Welcomers)
+}
+
+func (x sections) welcomers(list []host.Welcomer) {
+	x.heading("Welcomers")
+	var rows [][]string
+	for i, a := range list {
+		rows = append(rows, []string{fmt.Sprint(i + 1), "@" + a.Handle, fmt.Sprint(a.Newcomers)})
+	}
+	x.table([]string{"#", "account", "newcomers welcomed"}, rows)
+}
+
+// writeWelcomeSeries writes a community's welcome figures per session and in total.
+func writeWelcomeSeries(w io.Writer, s *host.Series, md bool) {
+	title := fmt.Sprintf("%s newcomer welcome, %s to %s", s.Community, s.From.Format("2006-01-02"), s.To.Format("2006-01-02"))
+	if md {
+		fmt.Fprintf(w, "# %s\n", title)
+	} else {
+		fmt.Fprintln(w, title)
+	}
+	x := sections{w, md}
+	x.heading("Per session")
+	var rows [][]string
+	for _, p := range s.Sessions {
+		rows = append(rows, []string{p.Session.Start.Format("2006-01-02 15:04"), p.Session.ID, fmt.Sprint(p.Newcomers),
+			fmt.Sprint(p.Welcomed), optional(p.WelcomedShare, "%.2f"), optional(p.MedianMinutesToWelcome, "%.1f"),
+			fmt.Sprint(p.ReturnedWelcomed), fmt.Sprint(p.ReturnedUnwelcomed)})
+	}
+	x.table([]string{"start (UTC)", "session", "newcomers", "welcomed", "share", "median min", "returned welcomed", "returned unwelcomed"}, rows)
+	x.heading("Total")
+	x.table([]string{"metric", "value"}, welcomeRows(s.Total))
+	x.welcomers(s.Total.Welcomers)
 }

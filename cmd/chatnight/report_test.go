@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/chatnight/chatnight/pipeline/derive"
 	"github.com/chatnight/chatnight/pipeline/storage"
 	"github.com/chatnight/chatnight/pipeline/threads"
+	"github.com/chatnight/chatnight/web/host"
 )
 
 // TestReportAndOptOut stores a simulated #HCLDR night in a running `chatnight run`,
@@ -81,6 +83,30 @@ func TestReportAndOptOut(t *testing.T) {
 			t.Errorf("report --format %s:\n%s", format, out)
 		}
 	}
+	// The welcome figures: in the JSON under welcome (one newcomer rule: the counts
+	// agree), in the text report, and as a series over a period.
+	var welcome struct {
+		Newcomers int `json:"newcomers"`
+		Welcome   struct {
+			Newcomers int `json:"newcomers"`
+			Welcomed  int `json:"welcomed"`
+		} `json:"welcome"`
+	}
+	out = chatnight(t, append([]string{"report", "--community", "hcldr", "--session", e2eSessionID, "--format", "json"}, dsn...)...)
+	if err := json.Unmarshal([]byte(out), &welcome); err != nil {
+		t.Fatal(err)
+	}
+	if welcome.Welcome.Newcomers != welcome.Newcomers || welcome.Newcomers == 0 || welcome.Welcome.Welcomed == 0 {
+		t.Errorf("report welcome %+v, want the session's newcomers, some welcomed", welcome)
+	}
+	if out := chatnight(t, append([]string{"report", "--community", "hcldr", "--session", e2eSessionID}, dsn...)...); !strings.Contains(out, "Newcomer welcome") || !strings.Contains(out, "Welcomers") {
+		t.Errorf("text report without the welcome section:\n%s", out)
+	}
+	out = chatnight(t, append([]string{"report", "--community", "hcldr", "--from", start.AddDate(0, 0, -1).Format("2006-01-02"), "--format", "md"}, dsn...)...)
+	if !strings.Contains(out, "# hcldr newcomer welcome") || !strings.Contains(out, e2eSessionID) || !strings.Contains(out, fmt.Sprintf("| newcomers | %d |", welcome.Newcomers)) {
+		t.Errorf("welcome series report:\n%s", out)
+	}
+
 	chatnight(t, append([]string{"optout", "remove", hidden}, dsn...)...)
 	if out := chatnight(t, append([]string{"report", "--community", "hcldr", "--format", "md"}, dsn...)...); !strings.Contains(out, hidden) {
 		t.Errorf("after optout remove the report still hides %s", hidden)
@@ -93,5 +119,43 @@ func TestReportAndOptOut(t *testing.T) {
 	}
 	if _, code := runChild(t, nil, "optout", "add"); code != 2 {
 		t.Errorf("optout add without a handle: exit %d, want 2", code)
+	}
+}
+
+func TestWriteWelcome(t *testing.T) {
+	share, median, ratio := 1.0/3, 2.0, 2.0
+	wl := host.Welcome{WindowMinutes: 10, Newcomers: 3, Welcomed: 1, WelcomedShare: &share, MedianMinutesToWelcome: &median,
+		Welcomers:        []host.Welcomer{{AuthorID: "sim:ana", Handle: "ana", Newcomers: 1}, {AuthorID: "sim:carol", Handle: "carol", Newcomers: 1}},
+		ReturnedWelcomed: 1, ReturnedUnwelcomed: 1, LaterSessions: 4, ReturnRatio: &ratio}
+	var b strings.Builder
+	writeWelcome(&b, wl, true)
+	want := `
+## Newcomer welcome
+
+| metric | value |
+| --- | --- |
+| newcomers | 3 |
+| welcomed (a reply from someone else within 10 min) | 1 |
+| welcomed share | 0.33 |
+| median minutes to welcome | 2.0 |
+| welcomed who returned (next 4 sessions) | 1 |
+| unwelcomed who returned (next 4 sessions) | 1 |
+| welcomed newcomers return × | 2.00 |
+
+## Welcomers
+
+| # | account | newcomers welcomed |
+| --- | --- | --- |
+| 1 | @ana | 1 |
+| 2 | @carol | 1 |
+`
+	if b.String() != want {
+		t.Errorf("welcome section:\n%s\nwant:\n%s", b.String(), want)
+	}
+	if _, _, err := reportPeriod("", "2026-01-01", time.Now()); err == nil {
+		t.Error("--to without --from accepted")
+	}
+	if _, _, err := reportPeriod("2026-02-01", "2026-01-01", time.Now()); err == nil {
+		t.Error("--from after --to accepted")
 	}
 }

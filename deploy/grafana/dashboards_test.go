@@ -27,7 +27,9 @@ import (
 	"github.com/chatnight/chatnight/pipeline/storage"
 	"github.com/chatnight/chatnight/pipeline/storage/chdb/chdbtest"
 	"github.com/chatnight/chatnight/pipeline/threads"
+	"github.com/chatnight/chatnight/web/host"
 	"github.com/chatnight/chatnight/web/hub"
+	"github.com/chatnight/chatnight/web/stats"
 )
 
 func TestMain(m *testing.M) { os.Exit(chdbtest.Main(m)) }
@@ -38,6 +40,7 @@ type dashboard struct {
 	Templating struct {
 		List []struct {
 			Name  string `json:"name"`
+			Type  string `json:"type"`
 			Query string `json:"query"`
 		} `json:"list"`
 	} `json:"templating"`
@@ -70,7 +73,7 @@ type dashboard struct {
 func loadDashboards(t *testing.T) map[string]dashboard {
 	t.Helper()
 	files, err := filepath.Glob("dashboards/*.json")
-	if err != nil || len(files) != 4 {
+	if err != nil || len(files) != 5 {
 		t.Fatalf("dashboards: %v %v", files, err)
 	}
 	out := map[string]dashboard{}
@@ -135,9 +138,7 @@ func expand(sql string, tr timeRange, vars map[string]string) string {
 	return sql
 }
 
-// populate writes three simulated nights of a community named after the dashboards'
-// test, and returns the time range covering them.
-func populate(t *testing.T, conn driver.Conn) timeRange {
+func testCommunities(t *testing.T) *community.Config {
 	t.Helper()
 	cfg, err := community.Parse("test", []byte(`
 communities:
@@ -152,6 +153,14 @@ communities:
 	if err != nil {
 		t.Fatal(err)
 	}
+	return cfg
+}
+
+// populate writes three simulated nights of a community named after the dashboards'
+// test, and returns the time range covering them.
+func populate(t *testing.T, conn driver.Conn) timeRange {
+	t.Helper()
+	cfg := testCommunities(t)
 	cm, _ := cfg.Lookup("grafanatest")
 	first := time.Date(2026, 1, 7, 1, 30, 0, 0, time.UTC)
 	mem := threads.NewMemory()
@@ -195,6 +204,10 @@ func TestClickHousePanelsRunOnAPopulatedStore(t *testing.T) {
 			// Template variables take the first value their query returns.
 			vars := map[string]string{}
 			for _, v := range d.Templating.List {
+				if v.Type == "textbox" || v.Type == "constant" {
+					vars[v.Name] = v.Query // the default value
+					continue
+				}
 				q := expand(v.Query, tr, vars)
 				rows, err := env.Conn.Query(ctx, q)
 				if err != nil {
@@ -235,6 +248,81 @@ func TestClickHousePanelsRunOnAPopulatedStore(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestWelcomePanelsMatchTheAPI checks the Newcomer welcome dashboard computes the
+// figures the API and the report compute (package web/host), on the same nights.
+func TestWelcomePanelsMatchTheAPI(t *testing.T) {
+	env := chdbtest.Start(t)
+	tr := populate(t, env.Conn)
+	ctx := context.Background()
+	cm, _ := testCommunities(t).Lookup("grafanatest")
+	series, err := host.New(env.Conn, stats.New(env.Conn)).SeriesOf(ctx, cm, tr.from, tr.to, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if series.Total.Newcomers == 0 || series.Total.Welcomed == 0 || series.Total.ReturnedWelcomed+series.Total.ReturnedUnwelcomed == 0 {
+		t.Fatalf("the simulated nights give nothing to compare: %+v", series.Total)
+	}
+	d := loadDashboards(t)["welcome.json"]
+	vars := map[string]string{"community": "grafanatest", "window_minutes": fmt.Sprint(cm.WelcomeWindow.Minutes())}
+	sqlOf := func(title string) string {
+		for _, p := range d.Panels {
+			if p.Title == title {
+				return expand(p.Targets[0].RawSQL, tr, vars)
+			}
+		}
+		t.Fatalf("no panel %q", title)
+		return ""
+	}
+	var got struct {
+		Newcomers          uint64   `ch:"newcomers"`
+		Welcomed           uint64   `ch:"welcomed"`
+		Share              *float64 `ch:"welcomed_share"`
+		Median             *float64 `ch:"median_minutes_to_welcome"`
+		ReturnedWelcomed   uint64   `ch:"returned_welcomed"`
+		ReturnedUnwelcomed uint64   `ch:"returned_unwelcomed"`
+		Ratio              *float64 `ch:"return_ratio"`
+	}
+	if err := env.Conn.QueryRow(ctx, sqlOf("Welcome summary")).ScanStruct(&got); err != nil {
+		t.Fatal(err)
+	}
+	w := series.Total
+	f := func(p *float64) string {
+		if p == nil {
+			return "null"
+		}
+		return fmt.Sprintf("%.2f", *p)
+	}
+	gotS := fmt.Sprintf("%d %d %s %s %d %d %s", got.Newcomers, got.Welcomed, f(got.Share), f(got.Median), got.ReturnedWelcomed, got.ReturnedUnwelcomed, f(got.Ratio))
+	wantS := fmt.Sprintf("%d %d %s %s %d %d %s", w.Newcomers, w.Welcomed, f(w.WelcomedShare), f(w.MedianMinutesToWelcome), w.ReturnedWelcomed, w.ReturnedUnwelcomed, f(w.ReturnRatio))
+	if gotS != wantS {
+		t.Errorf("Welcome summary panel: %s\nthe API's figures:    %s", gotS, wantS)
+	}
+	// Per session: newcomers and welcomed.
+	rows, err := env.Conn.Query(ctx, sqlOf("Newcomers and welcomed per session"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var perPanel, perAPI []string
+	for rows.Next() {
+		var at time.Time
+		var n, wl uint64
+		if err := rows.Scan(&at, &n, &wl); err != nil {
+			t.Fatal(err)
+		}
+		perPanel = append(perPanel, fmt.Sprintf("%s %d/%d", at.UTC().Format(time.RFC3339), wl, n))
+	}
+	rows.Close()
+	for _, p := range series.Sessions {
+		if p.Newcomers > 0 {
+			perAPI = append(perAPI, fmt.Sprintf("%s %d/%d", p.Session.Start.UTC().Format(time.RFC3339), p.Welcomed, p.Newcomers))
+		}
+	}
+	if fmt.Sprint(perPanel) != fmt.Sprint(perAPI) {
+		t.Errorf("per session: panel %v, API %v", perPanel, perAPI)
+	}
+	t.Logf("welcome over the simulated nights: %s (newcomers welcomed returned-welcomed returned-unwelcomed)", wantS)
 }
 
 func columnsOf(ts []struct {

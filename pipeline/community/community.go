@@ -40,6 +40,12 @@ type Community struct {
 	// SessionGap splits unscheduled activity into detected sessions: a silence at
 	// least this long ends a session.
 	SessionGap time.Duration `yaml:"session_gap"`
+	// WaitingAfter is how long a non-host post goes without a reply before the host
+	// view lists it as waiting; default DefaultWaitingAfter.
+	WaitingAfter time.Duration `yaml:"waiting_after"`
+	// WelcomeWindow is how soon a newcomer's first post must get a reply from someone
+	// else to count as welcomed; default DefaultWelcomeWindow.
+	WelcomeWindow time.Duration `yaml:"welcome_window"`
 	// Segments override the segment rules for this community: a segment of the same
 	// name replaces the base rules' (disabled: true drops it), a new one is added.
 	Segments []segments.Segment `yaml:"segments"`
@@ -84,6 +90,12 @@ func (c *Config) BaseSegmentRules() *segments.Rules {
 
 // DefaultSessionGap is used when a community does not set session_gap.
 const DefaultSessionGap = 30 * time.Minute
+
+// Defaults of the host view and the welcome analytics.
+const (
+	DefaultWaitingAfter  = 3 * time.Minute
+	DefaultWelcomeWindow = 10 * time.Minute
+)
 
 // Lookup returns the community with id.
 func (c *Config) Lookup(id string) (*Community, bool) {

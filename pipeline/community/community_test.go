@@ -31,6 +31,12 @@ func TestDefaultsAndExample(t *testing.T) {
 	if got := hcldr.SegmentRules().Assign("Healthcare leader and ICU RN"); len(got) != 2 || got[0].Segment != "nurse" || got[1].Segment != "leader" {
 		t.Errorf("example hcldr segments: %+v", got)
 	}
+	if hcldr.WaitingAfter != 2*time.Minute || hcldr.WelcomeWindow != 15*time.Minute {
+		t.Errorf("hcldr waiting_after %v, welcome_window %v; want the example's 2m and 15m", hcldr.WaitingAfter, hcldr.WelcomeWindow)
+	}
+	if d, _ := cfg.Lookup("hcldr"); d.WaitingAfter != DefaultWaitingAfter || d.WelcomeWindow != DefaultWelcomeWindow {
+		t.Errorf("defaults: waiting_after %v, welcome_window %v", d.WaitingAfter, d.WelcomeWindow)
+	}
 	if len(ex.Communities) < 4 {
 		t.Errorf("example has %d communities, want a few more than hcldr and hitsm", len(ex.Communities))
 	}
@@ -86,6 +92,11 @@ func TestParseErrorsNameFileLineAndField(t *testing.T) {
     hosts:
       myspace: [tom]
 `, []string{"bad.yaml:5:", "hosts.myspace"}},
+		{"negative waiting_after", `communities:
+  - id: hcldr
+    hashtags: [hcldr]
+    waiting_after: -3m
+`, []string{"bad.yaml:4:", "communities[0].waiting_after"}},
 		{"syntax", "communities: [\n", []string{"bad.yaml:"}},
 		{"person of one account", `people:
   - name: Ana

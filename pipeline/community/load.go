@@ -164,6 +164,18 @@ func (c *Config) check() error {
 		if cm.SessionGap < 0 {
 			return errAt(at+".session_gap", "must be positive")
 		}
+		for _, d := range []struct {
+			v    *time.Duration
+			def  time.Duration
+			name string
+		}{{&cm.WaitingAfter, DefaultWaitingAfter, "waiting_after"}, {&cm.WelcomeWindow, DefaultWelcomeWindow, "welcome_window"}} {
+			if *d.v == 0 {
+				*d.v = d.def
+			}
+			if *d.v < 0 || *d.v > 24*time.Hour {
+				return errAt(at+"."+d.name, "%v: use a length such as 3m, at most 24h", *d.v)
+			}
+		}
 		for j := range cm.Schedule {
 			if err := cm.Schedule[j].parse(fmt.Sprintf("%s.schedule[%d]", at, j)); err != nil {
 				return err

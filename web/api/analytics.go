@@ -12,6 +12,7 @@ import (
 
 	"github.com/chatnight/chatnight/pipeline/post"
 	"github.com/chatnight/chatnight/web/export"
+	"github.com/chatnight/chatnight/web/host"
 	"github.com/chatnight/chatnight/web/network"
 	"github.com/chatnight/chatnight/web/optout"
 	"github.com/chatnight/chatnight/web/redact"
@@ -25,6 +26,7 @@ func (a *API) EnableAnalytics(conn driver.Conn, o *optout.OptOuts) {
 	a.analyzer = stats.New(conn)
 	a.analyzer.UseConfig(a.communities)
 	a.conn = conn
+	a.host = host.New(conn, a.analyzer)
 	a.optouts = o
 }
 
@@ -180,7 +182,13 @@ func (a *API) handleSessionStats(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	writeJSON(w, st)
+	cm, _ := a.communities.Lookup(sess.Community)
+	wel, _, err := a.host.SessionWelcome(ctx, cm, analyticsSession(sess), red)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, SessionStats{SessionStats: st, Welcome: wel})
 }
 
 // handleCommunityStats answers GET /api/communities/{id}/stats?from=&to= (RFC 3339 or
@@ -190,30 +198,12 @@ func (a *API) handleCommunityStats(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	cm, ok := a.communities.Lookup(r.PathValue("id"))
+	cm, ok := a.pathCommunity(w, r)
 	if !ok {
-		writeError(w, http.StatusNotFound, "unknown community "+quote(r.PathValue("id")))
 		return
 	}
-	to := a.now().UTC().Add(time.Minute)
-	from := to.Add(-90 * 24 * time.Hour)
-	for _, p := range []struct {
-		name string
-		t    *time.Time
-	}{{"from", &from}, {"to", &to}} {
-		s := r.URL.Query().Get(p.name)
-		if s == "" {
-			continue
-		}
-		t, err := parseTime(s)
-		if err != nil {
-			writeError(w, http.StatusBadRequest, p.name+" must be an RFC 3339 time or a date (2006-01-02)")
-			return
-		}
-		*p.t = t
-	}
-	if !from.Before(to) {
-		writeError(w, http.StatusBadRequest, "from must be before to")
+	from, to, ok := a.period(w, r)
+	if !ok {
 		return
 	}
 	ctx, cancel := a.ctx(r)

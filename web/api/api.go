@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/chatnight/chatnight/pipeline/community"
+	"github.com/chatnight/chatnight/web/host"
 	"github.com/chatnight/chatnight/web/optout"
 	"github.com/chatnight/chatnight/web/stats"
 	"github.com/chatnight/chatnight/web/store"
@@ -27,6 +28,7 @@ type API struct {
 	log         *slog.Logger
 	analyzer    *stats.Analyzer // set by EnableAnalytics
 	conn        driver.Conn     // set by EnableAnalytics: reads copies of posts
+	host        *host.Reader    // set by EnableAnalytics
 	optouts     *optout.OptOuts // nil: nobody is hidden
 	// Timeout bounds each request's ClickHouse reads.
 	Timeout time.Duration
@@ -58,6 +60,9 @@ func (a *API) Register(mux *http.ServeMux) {
 		mux.HandleFunc("GET /api/sessions/{id}/stats", a.handleSessionStats)
 		mux.HandleFunc("GET /api/sessions/{id}/people", a.handleSessionPeople)
 		mux.HandleFunc("GET /api/sessions/{id}/transcript", a.handleTranscript)
+		mux.HandleFunc("GET /api/sessions/{id}/host", a.handleHost)
+		mux.HandleFunc("GET /api/communities/{id}/welcome", a.handleWelcome)
+		mux.HandleFunc("GET /api/communities/{id}/posts", a.handleCommunityPosts)
 	}
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such endpoint")

@@ -182,6 +182,8 @@ communities:
 		{"graph_gexf", func() string { return "/api/sessions/" + session() + "/graph?format=gexf" }},
 		{"participants", func() string { return "/api/sessions/" + session() + "/participants" }},
 		{"activity", func() string { return "/api/sessions/" + session() + "/activity" }},
+		{"host", func() string { return "/api/sessions/" + session() + "/host" }},
+		{"community_welcome_30d", func() string { return "/api/communities/bench/welcome?" + month() }},
 	}
 	b.ResetTimer()
 	for range b.N {

@@ -18,6 +18,9 @@ const (
 	TypeHello    = "hello"    // first message of a connection
 	TypeBackfill = "backfill" // posts of the session shown first, in chunks
 	TypeLive     = "live"     // the events of one LIVE-stream message
+	// TypeOptOuts says the opt-out list changed: a page drops what it shows and reads it
+	// again from the API, where it comes redacted. It names nobody.
+	TypeOptOuts = "optouts"
 )
 
 // Hello opens a connection. Seq is the resume point: every live message that follows

@@ -213,6 +213,25 @@ func (h *Hub) DisconnectAll(code int, text string) {
 	}
 }
 
+// NotifyOptOuts tells every connected viewer that the opt-out list changed (a message
+// of TypeOptOuts). A viewer whose send queue is full misses it: it is about to be
+// dropped as too slow, and reads everything afresh when it reconnects.
+func (h *Hub) NotifyOptOuts() {
+	pm, err := websocket.NewPreparedMessage(websocket.TextMessage, []byte(`{"type":"`+TypeOptOuts+`"}`))
+	if err != nil {
+		h.log.Warn("opt-out notice not sent", "err", err)
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for c := range h.clients {
+		select {
+		case c.send <- pm:
+		default:
+		}
+	}
+}
+
 // Clients returns how many viewers are connected.
 func (h *Hub) Clients() int {
 	h.mu.Lock()

@@ -222,6 +222,26 @@ func TestBackfillThenLive(t *testing.T) {
 	}
 }
 
+// An opt-out change reaches every open page, between live messages.
+func TestNotifyOptOuts(t *testing.T) {
+	th := startHub(t, Options{}, nil)
+	a := th.mustDial(t, "community="+testCommunity)
+	b := th.mustDial(t, "community=hitsm")
+	readOpening(t, a)
+	readOpening(t, b)
+	waitFor(t, "both viewers in their rooms", 5*time.Second, func() bool { return th.hub.Clients() == 2 })
+	th.hub.NotifyOptOuts()
+	for _, conn := range []*websocket.Conn{a, b} {
+		if m := read(t, conn); m.Type != TypeOptOuts {
+			t.Errorf("got %q, want %q", m.Type, TypeOptOuts)
+		}
+	}
+	seq := th.publish(t, testCommunity, postEvent("sim:after", 1))
+	if m := read(t, a); m.Type != TypeLive || m.Seq != seq {
+		t.Errorf("after the notice got %+v, want live %d", m, seq)
+	}
+}
+
 // A post committed and published while the backfill is read must arrive live: the
 // resume point is read before ClickHouse is queried.
 func TestPublishDuringBackfillArrivesLive(t *testing.T) {

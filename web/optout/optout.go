@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -29,7 +30,13 @@ type OptOuts struct {
 	TTL time.Duration
 	log *slog.Logger
 
+	// OnChange, when set (before Run), is called after a load that found the list
+	// different from the previous load's, so open pages can apply it.
+	OnChange func()
+
 	mu       sync.Mutex // serializes loads
+	seen     string     // the list of the last load, joined; guarded by mu
+	loaded   bool       // guarded by mu
 	cur      atomic.Pointer[redact.Redactor]
 	loadedAt atomic.Int64 // unix nanoseconds of the cached load
 }
@@ -126,6 +133,13 @@ func (o *OptOuts) Load(ctx context.Context) (*redact.Redactor, error) {
 	r := redact.NewRedactor(salt, ids, handles)
 	o.cur.Store(r)
 	o.loadedAt.Store(time.Now().UnixNano())
+	sort.Strings(ids)
+	list := strings.Join(ids, "\n")
+	changed := o.loaded && list != o.seen
+	o.seen, o.loaded = list, true
+	if changed && o.OnChange != nil {
+		o.OnChange()
+	}
 	return r, nil
 }
 

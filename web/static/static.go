@@ -4,7 +4,7 @@ package static
 
 import "embed"
 
-// FS holds index.html and the files under assets/.
+// FS holds index.html (the viewer), host.html (the host console) and the files under assets/.
 //
-//go:embed index.html assets
+//go:embed index.html host.html assets
 var FS embed.FS

@@ -284,7 +284,7 @@ type countsRow struct {
 // counts reads the counts of sessions (all of one community) and their authors, with
 // newcomers marked, as people (see people.go), and the mapping used; edges are the
 // sessions' edges, whose accounts the mapping covers too.
-func (a *Analyzer) counts(ctx context.Context, list []Session, edges []KindEdge, r *redact.Redactor) (map[string]Counts, map[string][]SessionAuthor, *people.Mapping, error) {
+func (a *Analyzer) counts(ctx context.Context, list []Session, edges []KindEdge) (map[string]Counts, map[string][]SessionAuthor, *people.Mapping, error) {
 	p := sessionParams(list)
 	var rows []countsRow
 	if err := a.conn.Select(a.ctx(ctx, p), &rows, querySessionCounts); err != nil {
@@ -345,9 +345,6 @@ func (a *Analyzer) counts(ctx context.Context, list []Session, edges []KindEdge,
 	for sid := range bySession {
 		sort.Slice(bySession[sid], func(i, j int) bool { return bySession[sid][i].AuthorID < bySession[sid][j].AuthorID })
 	}
-	if err := a.addSegments(ctx, list[0].Community, bySession, r); err != nil {
-		return nil, nil, nil, err
-	}
 	return out, bySession, m, nil
 }
 
@@ -389,8 +386,11 @@ func (a *Analyzer) SessionStats(ctx context.Context, sess Session, exclude []str
 	if err != nil {
 		return nil, fmt.Errorf("session %s: %w", sess.ID, err)
 	}
-	counts, authors, m, err := a.counts(ctx, list, edges, r)
+	counts, authors, m, err := a.counts(ctx, list, edges)
 	if err != nil {
+		return nil, fmt.Errorf("session %s: %w", sess.ID, err)
+	}
+	if err := a.addSegments(ctx, sess.Community, authors, r); err != nil {
 		return nil, fmt.Errorf("session %s: %w", sess.ID, err)
 	}
 	st := &SessionStats{Session: sess, Counts: counts[sess.ID], Participants: authors[sess.ID]}

@@ -309,7 +309,10 @@ type AccountPerson struct {
 // SessionPeople lists, per account of sess, the person and segments of those who are
 // linked or hold a segment. Hidden people are left out.
 func (a *Analyzer) SessionPeople(ctx context.Context, sess Session, r *redact.Redactor) ([]AccountPerson, error) {
-	_, authors, _, err := a.counts(ctx, []Session{sess}, nil, r)
+	_, authors, _, err := a.counts(ctx, []Session{sess}, nil)
+	if err == nil {
+		err = a.addSegments(ctx, sess.Community, authors, r)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("session %s: %w", sess.ID, err)
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"sort"
-	"strconv"
 	"time"
 
 	"github.com/chatnight/chatnight/web/network"
@@ -61,26 +60,17 @@ const RegularShare = 0.5
 func (a *Analyzer) CommunityStats(ctx context.Context, community string, from, to time.Time, r *redact.Redactor) (*CommunityStats, error) {
 	out := &CommunityStats{Community: community, From: from.UTC(), To: to.UTC(), Series: []SessionPoint{}, Regulars: []Regular{}, Segments: []SegmentCount{},
 		Network: network.Metrics{PerNode: []network.NodeMetrics{}}}
-	all, err := a.sessions(ctx, querySessionsFrom, params{"community": community, "from": chTime(from),
-		"limit": strconv.Itoa(MaxPeriodSessions + 4)})
+	att, err := a.Attendance(ctx, community, from, to)
 	if err != nil {
-		return nil, fmt.Errorf("read sessions of %s: %w", community, err)
+		return nil, err
 	}
-	n := 0
-	for n < len(all) && all[n].Start.Before(to) && n < MaxPeriodSessions {
-		n++
-	}
+	n := att.Period
 	if n == 0 {
 		return out, nil
 	}
 	// The sessions of the period and up to four after it, for retention.
-	known := all[:min(len(all), n+4)]
-	edges, err := a.accountEdges(ctx, known[:n])
-	if err != nil {
-		return nil, fmt.Errorf("community %s: %w", community, err)
-	}
-	counts, authors, m, err := a.counts(ctx, known, edges, r)
-	if err != nil {
+	known, counts, authors := att.Sessions, att.Counts, att.Authors
+	if err := a.addSegments(ctx, community, authors, r); err != nil {
 		return nil, fmt.Errorf("community %s: %w", community, err)
 	}
 	sets := make([]map[string]bool, len(known))
@@ -162,7 +152,11 @@ func (a *Analyzer) CommunityStats(ctx context.Context, community string, from, t
 		segmented = append(segmented, *pa)
 	}
 	out.Segments = segmentCounts(segmented, a.rules(community))
-	out.Network = NetworkMetrics(PersonEdges(edges, m), a.top(), r)
+	edges, err := a.Edges(ctx, period)
+	if err != nil {
+		return nil, fmt.Errorf("community %s: %w", community, err)
+	}
+	out.Network = NetworkMetrics(edges, a.top(), r)
 	return out, nil
 }
 

@@ -5,6 +5,8 @@ import {el, fmt, getJSON, throttle} from './util.js';
 import {Dataset} from './model.js';
 import {Feed} from './feed.js';
 import {Leaderboard, ActivityChart, Graph} from './panels.js';
+import {Parents} from './parents.js';
+import {refetch} from './refetch.js';
 import {PeopleBadges} from './people.js';
 
 const $ = (id) => document.getElementById(id);
@@ -27,7 +29,9 @@ const state = {
 
 // --- feed and panels ---
 
+const parents = new Parents();
 const feed = new Feed($('feed'), {
+  parentQuote: (p, data) => parents.quote(p, data),
   sessionLabel,
   onUnseen: (n) => {
     const b = $('unseen');
@@ -169,6 +173,7 @@ async function chooseCommunity(id, opts = {}) {
   if (!c) return;
   const changed = state.community?.id !== c.id;
   state.community = c;
+  parents.setCommunity(c.id);
   $('community').value = c.id;
   document.title = `${c.name} · chatnight`;
   if (changed) {
@@ -327,8 +332,16 @@ const live = {
         const added = this.addPosts(posts);
         if (added.some((p) => !state.sessionMeta.has(p.session_id))) refreshLiveSessions();
         if (added.length) refreshLiveNewcomers();
+        // update: a post shown before, placed anew (a reply moved to its late parent's thread).
+        for (const e of msg.events || []) {
+          const p = e.type === 'update' && e.post ? state.live.update(e.post) : null;
+          if (p && state.mode === 'live') feed.replace(p);
+        }
         break;
       }
+      case 'optouts':
+        applyOptOuts().catch(showError);
+        break;
     }
   },
 
@@ -336,6 +349,7 @@ const live = {
     const added = [];
     for (const p of posts) if (state.live.add(p)) added.push(state.live.posts.get(p.id));
     if (!added.length) return added;
+    parents.arrived(added);
     if (state.mode === 'live') {
       feed.added(added);
       refreshPanels();
@@ -359,6 +373,15 @@ const live = {
     this.timer = setTimeout(() => this.connect(this.community), delay);
   },
 };
+
+// applyOptOuts reads what the page shows again, redacted, once the opt-out list changed.
+async function applyOptOuts() {
+  state.live = await refetch(state.live);
+  if (state.archive) state.archive = await refetch(state.archive);
+  if (state.mode === 'replay') return;
+  feed.show(shown());
+  refreshPanels();
+}
 
 const refreshLiveSessions = throttle(() => {
   Promise.all([loadCommunities(), loadSessions()]).then(renderStatus).catch(() => {});

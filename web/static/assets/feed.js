@@ -9,7 +9,8 @@ const SOURCES = {x: 'X', mastodon: 'Mastodon', bluesky: 'Bluesky', import: 'Arch
 export class Feed {
   /**
    * @param {HTMLElement} root scrollable container
-   * @param {object} hooks sessionLabel(sid) -> string, onUnseen(n), onPerson(id)
+   * @param {object} hooks sessionLabel(sid) -> string, onUnseen(n), onPerson(id), permalink(p),
+   *   parentQuote(p, data) -> element quoting the post p replies to (optional)
    */
   constructor(root, hooks) {
     this.root = root;
@@ -189,23 +190,52 @@ export class Feed {
 
   replies(parent) {
     let list = parent.querySelector(':scope > .replies');
-    if (list) {
-      const toggle = parent.querySelector(':scope > article .thread-toggle');
-      toggle.textContent = fmt.count(list.children.length + 1, 'reply', 'replies');
-      return list;
+    if (!list) {
+      list = el('ol', {class: 'posts replies', id: 'thread-' + Math.random().toString(36).slice(2)});
+      parent.append(list);
     }
-    const id = 'thread-' + Math.random().toString(36).slice(2);
-    list = el('ol', {class: 'posts replies', id});
-    const toggle = el('button', {type: 'button', class: 'thread-toggle', 'aria-expanded': 'true', 'aria-controls': id},
-      '1 reply');
-    toggle.addEventListener('click', () => {
-      const open = toggle.getAttribute('aria-expanded') !== 'true';
-      toggle.setAttribute('aria-expanded', String(open));
-      list.hidden = !open;
-    });
-    parent.querySelector(':scope > article > footer').append(toggle);
-    parent.append(list);
+    this.threadToggle(parent, list, list.children.length + 1);
     return list;
+  }
+
+  /** threadToggle labels (adding it when missing) the button that folds list, n replies. */
+  threadToggle(parent, list, n) {
+    let toggle = parent.querySelector(':scope > article .thread-toggle');
+    if (!toggle) {
+      toggle = el('button', {type: 'button', class: 'thread-toggle', 'aria-expanded': String(!list.hidden), 'aria-controls': list.id});
+      toggle.addEventListener('click', () => {
+        const open = toggle.getAttribute('aria-expanded') !== 'true';
+        toggle.setAttribute('aria-expanded', String(open));
+        list.hidden = !open;
+      });
+      parent.querySelector(':scope > article > footer').append(toggle);
+    }
+    toggle.textContent = fmt.count(n, 'reply', 'replies');
+  }
+
+  /**
+   * replace shows p (the dataset's new version of a post shown before) in its new
+   * place, keeping the replies under it; a post not shown yet is inserted.
+   */
+  replace(p) {
+    const li = this.items.get(p.id);
+    if (!li) return this.insert(p);
+    const fresh = this.postElement(p);
+    li.replaceChild(fresh.querySelector(':scope > article'), li.querySelector(':scope > article'));
+    li.className = fresh.className;
+    li._p = p;
+    const list = li.querySelector(':scope > .replies');
+    if (list) this.threadToggle(li, list, list.children.length);
+    const from = li.parentElement;
+    li.remove();
+    if (from?.classList.contains('replies') && !from.children.length) {
+      from.parentElement?.querySelector(':scope > article .thread-toggle')?.remove();
+      from.remove();
+    }
+    if (this.view === 'qa') this.placeQA(p, li);
+    else insertSorted(this.group(p.session_id).list, li, this.order);
+    this.applyFilter(li);
+    return li;
   }
 
   // --- filtering ---
@@ -269,6 +299,7 @@ export class Feed {
         el('time', {datetime: p.created_at}, fmt.time(when))));
     const body = el('p', {class: 'text'});
     body.append(linkify(p.text, p));
+    const parent = p.reply_to_id && this.hooks.parentQuote ? this.hooks.parentQuote(p, this.data) : null;
     const foot = el('footer', {class: 'post-foot'});
     if (p.kind === 'repost') foot.append(el('span', {class: 'context'}, icon('repost'), ' repost'));
     if (p.reply_to_id) {
@@ -283,7 +314,7 @@ export class Feed {
       foot.append(el('a', {class: 'orig', href: orig, target: '_blank', rel: 'noopener noreferrer'},
         'Original', el('span', {class: 'sr-only'}, ` post by @${p.author_handle} on ${source}`), ' ', icon('external')));
     }
-    const article = el('article', {tabindex: '-1', 'aria-label': `@${p.author_handle}, ${fmt.time(when)}`}, head, body, foot);
+    const article = el('article', {tabindex: '-1', 'aria-label': `@${p.author_handle}, ${fmt.time(when)}`}, head, parent, body, foot);
     li.append(article);
     return li;
   }

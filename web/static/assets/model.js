@@ -62,6 +62,26 @@ export class Dataset {
     return true;
   }
 
+  /**
+   * update replaces a post shown before by its new placement (a live `update` event: a
+   * reply moved to its late parent's thread); a post not known yet is added. It returns
+   * the stored post.
+   */
+  update(raw) {
+    if (!raw || !raw.id) return null;
+    const old = this.posts.get(raw.id);
+    if (!old) {
+      this.add(raw);
+      return this.posts.get(raw.id);
+    }
+    const p = normalize(raw);
+    if (!p.marks.length) p.marks = old.marks;
+    if (!p.session_id) p.session_id = old.session_id;
+    this.posts.set(p.id, p);
+    this.version++;
+    return p;
+  }
+
   person(id, handle, name) {
     let a = this.people.get(id);
     if (!a) this.people.set(id, a = {id, handle: handle || handleOf(id), name: name || '', posts: 0, replies: 0, mentions: 0, host: false});
