@@ -30,6 +30,34 @@ func (a *API) EnableAnalytics(conn driver.Conn, o *optout.OptOuts) {
 	a.optouts = o
 }
 
+// sessionRead is what a handler reading one session's analytics needs.
+type sessionRead struct {
+	ctx  context.Context
+	an   *stats.Analyzer
+	sess store.Session
+	red  *redact.Redactor
+}
+
+// readSession reads ?people=, the session of the path and the opt-out list, answering
+// any error itself (ok false); done releases the request's context.
+func (a *API) readSession(w http.ResponseWriter, r *http.Request) (q sessionRead, done func(), ok bool) {
+	if q.an, ok = a.analyzerFor(w, r); !ok {
+		return q, nil, false
+	}
+	q.ctx, done = a.ctx(r)
+	if q.sess, ok = a.session(w, r, q.ctx); !ok {
+		done()
+		return q, nil, false
+	}
+	var err error
+	if q.red, err = a.redactor(q.ctx); err != nil {
+		a.fail(w, r, err)
+		done()
+		return q, nil, false
+	}
+	return q, done, true
+}
+
 // analyzerFor is the analyzer of a request: it counts people, or accounts with
 // ?people=accounts. ok is false (and a 400 answered) for any other value.
 func (a *API) analyzerFor(w http.ResponseWriter, r *http.Request) (*stats.Analyzer, bool) {
@@ -162,21 +190,12 @@ func (a *API) ownTags(communityID string) []string {
 
 // handleSessionStats answers GET /api/sessions/{id}/stats.
 func (a *API) handleSessionStats(w http.ResponseWriter, r *http.Request) {
-	an, ok := a.analyzerFor(w, r)
+	q, done, ok := a.readSession(w, r)
 	if !ok {
 		return
 	}
-	ctx, cancel := a.ctx(r)
-	defer cancel()
-	sess, ok := a.session(w, r, ctx)
-	if !ok {
-		return
-	}
-	red, err := a.redactor(ctx)
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
+	defer done()
+	ctx, an, sess, red := q.ctx, q.an, q.sess, q.red
 	st, err := an.SessionStats(ctx, analyticsSession(sess), a.ownTags(sess.Community), red)
 	if err != nil {
 		a.fail(w, r, err)
@@ -271,22 +290,12 @@ func (a *API) handleTranscript(w http.ResponseWriter, r *http.Request) {
 // handleSessionPeople answers GET /api/sessions/{id}/people: the session's participants
 // who are linked people or hold segments, by account, for the viewer's badges.
 func (a *API) handleSessionPeople(w http.ResponseWriter, r *http.Request) {
-	an, ok := a.analyzerFor(w, r)
+	q, done, ok := a.readSession(w, r)
 	if !ok {
 		return
 	}
-	ctx, cancel := a.ctx(r)
-	defer cancel()
-	sess, ok := a.session(w, r, ctx)
-	if !ok {
-		return
-	}
-	red, err := a.redactor(ctx)
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	list, err := an.SessionPeople(ctx, analyticsSession(sess), red)
+	defer done()
+	list, err := q.an.SessionPeople(q.ctx, analyticsSession(q.sess), q.red)
 	if err != nil {
 		a.fail(w, r, err)
 		return

@@ -20,27 +20,18 @@ func (a *API) handleGraph(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	an, ok := a.analyzerFor(w, r)
+	q, done, ok := a.readSession(w, r)
 	if !ok {
 		return
 	}
-	ctx, cancel := a.ctx(r)
-	defer cancel()
-	sess, ok := a.session(w, r, ctx)
-	if !ok {
-		return
-	}
+	defer done()
+	ctx, sess, red := q.ctx, q.sess, q.red
 	g, err := a.store.Graph(ctx, sess)
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	if g, err = peopleGraph(ctx, an, g); err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	red, err := a.redactor(ctx)
-	if err != nil {
+	if g, err = peopleGraph(ctx, q.an, g); err != nil {
 		a.fail(w, r, err)
 		return
 	}
