@@ -22,6 +22,7 @@ import (
 	"github.com/chatnight/chatnight/ingest/simulator"
 	"github.com/chatnight/chatnight/pipeline/bus"
 	"github.com/chatnight/chatnight/pipeline/community"
+	"github.com/chatnight/chatnight/pipeline/copies"
 	"github.com/chatnight/chatnight/pipeline/derive"
 	"github.com/chatnight/chatnight/pipeline/post"
 	"github.com/chatnight/chatnight/pipeline/processor"
@@ -324,7 +325,7 @@ func benchE2E(ctx context.Context, st *stack, cfg *community.Config, src *nightS
 	procErr := make(chan error, bo.processors)
 	for i := 0; i < bo.processors; i++ {
 		p := processor.New(processor.Config{BatchPosts: o.BatchPosts, BatchWait: o.BatchWait, OnCommit: onCommit}, st.js,
-			derive.New(cfg, threads.NewClickHouse(st.ch), time.Now), storage.NewWriter(st.ch), processor.NewMetrics(nil), st.log.With("tier", "process", "n", i))
+			derive.New(cfg, threads.NewClickHouse(st.ch), time.Now).WithCrossPosts(copies.NewClickHouse(st.ch, cfg.People)), storage.NewWriter(st.ch), processor.NewMetrics(nil), st.log.With("tier", "process", "n", i))
 		procs.Add(1)
 		go func() {
 			defer procs.Done()

@@ -13,6 +13,7 @@ import (
 	"github.com/chatnight/chatnight/ingest"
 	"github.com/chatnight/chatnight/ingest/simulator"
 	"github.com/chatnight/chatnight/pipeline/community"
+	"github.com/chatnight/chatnight/pipeline/copies"
 	"github.com/chatnight/chatnight/pipeline/derive"
 	"github.com/chatnight/chatnight/pipeline/processor"
 	"github.com/chatnight/chatnight/pipeline/sessions"
@@ -93,7 +94,7 @@ func runTiers(ctx context.Context, o *Options, stdout, stderr io.Writer, t tiers
 		m := processor.NewMetrics(st.reg)
 		w := storage.NewWriter(st.ch)
 		p := processor.New(processor.Config{BatchPosts: o.BatchPosts, BatchWait: o.BatchWait}, st.js,
-			derive.New(cfg, threads.NewClickHouse(st.ch), time.Now), w, m, log.With("tier", "process"))
+			derive.New(cfg, threads.NewClickHouse(st.ch), time.Now).WithCrossPosts(copies.NewClickHouse(st.ch, cfg.People)), w, m, log.With("tier", "process"))
 		g.Go(func() error { return p.Run(ctx) })
 	}
 	if t.serve {

@@ -38,12 +38,22 @@ const chunk = 5000
 // maxHops links away), with the declared people, and resolves them. It is the one
 // mapping account -> person the read path applies.
 func Load(ctx context.Context, conn driver.Conn, accounts []string, declared []Declared) (*Mapping, error) {
-	var claims []Claim
+	return LoadWith(ctx, conn, accounts, declared, nil)
+}
+
+// LoadWith is Load with claims not stored yet (a batch being derived) added.
+func LoadWith(ctx context.Context, conn driver.Conn, accounts []string, declared []Declared, extra []Claim) (*Mapping, error) {
+	claims := append([]Claim(nil), extra...)
 	seenAccount := map[string]bool{}
 	seenKey := map[string]bool{}
 	for _, d := range declared {
 		for _, k := range d.Keys() {
 			seenKey[k] = false // declared keys are looked up in the first round
+		}
+	}
+	for _, c := range extra {
+		if c.Key != IDKey(c.AccountID) {
+			seenKey[c.Key] = false // so are the keys of claims not stored yet
 		}
 	}
 	next := append([]string(nil), accounts...)

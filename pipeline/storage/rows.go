@@ -102,6 +102,15 @@ type CopyRow struct {
 	Version   uint64    `ch:"version"`
 }
 
+// TextRow is a row of chatnight.post_texts: a stored post by the hash of its text.
+type TextRow struct {
+	Community string    `ch:"community"`
+	TextHash  uint64    `ch:"text_hash"`
+	CreatedAt time.Time `ch:"created_at"`
+	ID        string    `ch:"id"`
+	AuthorID  string    `ch:"author_id"`
+}
+
 // Batch is everything one processor batch writes.
 type Batch struct {
 	Sessions []SessionRow
@@ -111,9 +120,10 @@ type Batch struct {
 	Segments []SegmentRow
 	Claims   []ClaimRow
 	Copies   []CopyRow
+	Texts    []TextRow
 }
 
 // Len is the number of rows in the batch.
 func (b *Batch) Len() int {
-	return len(b.Sessions) + len(b.Posts) + len(b.QAMarks) + len(b.Edges) + len(b.Segments) + len(b.Claims) + len(b.Copies)
+	return len(b.Sessions) + len(b.Posts) + len(b.QAMarks) + len(b.Edges) + len(b.Segments) + len(b.Claims) + len(b.Copies) + len(b.Texts)
 }

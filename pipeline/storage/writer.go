@@ -19,6 +19,7 @@ const (
 	insertSegments = "INSERT INTO chatnight.account_segments"
 	insertClaims   = "INSERT INTO chatnight.account_claims"
 	insertCopies   = "INSERT INTO chatnight.post_copies"
+	insertTexts    = "INSERT INTO chatnight.post_texts"
 )
 
 // insertSettings apply to every insert: the materialized views on posts run side by
@@ -61,6 +62,9 @@ func (w *Writer) Write(ctx context.Context, b *Batch) error {
 		return err
 	}
 	if err := insertRows(ctx, w, insertCopies, "post_copies", b.Copies); err != nil {
+		return err
+	}
+	if err := insertRows(ctx, w, insertTexts, "post_texts", b.Texts); err != nil {
 		return err
 	}
 	if err := insertRows(ctx, w, insertQAMarks, "qa_marks", b.QAMarks); err != nil {
