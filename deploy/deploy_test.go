@@ -1,5 +1,4 @@
-// Package deploy holds the compose and Kubernetes files; this test checks them
-// statically, since neither Docker nor a cluster runs here: they parse, name pinned
+// These tests check the compose and Kubernetes files statically, since neither Docker nor a cluster runs here: they parse, name pinned
 // images, and call the chatnight binary only with subcommands, flags, environment
 // variables and ports it has.
 package deploy

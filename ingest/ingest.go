@@ -1,7 +1,3 @@
-// Package ingest holds what every source shares: the Source contract, the Emitter that
-// publishes canonical posts and parks bad records, resumable cursors in NATS KV, and
-// backoff. Each network lives in its own package (ingest/xapi, ingest/mastodon,
-// ingest/bluesky); archive files are read by ingest/archive.
 package ingest
 
 import (
@@ -9,10 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
-	"time"
+	"net/http"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/chatnight/chatnight/pipeline/bus"
@@ -21,11 +15,19 @@ import (
 )
 
 // Source pulls posts from one network until ctx is done. Run handles reconnects and
-// retries itself (with Backoff) and returns nil on a clean stop; a returned error is
+// retries itself (with pipeline/backoff) and returns nil on a clean stop; a returned error is
 // fatal for that source, such as a missing credential, and says what to fix.
 type Source interface {
 	Name() string
 	Run(ctx context.Context, em *Emitter) error
+}
+
+// Deps are what the sources of one network share.
+type Deps struct {
+	Cursors    *Cursors
+	Metrics    *Metrics
+	Log        *slog.Logger
+	HTTPClient *http.Client
 }
 
 // Emitter publishes the posts a source produces and parks what it cannot parse.
@@ -36,8 +38,9 @@ type Emitter struct {
 	log     *slog.Logger
 }
 
-// NewEmitter publishes through js.
+// NewEmitter publishes through js and counts in metrics (nil: unregistered ones).
 func NewEmitter(js jetstream.JetStream, metrics *Metrics, log *slog.Logger) *Emitter {
+	metrics, log = Defaults(metrics, log)
 	return &Emitter{pub: bus.NewPublisher(js), js: js, metrics: metrics, log: log}
 }
 
@@ -99,11 +102,7 @@ func (e *Emitter) Batch(ctx context.Context, community string, src post.Source, 
 func (e *Emitter) Invalid(ctx context.Context, source, origin string, raw []byte, cause error) {
 	e.metrics.Invalid.WithLabelValues(source).Inc()
 	e.log.Warn("invalid record parked", "source", source, "origin", origin, "bytes", len(raw), "err", cause)
-	msg := nats.NewMsg(bus.DeadLetterSubject("ingest." + source))
-	msg.Data = raw
-	msg.Header.Set(bus.HeaderError, cause.Error())
-	msg.Header.Set(bus.HeaderOrigin, origin)
-	if err := e.pub.PublishMsg(ctx, msg); err != nil {
+	if err := e.pub.DeadLetter(ctx, "ingest."+source, origin, raw, cause); err != nil {
 		e.log.Error("dead letter not stored", "source", source, "origin", origin, "err", err)
 	}
 }
@@ -145,46 +144,4 @@ func (c *Cursors) Put(ctx context.Context, key, value string) error {
 		return fmt.Errorf("save cursor %s: %w", key, err)
 	}
 	return nil
-}
-
-// Backoff grows the wait between retries exponentially with full jitter, so that many
-// ingestors failing together do not retry in lock step.
-type Backoff struct {
-	Min, Max time.Duration
-	attempt  int
-}
-
-// Next returns how long to wait before the next retry.
-func (b *Backoff) Next() time.Duration {
-	lo, hi := b.Min, b.Max
-	if lo <= 0 {
-		lo = 500 * time.Millisecond
-	}
-	if hi <= 0 {
-		hi = 2 * time.Minute
-	}
-	d := lo << min(b.attempt, 30)
-	if d <= 0 || d > hi {
-		d = hi
-	}
-	b.attempt++
-	return d/2 + rand.N(d/2+1)
-}
-
-// Reset starts over after a success.
-func (b *Backoff) Reset() { b.attempt = 0 }
-
-// Wait sleeps for Next() or until ctx is done.
-func (b *Backoff) Wait(ctx context.Context) error { return Sleep(ctx, b.Next()) }
-
-// Sleep waits for d or until ctx is done.
-func Sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }

@@ -34,7 +34,7 @@ func deriveAndWrite(t testing.TB, cfg *community.Config, posts []*post.Post) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := storage.NewWriter(ch).Write(ctx, b); err != nil {
+	if err := storage.NewWriter(ch, nil).Write(ctx, b); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"go.uber.org/goleak"
 
 	"github.com/chatnight/chatnight/pipeline/bus/bustest"
 	"github.com/chatnight/chatnight/pipeline/community"
@@ -24,7 +25,18 @@ import (
 // process. Tests keep apart by using community ids of their own.
 var ch driver.Conn
 
-func TestMain(m *testing.M) { os.Exit(runTests(m)) }
+// TestMain runs the tests against the shared engine, stops it, then fails the package
+// when a server, hub or client goroutine a test started is still running.
+func TestMain(m *testing.M) {
+	code := runTests(m)
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintln(os.Stderr, "FAIL: goroutines left after the tests:", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
 
 func runTests(m *testing.M) int {
 	// No skipping: without the library these tests fail, saying how to get it.

@@ -135,7 +135,7 @@ func (c *chat) write(t testing.TB) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := storage.NewWriter(ch).Write(ctx, &c.batch); err != nil {
+	if err := storage.NewWriter(ch, nil).Write(ctx, &c.batch); err != nil {
 		t.Fatalf("seed: %v", err)
 	}
 	c.batch = storage.Batch{}

@@ -1,16 +1,3 @@
-// Package web serves chatnight's page, its JSON API and the live websocket.
-//
-//	GET /                          the page (embedded assets, no build step)
-//	GET /host?community=ID[&session=ID]   the host console (questions, waiting posts, first-timers)
-//	GET /assets/...                its CSS and JavaScript modules
-//	GET /healthz                   the process is up
-//	GET /readyz                    NATS connected and ClickHouse answering (503 naming what is down)
-//	GET /metrics                   Prometheus metrics of Deps.Gatherer
-//	GET /api/...                   JSON read from ClickHouse (see package api)
-//	GET /ws?community=ID[&session=ID][&since=SEQ]   live posts (see package hub)
-//
-// Every response carries security headers; the Content-Security-Policy allows no
-// inline script or style.
 package web
 
 import (

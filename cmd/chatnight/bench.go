@@ -26,7 +26,6 @@ import (
 	"github.com/chatnight/chatnight/pipeline/derive"
 	"github.com/chatnight/chatnight/pipeline/post"
 	"github.com/chatnight/chatnight/pipeline/processor"
-	"github.com/chatnight/chatnight/pipeline/storage"
 	"github.com/chatnight/chatnight/pipeline/threads"
 )
 
@@ -278,7 +277,10 @@ func benchRawNATS(ctx context.Context, js jetstream.JetStream, src *nightStream,
 func benchRawClickHouse(ctx context.Context, st *stack, cfg *community.Config, src *nightStream, batchPosts int, d time.Duration) (float64, float64, error) {
 	mem := threads.NewMemory()
 	dv := derive.New(cfg, mem, time.Now)
-	w := storage.NewWriter(st.ch)
+	w, err := st.newWriter()
+	if err != nil {
+		return 0, 0, err
+	}
 	var took time.Duration
 	var posts, rows int
 	for took < d {
@@ -324,8 +326,13 @@ func benchE2E(ctx context.Context, st *stack, cfg *community.Config, src *nightS
 	var procs sync.WaitGroup
 	procErr := make(chan error, bo.processors)
 	for i := 0; i < bo.processors; i++ {
+		w, err := st.newWriter()
+		if err != nil {
+			return 0, 0, err
+		}
+		m, _ := processor.NewMetrics(nil) // unregistered (one per processor): cannot fail
 		p := processor.New(processor.Config{BatchPosts: o.BatchPosts, BatchWait: o.BatchWait, OnCommit: onCommit}, st.js,
-			derive.New(cfg, threads.NewClickHouse(st.ch), time.Now).WithCrossPosts(copies.NewClickHouse(st.ch, cfg.People)), storage.NewWriter(st.ch), processor.NewMetrics(nil), st.log.With("tier", "process", "n", i))
+			derive.New(cfg, threads.NewClickHouse(st.ch), time.Now).WithCrossPosts(copies.NewClickHouse(st.ch, cfg.People)), w, m, st.log.With("tier", "process", "n", i))
 		procs.Add(1)
 		go func() {
 			defer procs.Done()
@@ -358,7 +365,7 @@ func benchE2E(ctx context.Context, st *stack, cfg *community.Config, src *nightS
 				if err := pub.PublishMsg(gctx, m); err != nil {
 					return err
 				}
-				published += int64(postsIn(m))
+				published += int64(bus.PostsIn(m.Header))
 			}
 			_ = n
 		}
@@ -386,14 +393,6 @@ func benchE2E(ctx context.Context, st *stack, cfg *community.Config, src *nightS
 	mu.Lock()
 	defer mu.Unlock()
 	return float64(committed.Load()) / elapsed.Seconds(), percentile(latencies, 0.99), nil
-}
-
-func postsIn(m *nats.Msg) int {
-	n, err := strconv.Atoi(m.Header.Get(bus.HeaderBatchPosts))
-	if err != nil || n <= 0 {
-		return 1
-	}
-	return n
 }
 
 func percentile(ds []time.Duration, q float64) float64 {

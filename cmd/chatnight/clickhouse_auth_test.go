@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/chatnight/chatnight/pipeline/bus/bustest"
 )
 
 // chHTTP sends one statement to a ClickHouse HTTP endpoint as user (no user when
@@ -98,9 +100,9 @@ func TestEmbeddedClickHouseUsers(t *testing.T) {
 // fails the start and says how to fix it.
 func TestEmbeddedClickHouseRefusesOpenAddress(t *testing.T) {
 	dir := t.TempDir()
-	free := func() string { return fmt.Sprintf("127.0.0.1:%d", freePort(t)) }
+	free := func() string { return fmt.Sprintf("127.0.0.1:%d", bustest.FreePort(t)) }
 	out, code := runChild(t, nil, "run", "--data-dir", dir, "--http-addr", free(), "--nats-listen", free(),
-		"--clickhouse-http-addr", fmt.Sprintf("0.0.0.0:%d", freePort(t)))
+		"--clickhouse-http-addr", fmt.Sprintf("0.0.0.0:%d", bustest.FreePort(t)))
 	if code != 1 || !strings.Contains(out, "not a loopback address") || !strings.Contains(out, "--clickhouse-http-addr") {
 		t.Errorf("exit %d, want 1 and a message about the password:\n%s", code, out)
 	}

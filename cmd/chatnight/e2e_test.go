@@ -4,19 +4,18 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
+	"github.com/chatnight/chatnight/ingest/ingesttest"
+	"github.com/chatnight/chatnight/pipeline/bus/bustest"
 	"github.com/chatnight/chatnight/pipeline/storage"
 )
 
@@ -36,17 +35,6 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// freePort returns a loopback port nobody listens on right now.
-func freePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 // node is one chatnight child process with its own ports and data dir.
 type node struct {
 	t        testing.TB
@@ -55,7 +43,7 @@ type node struct {
 	natsAddr string
 	chAddr   string
 	cmd      *exec.Cmd
-	out      *syncBuffer
+	out      *ingesttest.SyncBuffer
 	done     chan error
 }
 
@@ -63,9 +51,9 @@ func newNode(t testing.TB, dataDir string) *node {
 	return &node{
 		t:        t,
 		dataDir:  dataDir,
-		httpAddr: fmt.Sprintf("127.0.0.1:%d", freePort(t)),
-		natsAddr: fmt.Sprintf("127.0.0.1:%d", freePort(t)),
-		chAddr:   fmt.Sprintf("127.0.0.1:%d", freePort(t)),
+		httpAddr: fmt.Sprintf("127.0.0.1:%d", bustest.FreePort(t)),
+		natsAddr: fmt.Sprintf("127.0.0.1:%d", bustest.FreePort(t)),
+		chAddr:   fmt.Sprintf("127.0.0.1:%d", bustest.FreePort(t)),
 	}
 }
 
@@ -86,7 +74,7 @@ func (n *node) startArgs(args []string) {
 	t.Helper()
 	n.cmd = exec.Command(os.Args[0], args...)
 	n.cmd.Env = append(os.Environ(), envTestMain+"=1")
-	n.out = &syncBuffer{}
+	n.out = &ingesttest.SyncBuffer{}
 	n.cmd.Stdout, n.cmd.Stderr = n.out, n.out
 	if err := n.cmd.Start(); err != nil {
 		t.Fatalf("start chatnight: %v", err)
@@ -177,22 +165,3 @@ func waitFor(t testing.TB, timeout time.Duration, what string, fn func() error) 
 	}
 	t.Fatalf("timed out after %v waiting for %s: %v", timeout, what, err)
 }
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-var _ io.Writer = (*syncBuffer)(nil)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/chatnight/chatnight/ingest/simulator"
 	"github.com/chatnight/chatnight/pipeline/bus"
+	"github.com/chatnight/chatnight/pipeline/bus/bustest"
 	"github.com/chatnight/chatnight/pipeline/community"
 	"github.com/chatnight/chatnight/pipeline/derive"
 	"github.com/chatnight/chatnight/pipeline/post"
@@ -115,7 +116,7 @@ func drained(t *testing.T, natsURL string, timeout time.Duration) {
 // processorArgs runs a processor against the store node n serves.
 func processorArgs(n *node, dsn string) []string {
 	return []string{"process", "--nats-url", n.natsURL(), "--clickhouse-dsn", dsn,
-		"--http-addr", fmt.Sprintf("127.0.0.1:%d", freePort(n.t)), "--batch-posts", "2000", "--batch-wait", "50ms"}
+		"--http-addr", fmt.Sprintf("127.0.0.1:%d", bustest.FreePort(n.t)), "--batch-posts", "2000", "--batch-wait", "50ms"}
 }
 
 // startChild runs a chatnight subcommand that is not `run` and waits for its ops
@@ -191,7 +192,7 @@ type proxy struct {
 }
 
 func newProxy(t *testing.T, backend string) *proxy {
-	p := &proxy{t: t, addr: fmt.Sprintf("127.0.0.1:%d", freePort(t)), backend: backend, conns: map[net.Conn]bool{}}
+	p := &proxy{t: t, addr: fmt.Sprintf("127.0.0.1:%d", bustest.FreePort(t)), backend: backend, conns: map[net.Conn]bool{}}
 	p.up()
 	t.Cleanup(p.down)
 	return p

@@ -120,6 +120,20 @@ func (o *Options) logger(stderr io.Writer) (*slog.Logger, error) {
 
 // community returns the configured community with id, for the subcommands that work
 // on one.
+// loggerFor is how a subcommand about one community starts: its logger, and the
+// community with that id.
+func (o *Options) loggerFor(stderr io.Writer, id string) (*slog.Logger, *community.Community, error) {
+	log, err := o.logger(stderr)
+	if err != nil {
+		return nil, nil, err
+	}
+	cm, err := o.community(id)
+	if err != nil {
+		return nil, nil, err
+	}
+	return log, cm, nil
+}
+
 func (o *Options) community(id string) (*community.Community, error) {
 	cfg, err := o.communities()
 	if err != nil {

@@ -199,6 +199,23 @@ func republishSingly(t *testing.T, n *node, posts []*post.Post) {
 	}
 }
 
+// wantStored is the row a post should be stored as, from source in session; IsHost is
+// left for the caller.
+func wantStored(w *post.Post, source, session string) storedPost {
+	exp := storedPost{
+		ID: w.ID, Source: source, Kind: string(w.Kind), AuthorID: w.Author.ID, AuthorHandle: w.Author.Handle,
+		AuthorName: w.Author.Name, AuthorFollowers: w.Author.Followers, CreatedAt: w.CreatedAt, Text: w.Text, Lang: w.Lang,
+		URL: w.URL, ReplyToID: w.ReplyToID, ReplyToAuthorID: w.ReplyToAuthorID, QuoteOfID: w.QuoteOfID,
+		RepostOfID: w.RepostOfID, RepostOfAuthorID: w.RepostOfAuthorID, Hashtags: orEmpty(w.Hashtags), URLs: orEmpty(w.URLs),
+		SessionID: session,
+	}
+	for _, m := range w.Mentions {
+		exp.MentionIDs = append(exp.MentionIDs, m.ID)
+	}
+	exp.MentionIDs = orEmpty(exp.MentionIDs)
+	return exp
+}
+
 // storedPost is what the test reads back of a posts row.
 type storedPost struct {
 	ID               string    `ch:"id"`
@@ -257,17 +274,9 @@ func checkStoredNight(t *testing.T, conn driver.Conn, want []*post.Post) {
 		if !ok {
 			t.Fatalf("post %s missing", w.ID)
 		}
-		exp := storedPost{
-			ID: w.ID, Source: string(w.Source), Kind: string(w.Kind), AuthorID: w.Author.ID, AuthorHandle: w.Author.Handle,
-			AuthorName: w.Author.Name, AuthorFollowers: w.Author.Followers, CreatedAt: w.CreatedAt, Text: w.Text, Lang: w.Lang,
-			URL: w.URL, ReplyToID: w.ReplyToID, ReplyToAuthorID: w.ReplyToAuthorID, QuoteOfID: w.QuoteOfID,
-			RepostOfID: w.RepostOfID, RepostOfAuthorID: w.RepostOfAuthorID, Hashtags: w.Hashtags, URLs: orEmpty(w.URLs),
-			SessionID: e2eSessionID, IsHost: cm.IsHost("sim", w.Author.Handle),
-		}
-		for _, m := range w.Mentions {
-			exp.MentionIDs = append(exp.MentionIDs, m.ID)
-		}
-		exp.MentionIDs = orEmpty(exp.MentionIDs)
+		exp := wantStored(w, string(w.Source), e2eSessionID)
+		exp.Hashtags = w.Hashtags
+		exp.IsHost = cm.IsHost("sim", w.Author.Handle)
 		g.CreatedAt = g.CreatedAt.UTC()
 		if !reflect.DeepEqual(g, exp) {
 			t.Fatalf("post %s stored as\n%+v\nwant\n%+v", w.ID, g, exp)

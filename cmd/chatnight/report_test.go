@@ -33,7 +33,7 @@ func TestReportAndOptOut(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := storage.NewWriter(conn).Write(ctx, b); err != nil {
+	if err := storage.NewWriter(conn, nil).Write(ctx, b); err != nil {
 		t.Fatal(err)
 	}
 	counts := map[string]int{}

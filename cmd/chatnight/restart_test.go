@@ -19,6 +19,7 @@ import (
 	"github.com/chatnight/chatnight/ingest/simulator"
 	"github.com/chatnight/chatnight/ingest/xapi"
 	"github.com/chatnight/chatnight/pipeline/bus"
+	"github.com/chatnight/chatnight/pipeline/bus/bustest"
 	"github.com/chatnight/chatnight/pipeline/community"
 	"github.com/chatnight/chatnight/pipeline/post"
 )
@@ -77,7 +78,7 @@ func TestEmbeddedNATSRestart(t *testing.T) {
 	store := newNode(t, t.TempDir())
 	store.start("serve")
 	p := startChild(t, processorArgs(store, store.chDSN())...)
-	webAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	webAddr := fmt.Sprintf("127.0.0.1:%d", bustest.FreePort(t))
 	w := startChild(t, "serve", "--nats-url", store.natsURL(), "--clickhouse-dsn", store.chDSN(), "--http-addr", webAddr)
 
 	ctx := context.Background()
@@ -288,7 +289,7 @@ sources:
 `, fake.URL), 0o644)
 	t.Setenv("TEST_X_TOKEN", token)
 	ingestArgs := func() []string {
-		return []string{"ingest", "--config", config, "--nats-url", store.natsURL(), "--http-addr", fmt.Sprintf("127.0.0.1:%d", freePort(t))}
+		return []string{"ingest", "--config", config, "--nats-url", store.natsURL(), "--http-addr", fmt.Sprintf("127.0.0.1:%d", bustest.FreePort(t))}
 	}
 
 	first := startChild(t, ingestArgs()...)

@@ -7,9 +7,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gorilla/websocket"
-
 	"github.com/chatnight/chatnight/pipeline/bus/bustest"
+
+	"github.com/gorilla/websocket"
 )
 
 // TestScaleOutOnNATSCluster: three processor processes share the durable consumer of R3
@@ -26,7 +26,7 @@ func TestScaleOutOnNATSCluster(t *testing.T) {
 
 	procArgs := func() []string {
 		return []string{"process", "--nats-url", cluster.URL(), "--nats-replicas", "3", "--clickhouse-dsn", store.chDSN(),
-			"--http-addr", fmt.Sprintf("127.0.0.1:%d", freePort(t)), "--batch-posts", "1000", "--batch-wait", "50ms"}
+			"--http-addr", fmt.Sprintf("127.0.0.1:%d", bustest.FreePort(t)), "--batch-posts", "1000", "--batch-wait", "50ms"}
 	}
 	var procs []*node
 	for range 3 {
@@ -53,7 +53,7 @@ func TestSeveralServeProcesses(t *testing.T) {
 	viewers := []*websocket.Conn{dialViewer(t, n, "community=hcldr")}
 	for i := 0; i < 2; i++ {
 		s := startChild(t, "serve", "--nats-url", n.natsURL(), "--clickhouse-dsn", n.chDSN(),
-			"--http-addr", fmt.Sprintf("127.0.0.1:%d", freePort(t)))
+			"--http-addr", fmt.Sprintf("127.0.0.1:%d", bustest.FreePort(t)))
 		viewers = append(viewers, dialViewer(t, s, "community=hcldr"))
 	}
 	const posts = 300

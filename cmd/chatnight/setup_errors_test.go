@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/chatnight/chatnight/pipeline/bus/bustest"
 )
 
 // runChild runs chatnight as a child process and returns its output and exit code.
@@ -53,7 +55,7 @@ func TestBadSetupSaysWhatToDo(t *testing.T) {
 	os.WriteFile(notADir, []byte("x"), 0o644)
 	corruptLib := filepath.Join(dir, "libchdb.so")
 	os.WriteFile(corruptLib, []byte("this is not a shared library"), 0o644)
-	free := func() string { return fmt.Sprintf("127.0.0.1:%d", freePort(t)) }
+	free := func() string { return fmt.Sprintf("127.0.0.1:%d", bustest.FreePort(t)) }
 	ports := func() []string {
 		return []string{"--http-addr", free(), "--nats-listen", free(), "--clickhouse-http-addr", free()}
 	}

@@ -27,11 +27,7 @@ func simulateCmd(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		fs.Usage()
 		return fmt.Errorf("--community is required: %w", flag.ErrHelp)
 	}
-	log, err := o.logger(stderr)
-	if err != nil {
-		return err
-	}
-	cm, err := o.community(*communityID)
+	log, cm, err := o.loggerFor(stderr, *communityID)
 	if err != nil {
 		return err
 	}
@@ -49,7 +45,7 @@ func simulateCmd(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err := st.connectNATS(ctx, &o, false, "chatnight-simulate"); err != nil {
 		return err
 	}
-	em := ingest.NewEmitter(st.js, ingest.NewMetrics(nil), log)
+	em := ingest.NewEmitter(st.js, nil, log)
 	sum, err := simulator.Publish(ctx, simulator.Night{Community: cm, Seed: *seed, Posts: *posts, Start: start, Duration: *duration},
 		simulator.Options{Rate: *rate, Progress: stderr}, em)
 	if err != nil {

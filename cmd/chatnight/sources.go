@@ -75,11 +75,7 @@ func importCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if _, err := archive.LookupFormat(*format); err != nil {
 		return err
 	}
-	log, err := o.logger(stderr)
-	if err != nil {
-		return err
-	}
-	cm, err := o.community(*communityID)
+	log, cm, err := o.loggerFor(stderr, *communityID)
 	if err != nil {
 		return err
 	}
@@ -88,7 +84,7 @@ func importCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err := st.connectNATS(ctx, &o, false, "chatnight-import"); err != nil {
 		return err
 	}
-	em := ingest.NewEmitter(st.js, ingest.NewMetrics(nil), log)
+	em := ingest.NewEmitter(st.js, nil, log)
 	sum, err := archive.Import(ctx, archive.Options{
 		Community: cm, Format: *format, MatchHashtags: *match, BatchSize: *batch,
 		Progress: stderr, IsTerminal: isTerminal(stderr),

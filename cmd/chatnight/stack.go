@@ -28,12 +28,26 @@ type stack struct {
 	chDSN   string
 	dataDir string // set when an embedded service keeps its data there
 	closers []func()
+	writerM *storage.WriterMetrics // shared by every writer of the stack
 }
 
 func newStack(log *slog.Logger) *stack {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return &stack{log: log, reg: reg}
+}
+
+// newWriter returns a ClickHouse writer counted in the stack's registry. All writers of
+// a process share one set of writer metrics.
+func (s *stack) newWriter() (*storage.Writer, error) {
+	if s.writerM == nil {
+		m, err := storage.NewWriterMetrics(s.reg)
+		if err != nil {
+			return nil, err
+		}
+		s.writerM = m
+	}
+	return storage.NewWriter(s.ch, s.writerM), nil
 }
 
 func (s *stack) close() {

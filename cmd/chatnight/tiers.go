@@ -12,12 +12,12 @@ import (
 
 	"github.com/chatnight/chatnight/ingest"
 	"github.com/chatnight/chatnight/ingest/simulator"
+	"github.com/chatnight/chatnight/pipeline/backoff"
 	"github.com/chatnight/chatnight/pipeline/community"
 	"github.com/chatnight/chatnight/pipeline/copies"
 	"github.com/chatnight/chatnight/pipeline/derive"
 	"github.com/chatnight/chatnight/pipeline/processor"
 	"github.com/chatnight/chatnight/pipeline/sessions"
-	"github.com/chatnight/chatnight/pipeline/storage"
 	"github.com/chatnight/chatnight/pipeline/threads"
 	"github.com/chatnight/chatnight/web"
 )
@@ -91,8 +91,14 @@ func runTiers(ctx context.Context, o *Options, stdout, stderr io.Writer, t tiers
 	}
 	g, ctx := errgroup.WithContext(ctx)
 	if t.process {
-		m := processor.NewMetrics(st.reg)
-		w := storage.NewWriter(st.ch)
+		m, err := processor.NewMetrics(st.reg)
+		if err != nil {
+			return err
+		}
+		w, err := st.newWriter()
+		if err != nil {
+			return err
+		}
 		p := processor.New(processor.Config{BatchPosts: o.BatchPosts, BatchWait: o.BatchWait}, st.js,
 			derive.New(cfg, threads.NewClickHouse(st.ch), time.Now).WithCrossPosts(copies.NewClickHouse(st.ch, cfg.People)), w, m, log.With("tier", "process"))
 		g.Go(func() error { return p.Run(ctx) })
@@ -111,7 +117,10 @@ func runTiers(ctx context.Context, o *Options, stdout, stderr io.Writer, t tiers
 		g.Go(func() error { return st.serveOps(ctx, ln) })
 		log.Info("serving /metrics, /healthz and /readyz", "addr", ln.Addr().String())
 	}
-	metrics := ingest.NewMetrics(st.reg)
+	metrics, err := ingest.NewMetrics(st.reg)
+	if err != nil {
+		return err
+	}
 	if t.ingest {
 		sources, err := buildSources(ctx, st, cfg, metrics, log)
 		if err != nil {
@@ -161,7 +170,7 @@ func demo(ctx context.Context, cfg *community.Config, em *ingest.Emitter, log *s
 				}
 				pause := sessions.Gap(cm) + time.Minute
 				log.Info("chat night over; the next one starts after a pause", "community", cm.ID, "pause", pause)
-				if err := ingest.Sleep(ctx, pause); err != nil {
+				if err := backoff.Sleep(ctx, pause); err != nil {
 					return nil
 				}
 			}

@@ -165,7 +165,7 @@ func populate(t *testing.T, conn driver.Conn) timeRange {
 	first := time.Date(2026, 1, 7, 1, 30, 0, 0, time.UTC)
 	mem := threads.NewMemory()
 	d := derive.New(cfg, mem, time.Now)
-	w := storage.NewWriter(conn)
+	w := storage.NewWriter(conn, nil)
 	ctx := context.Background()
 	for i := range 3 {
 		posts := simulator.Generate(simulator.Night{Community: cm, Seed: uint64(i + 1), Posts: 200, Start: first.AddDate(0, 0, 7*i)})
@@ -413,11 +413,16 @@ func typeNames(ts []driver.ColumnType) []string {
 // health dashboard's PromQL is a metric the processes register.
 func TestPrometheusPanelsUseExportedMetrics(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	processor.NewMetrics(reg)
-	if _, err := hub.NewMetrics(reg); err != nil {
-		t.Fatal(err)
+	for _, register := range []func(prometheus.Registerer) error{
+		func(r prometheus.Registerer) error { _, err := processor.NewMetrics(r); return err },
+		func(r prometheus.Registerer) error { _, err := storage.NewWriterMetrics(r); return err },
+		func(r prometheus.Registerer) error { _, err := hub.NewMetrics(r); return err },
+		func(r prometheus.Registerer) error { _, err := ingest.NewMetrics(r); return err },
+	} {
+		if err := register(reg); err != nil {
+			t.Fatal(err)
+		}
 	}
-	ingest.NewMetrics(reg)
 	families, err := reg.Gather()
 	if err != nil {
 		t.Fatal(err)

@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/chatnight/chatnight/ingest"
-	"github.com/chatnight/chatnight/pipeline/bus"
 	"github.com/chatnight/chatnight/pipeline/community"
 	"github.com/chatnight/chatnight/pipeline/post"
 )
@@ -89,7 +88,7 @@ func Import(ctx context.Context, opts Options, em *ingest.Emitter, files ...stri
 	if opts.Community == nil {
 		return Summary{}, errors.New("import: no community given")
 	}
-	if err := bus.ValidCommunity(opts.Community.ID); err != nil {
+	if err := post.ValidCommunity(opts.Community.ID); err != nil {
 		return Summary{}, fmt.Errorf("import: %w", err)
 	}
 	if opts.Format == "" {

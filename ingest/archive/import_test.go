@@ -38,7 +38,7 @@ func newEnv(t *testing.T) *env {
 
 // emitter is a fresh Emitter, as each `chatnight import` run has its own.
 func (e *env) emitter() *ingest.Emitter {
-	return ingest.NewEmitter(e.nats.JS, ingest.NewMetrics(nil), slog.New(slog.NewTextHandler(e.log, nil)))
+	return ingest.NewEmitter(e.nats.JS, nil, slog.New(slog.NewTextHandler(e.log, nil)))
 }
 
 func (e *env) importFiles(t *testing.T, opts Options, files ...string) (Summary, string) {
@@ -57,30 +57,11 @@ func (e *env) importFiles(t *testing.T, opts Options, files ...string) (Summary,
 	return sum, out.String()
 }
 
-func (e *env) count(t *testing.T, stream, filter string) int {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	s, err := e.nats.JS.Stream(ctx, stream)
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := s.Info(ctx, jetstream.WithSubjectFilter(filter))
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := 0
-	for _, c := range info.State.Subjects {
-		n += int(c)
-	}
-	return n
-}
-
 // posts reads every post published for community from an import.
 func (e *env) posts(t *testing.T, communityID string) []*post.Post {
 	t.Helper()
 	subj := bus.PostsSubject(communityID, post.SourceImport)
-	msgs := e.nats.Messages(t, bus.PostsStream, subj, e.count(t, bus.PostsStream, subj), 5*time.Second)
+	msgs := e.nats.Messages(t, bus.PostsStream, subj, e.nats.Count(t, bus.PostsStream, subj), 5*time.Second)
 	var out []*post.Post
 	for _, m := range msgs {
 		ps, bad := post.Decode(m.Data())
@@ -207,14 +188,14 @@ func TestImportEachFormatAndReimport(t *testing.T) {
 			}
 
 			// Importing the same file again adds nothing: JetStream drops every batch.
-			msgs := e.count(t, bus.PostsStream, ">")
+			msgs := e.nats.Count(t, bus.PostsStream, ">")
 			again, _ := e.importFiles(t, Options{Format: tc.format, BatchSize: 4}, file)
 			want := tc.want
 			want.Duplicates, want.Imported = tc.want.Duplicates+tc.want.Imported, 0
 			if again != want {
 				t.Errorf("re-import summary = %+v, want %+v", again, want)
 			}
-			if got := e.count(t, bus.PostsStream, ">"); got != msgs {
+			if got := e.nats.Count(t, bus.PostsStream, ">"); got != msgs {
 				t.Errorf("posts stream has %d messages after re-import, had %d", got, msgs)
 			}
 		})
@@ -286,7 +267,7 @@ func TestImportMatchHashtagsStdinGzipAndBatches(t *testing.T) {
 	if sum != want {
 		t.Errorf("summary = %+v, want %+v", sum, want)
 	}
-	if got := e.count(t, bus.PostsStream, ">"); got != 4 {
+	if got := e.nats.Count(t, bus.PostsStream, ">"); got != 4 {
 		t.Errorf("messages = %d, want 4 (7 posts in batches of 2)", got)
 	}
 	if find(e.posts(t, "hcldr"), "x:1780380000000000106") != nil {
@@ -300,7 +281,7 @@ func TestImportMatchHashtagsStdinGzipAndBatches(t *testing.T) {
 	// A byte cap splits batches too; the same cap gives the same batches again.
 	e2 := newEnv(t)
 	sum, _ = e2.importFiles(t, Options{Format: "x-v2", MaxBatchBytes: 4 << 10}, "testdata/hcldr_v2.jsonl")
-	msgs := e2.count(t, bus.PostsStream, ">")
+	msgs := e2.nats.Count(t, bus.PostsStream, ">")
 	if sum.Imported != 9 || msgs < 3 {
 		t.Errorf("imported %d posts in %d messages, want 9 in several", sum.Imported, msgs)
 	}

@@ -3,17 +3,14 @@ package bluesky
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/chatnight/chatnight/ingest/ingesttest"
 	"github.com/chatnight/chatnight/pipeline/post"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/golden")
 
 const (
 	didHost   = "did:plc:4hcldrhost7q2xq5ab3cd4ef"
@@ -24,78 +21,34 @@ const (
 )
 
 func readTestdata(t *testing.T, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return bytes.TrimSpace(b)
-}
-
-func goldenJSON(t *testing.T, posts []*post.Post) []byte {
-	t.Helper()
-	cp := make([]post.Post, len(posts))
-	for i, p := range posts {
-		cp[i] = *p
-		cp[i].Raw = nil
-	}
-	b, err := json.MarshalIndent(cp, "", "  ")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return append(b, '\n')
-}
-
-func checkGolden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", "golden", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from the golden file (go test -update rewrites it)\ngot:\n%s\nwant:\n%s", name, got, want)
-	}
+	return bytes.TrimSpace(ingesttest.Testdata(t, name))
 }
 
 func TestParseEventGolden(t *testing.T) {
-	files, err := filepath.Glob(filepath.Join("testdata", "events", "*.json"))
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no test events: %v", err)
-	}
-	for _, f := range files {
-		name := filepath.Base(f)
-		t.Run(name, func(t *testing.T) {
-			raw := readTestdata(t, filepath.Join("events", name))
-			posts, err := ParseEvent(raw, post.SourceBluesky)
-			if err != nil {
-				t.Fatal(err)
+	ingesttest.GoldenFiles(t, "events", func(t *testing.T, name string, raw []byte) ([]*post.Post, bool) {
+		raw = bytes.TrimSpace(raw)
+		posts, err := ParseEvent(raw, post.SourceBluesky)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.HasPrefix(name, "ignored_") {
+			if posts != nil {
+				t.Fatalf("got %d posts from an event chatnight ignores", len(posts))
 			}
-			if strings.HasPrefix(name, "ignored_") {
-				if posts != nil {
-					t.Fatalf("got %d posts from an event chatnight ignores", len(posts))
-				}
-				return
+			return nil, false
+		}
+		for _, p := range posts {
+			if !bytes.Equal(p.Raw, raw) {
+				t.Errorf("Raw is not the event")
 			}
-			for _, p := range posts {
-				if !bytes.Equal(p.Raw, raw) {
-					t.Errorf("Raw is not the event")
-				}
-				p.Community = "hcldr"
-				if err := p.Validate(); err != nil {
-					t.Error(err)
-				}
-				p.Community = ""
+			p.Community = "hcldr"
+			if err := p.Validate(); err != nil {
+				t.Error(err)
 			}
-			checkGolden(t, name, goldenJSON(t, posts))
-		})
-	}
+			p.Community = ""
+		}
+		return posts, true
+	})
 }
 
 func TestParseEventFields(t *testing.T) {
@@ -205,12 +158,7 @@ func TestParseEventErrors(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := ParseEvent([]byte(tc.raw), post.SourceBluesky)
-			switch {
-			case tc.want == "" && err != nil:
-				t.Fatalf("unexpected error: %v", err)
-			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
-				t.Fatalf("error %v, want one containing %q", err, tc.want)
-			}
+			ingesttest.CheckErr(t, err, tc.want)
 		})
 	}
 }
@@ -299,7 +247,7 @@ func TestParsePostView(t *testing.T) {
 	eq(t, "author", posts[0].Author, post.Account{ID: "bluesky:" + didHost, Handle: "hcldr.bsky.social", Name: "HCLDR chat"})
 	eq(t, "reply", posts[1].ReplyToID, "bluesky:"+uriQ1)
 	eq(t, "same id as the firehose", posts[0].ID, "bluesky:"+uriQ1)
-	checkGolden(t, "search_page1.json", goldenJSON(t, posts))
+	ingesttest.Golden(t, "search_page1.json", ingesttest.PostsJSON(t, posts))
 
 	var page2 struct {
 		Posts []json.RawMessage `json:"posts"`

@@ -17,6 +17,7 @@ import (
 
 	"github.com/chatnight/chatnight/ingest"
 	"github.com/chatnight/chatnight/ingest/lru"
+	"github.com/chatnight/chatnight/pipeline/backoff"
 	"github.com/chatnight/chatnight/pipeline/community"
 	"github.com/chatnight/chatnight/pipeline/post"
 )
@@ -93,12 +94,7 @@ func NewJetstream(cfg JetstreamConfig) (*Jetstream, error) {
 	if cfg.Cursors == nil {
 		return nil, errors.New("jetstream source needs the cursor store")
 	}
-	if cfg.Metrics == nil {
-		cfg.Metrics = ingest.NewMetrics(nil)
-	}
-	if cfg.Log == nil {
-		cfg.Log = slog.New(slog.DiscardHandler)
-	}
+	cfg.Metrics, cfg.Log = ingest.Defaults(cfg.Metrics, cfg.Log)
 	if cfg.Dialer == nil {
 		cfg.Dialer = &websocket.Dialer{HandshakeTimeout: 15 * time.Second, Proxy: http.ProxyFromEnvironment}
 	}
@@ -115,7 +111,7 @@ func NewJetstream(cfg JetstreamConfig) (*Jetstream, error) {
 		cfg: cfg, base: base,
 		kept:    lru.New[string, []string](cfg.KeptPosts),
 		pending: lru.New[string, []*post.Post](cfg.PendingReps),
-		sleep:   ingest.Sleep,
+		sleep:   backoff.Sleep,
 	}
 	j.parser = Parser{Profile: cfg.Profiles.Get}
 	for _, cm := range cfg.Communities {
@@ -131,7 +127,7 @@ func (j *Jetstream) Name() string { return "bluesky:jetstream" }
 
 // Run follows the firehose until ctx is done, reconnecting with backoff.
 func (j *Jetstream) Run(ctx context.Context, em *ingest.Emitter) error {
-	bo := ingest.Backoff{Min: time.Second, Max: 2 * time.Minute}
+	bo := backoff.Backoff{Min: time.Second, Max: 2 * time.Minute}
 	for {
 		cur, err := j.cfg.Cursors.Get(ctx, JetstreamCursorKey)
 		if err == nil {

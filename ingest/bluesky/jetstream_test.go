@@ -14,6 +14,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/chatnight/chatnight/ingest/ingesttest"
 	"github.com/chatnight/chatnight/pipeline/bus"
 	"github.com/chatnight/chatnight/pipeline/post"
 )
@@ -91,7 +92,7 @@ func repostEvent(did, rkey string, us int64, subject string) string {
 }
 
 func TestJetstreamFiltersResumesAndReconnects(t *testing.T) {
-	h := newHarness(t)
+	h := ingesttest.New(t)
 	p1 := RecordURI(didHost, CollectionPost, "3l6p1aaaaaaaa")
 	p2 := RecordURI(didAna, CollectionPost, "3l6p2aaaaaaaa")
 	tagFacet := `,"facets":[{"features":[{"$type":"app.bsky.richtext.facet#tag","tag":"HCLDR"}],"index":{"byteEnd":18,"byteStart":12}}]`
@@ -130,7 +131,7 @@ func TestJetstreamFiltersResumesAndReconnects(t *testing.T) {
 	}))
 	t.Cleanup(appview.Close)
 
-	newSource := func() (*Jetstream, *sleeps) {
+	newSource := func() (*Jetstream, *ingesttest.Sleeps) {
 		j, err := NewJetstream(JetstreamConfig{
 			URL: js.wsURL(), Communities: testCommunities, Cursors: h.Cursors,
 			Profiles: NewProfiles(appview.URL, appview.Client(), h.Logger),
@@ -139,14 +140,14 @@ func TestJetstreamFiltersResumesAndReconnects(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		sl := &sleeps{}
-		j.sleep = sl.sleep
+		sl := &ingesttest.Sleeps{}
+		j.sleep = sl.Sleep
 		return j, sl
 	}
 	j, sl := newSource()
-	stop := run(t, j, h.Emitter)
+	stop := ingesttest.Run(t, j, h.Emitter)
 	want := strconv.FormatInt(tUS+10_000_000, 10)
-	waitFor(t, 10*time.Second, "cursor after the second connection", func() bool { return h.Cursor(t, JetstreamCursorKey) == want })
+	ingesttest.WaitFor(t, 10*time.Second, "cursor after the second connection", func() bool { return h.Cursor(t, JetstreamCursorKey) == want })
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -158,7 +159,7 @@ func TestJetstreamFiltersResumesAndReconnects(t *testing.T) {
 	eq(t, "wantedCollections", conns[0]["wantedCollections"], []string{CollectionPost, CollectionRepost})
 	eq(t, "first cursor", conns[0].Get("cursor"), "")
 	eq(t, "resume cursor", conns[1].Get("cursor"), strconv.FormatInt(lastOfFirst-5_000_000, 10))
-	eq(t, "one backoff wait before reconnecting", len(sl.list()), 1)
+	eq(t, "one backoff wait before reconnecting", len(sl.List()), 1)
 
 	eq(t, "#hcldr posts", h.Count(t, bus.PostsStream, "posts.hcldr.bluesky"), uint64(4)) // p1, r0, r1, p5
 	eq(t, "#hitsm posts", h.Count(t, bus.PostsStream, "posts.hitsm.bluesky"), uint64(1))
@@ -182,8 +183,8 @@ func TestJetstreamFiltersResumesAndReconnects(t *testing.T) {
 
 	// A new process resumes from the saved cursor, 5 s early.
 	j2, _ := newSource()
-	stop2 := run(t, j2, h.Emitter)
-	waitFor(t, 10*time.Second, "third connection", func() bool { return len(js.connections()) == 3 })
+	stop2 := ingesttest.Run(t, j2, h.Emitter)
+	ingesttest.WaitFor(t, 10*time.Second, "third connection", func() bool { return len(js.connections()) == 3 })
 	_ = stop2()
 	eq(t, "restart cursor", js.connections()[2].Get("cursor"), strconv.FormatInt(tUS+10_000_000-5_000_000, 10))
 }

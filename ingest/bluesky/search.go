@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/chatnight/chatnight/ingest"
+	"github.com/chatnight/chatnight/pipeline/backoff"
 	"github.com/chatnight/chatnight/pipeline/community"
 	"github.com/chatnight/chatnight/pipeline/post"
 )
@@ -89,16 +90,11 @@ func NewSearch(cfg SearchConfig) (*Search, error) {
 	if cfg.MaxPages <= 0 {
 		cfg.MaxPages = defaultSearchPages
 	}
-	if cfg.Metrics == nil {
-		cfg.Metrics = ingest.NewMetrics(nil)
-	}
-	if cfg.Log == nil {
-		cfg.Log = slog.New(slog.DiscardHandler)
-	}
+	cfg.Metrics, cfg.Log = ingest.Defaults(cfg.Metrics, cfg.Log)
 	if cfg.HTTPClient == nil {
 		cfg.HTTPClient = &http.Client{Timeout: 30 * time.Second}
 	}
-	s := &Search{cfg: cfg, api: strings.TrimRight(cfg.PDSURL, "/"), sleep: ingest.Sleep, now: time.Now}
+	s := &Search{cfg: cfg, api: strings.TrimRight(cfg.PDSURL, "/"), sleep: backoff.Sleep, now: time.Now}
 	for _, cm := range cfg.Communities {
 		for _, h := range cm.Hashtags {
 			if t := post.NormalizeTag(h); !slices.Contains(s.tags, t) {
@@ -125,7 +121,7 @@ func SearchCursorKey(tag string) string {
 // Run backfills every Interval until ctx is done. It returns an error when the
 // account cannot log in.
 func (s *Search) Run(ctx context.Context, em *ingest.Emitter) error {
-	bo := ingest.Backoff{Min: time.Second, Max: 5 * time.Minute}
+	bo := backoff.Backoff{Min: time.Second, Max: 5 * time.Minute}
 	for {
 		err := s.runOnce(ctx, em)
 		switch {

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chatnight/chatnight/ingest/ingesttest"
 	"github.com/chatnight/chatnight/pipeline/bus"
 )
 
@@ -83,7 +84,7 @@ func newFakePDS(t *testing.T) *fakePDS {
 }
 
 func TestSearchBackfillPagesAndLogsInAgain(t *testing.T) {
-	h := newHarness(t)
+	h := ingesttest.New(t)
 	pds := newFakePDS(t)
 	pds.expireOnce = true
 	profiles := NewProfiles(pds.srv.URL, pds.srv.Client(), h.Logger)
@@ -97,10 +98,10 @@ func TestSearchBackfillPagesAndLogsInAgain(t *testing.T) {
 	}
 	now := time.Date(2024, 10, 22, 1, 0, 0, 0, time.UTC)
 	s.now = func() time.Time { return now }
-	sl := &sleeps{block: time.Hour}
-	s.sleep = sl.sleep
-	stop := run(t, s, h.Emitter)
-	waitFor(t, 10*time.Second, "both hashtags searched", func() bool {
+	sl := &ingesttest.Sleeps{Block: time.Hour}
+	s.sleep = sl.Sleep
+	stop := ingesttest.Run(t, s, h.Emitter)
+	ingesttest.WaitFor(t, 10*time.Second, "both hashtags searched", func() bool {
 		pds.mu.Lock()
 		n := len(pds.searches)
 		pds.mu.Unlock()
@@ -131,12 +132,12 @@ func TestSearchBackfillPagesAndLogsInAgain(t *testing.T) {
 	// The next run reads from a little before the cursor.
 	s2, _ := NewSearch(SearchConfig{PDSURL: pds.srv.URL, Identifier: testIdentifier, AppPassword: testPassword,
 		Communities: testCommunities[:1], Cursors: h.Cursors, HTTPClient: pds.srv.Client()})
-	s2.sleep = (&sleeps{block: defaultSearchEvery}).sleep
+	s2.sleep = (&ingesttest.Sleeps{Block: defaultSearchEvery}).Sleep
 	pds.mu.Lock()
 	pds.searches = nil
 	pds.mu.Unlock()
-	stop2 := run(t, s2, h.Emitter)
-	waitFor(t, 10*time.Second, "second run", func() bool {
+	stop2 := ingesttest.Run(t, s2, h.Emitter)
+	ingesttest.WaitFor(t, 10*time.Second, "second run", func() bool {
 		pds.mu.Lock()
 		defer pds.mu.Unlock()
 		return len(pds.searches) >= 2
@@ -150,7 +151,7 @@ func TestSearchBackfillPagesAndLogsInAgain(t *testing.T) {
 }
 
 func TestSearchRefusedLoginIsFatalAndSecret(t *testing.T) {
-	h := newHarness(t)
+	h := ingesttest.New(t)
 	pds := newFakePDS(t)
 	pds.refuse = true
 	s, err := NewSearch(SearchConfig{
@@ -185,7 +186,7 @@ func TestNewSearchNeedsCredentials(t *testing.T) {
 }
 
 func TestSearchWaitsOutRateLimit(t *testing.T) {
-	h := newHarness(t)
+	h := ingesttest.New(t)
 	reset := time.Date(2024, 10, 22, 1, 0, 42, 0, time.UTC)
 	var mu sync.Mutex
 	n := 0
@@ -209,15 +210,15 @@ func TestSearchWaitsOutRateLimit(t *testing.T) {
 	s, _ := NewSearch(SearchConfig{PDSURL: srv.URL, Identifier: "bot.example", AppPassword: "pw-1",
 		Communities: testCommunities[:1], Cursors: h.Cursors, Metrics: h.Metrics, HTTPClient: srv.Client()})
 	s.now = func() time.Time { return reset.Add(-42 * time.Second) }
-	sl := &sleeps{block: defaultSearchEvery}
-	s.sleep = sl.sleep
-	stop := run(t, s, h.Emitter)
-	waitFor(t, 10*time.Second, "the retried search", func() bool {
+	sl := &ingesttest.Sleeps{Block: defaultSearchEvery}
+	s.sleep = sl.Sleep
+	stop := ingesttest.Run(t, s, h.Emitter)
+	ingesttest.WaitFor(t, 10*time.Second, "the retried search", func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		return n >= 3
 	})
 	_ = stop()
-	eq(t, "waits", sl.list(), []time.Duration{42 * time.Second})
-	eq(t, "rate limit waits", counterValue(h.Metrics.RateLimitWaits.WithLabelValues("bluesky")), 1.0)
+	eq(t, "waits", sl.List(), []time.Duration{42 * time.Second})
+	eq(t, "rate limit waits", ingesttest.CounterValue(h.Metrics.RateLimitWaits.WithLabelValues("bluesky")), 1.0)
 }

@@ -2,20 +2,13 @@ package bluesky
 
 import (
 	"fmt"
-	"log/slog"
-	"net/http"
 
 	"github.com/chatnight/chatnight/ingest"
 	"github.com/chatnight/chatnight/pipeline/community"
 )
 
 // Deps are what the Bluesky sources share.
-type Deps struct {
-	Cursors    *ingest.Cursors
-	Metrics    *ingest.Metrics
-	Log        *slog.Logger
-	HTTPClient *http.Client
-}
+type Deps = ingest.Deps
 
 // Sources builds the Bluesky sources for the communities that follow Bluesky: the
 // Jetstream firehose, and the searchPosts backfill when sources.bluesky.identifier is

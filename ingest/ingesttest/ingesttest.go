@@ -7,11 +7,11 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
+	"slices"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
@@ -36,7 +36,7 @@ func New(t testing.TB) *Harness {
 	env := bustest.Start(t)
 	buf := &SyncBuffer{}
 	logger := slog.New(slog.NewTextHandler(buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	m := ingest.NewMetrics(nil)
+	m, _ := ingest.NewMetrics(nil) // unregistered: cannot fail
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	cur, err := ingest.OpenCursors(ctx, env.JS)
@@ -49,17 +49,7 @@ func New(t testing.TB) *Harness {
 // Count is how many messages stream holds on subject.
 func (h *Harness) Count(t testing.TB, stream, subject string) uint64 {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	s, err := h.Env.JS.Stream(ctx, stream)
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := s.Info(ctx, jetstream.WithSubjectFilter(subject))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return info.State.Subjects[subject]
+	return uint64(h.Env.Count(t, stream, subject))
 }
 
 // Cursor reads a stored cursor ("" when there is none).
@@ -134,6 +124,34 @@ func WaitFor(t testing.TB, timeout time.Duration, what string, cond func() bool)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// Sleeps stands in for a source's sleep: it records the waits asked for and skips
+// them, except a wait of Block, which lasts until the test ends (a poll interval, say).
+type Sleeps struct {
+	Block time.Duration
+
+	mu    sync.Mutex
+	waits []time.Duration
+}
+
+// Sleep records d and returns at once, or blocks until ctx ends when d is s.Block.
+func (s *Sleeps) Sleep(ctx context.Context, d time.Duration) error {
+	if s.Block != 0 && d == s.Block {
+		<-ctx.Done()
+		return ctx.Err()
+	}
+	s.mu.Lock()
+	s.waits = append(s.waits, d)
+	s.mu.Unlock()
+	return ctx.Err()
+}
+
+// List returns the waits recorded so far.
+func (s *Sleeps) List() []time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.waits)
 }
 
 // SyncBuffer is a bytes.Buffer safe for a logger and a test to share.

@@ -15,6 +15,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/chatnight/chatnight/ingest"
+	"github.com/chatnight/chatnight/pipeline/backoff"
 )
 
 // maxBody bounds a REST response; a full tag timeline page is well under 1 MB.
@@ -31,7 +32,7 @@ type client struct {
 	http    *http.Client
 	log     *slog.Logger
 	metrics *ingest.Metrics
-	backoff ingest.Backoff
+	backoff backoff.Backoff
 
 	notBefore time.Time // rate-limit window: no request before this
 	remaining int       // X-RateLimit-Remaining of the last response, -1 when unknown

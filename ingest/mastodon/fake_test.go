@@ -1,7 +1,6 @@
 package mastodon
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -16,7 +15,6 @@ import (
 	"time"
 
 	"github.com/chatnight/chatnight/ingest"
-	"github.com/chatnight/chatnight/ingest/ingesttest"
 	"github.com/chatnight/chatnight/pipeline/community"
 )
 
@@ -216,43 +214,6 @@ func (f *fakeInstance) status(w http.ResponseWriter, id string) {
 	}
 	w.WriteHeader(http.StatusNotFound)
 	_, _ = io.WriteString(w, `{"error":"Record not found"}`)
-}
-
-// harness is a test's NATS, emitter, cursors and captured log.
-// harness is the shared source-test harness: embedded NATS, emitter, cursors, log.
-type harness = ingesttest.Harness
-
-func newHarness(t *testing.T) *harness { return ingesttest.New(t) }
-
-var (
-	run          = ingesttest.Run
-	waitFor      = ingesttest.WaitFor
-	counterValue = ingesttest.CounterValue
-)
-
-// sleeps records the waits a source asks for and skips them, except the poll
-// interval, which waits for the test to end.
-type sleeps struct {
-	mu       sync.Mutex
-	waits    []time.Duration
-	interval time.Duration
-}
-
-func (s *sleeps) sleep(ctx context.Context, d time.Duration) error {
-	if d == s.interval {
-		<-ctx.Done()
-		return ctx.Err()
-	}
-	s.mu.Lock()
-	s.waits = append(s.waits, d)
-	s.mu.Unlock()
-	return ctx.Err()
-}
-
-func (s *sleeps) list() []time.Duration {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return slices.Clone(s.waits)
 }
 
 // makeStatuses makes n #hcldr statuses with increasing snowflake ids on host, the

@@ -14,6 +14,7 @@ import (
 
 	"github.com/chatnight/chatnight/ingest"
 	"github.com/chatnight/chatnight/ingest/lru"
+	"github.com/chatnight/chatnight/pipeline/backoff"
 	"github.com/chatnight/chatnight/pipeline/community"
 	"github.com/chatnight/chatnight/pipeline/post"
 )
@@ -88,12 +89,7 @@ func NewPoller(cfg PollerConfig) (*Poller, error) {
 	if cfg.Lookback == 0 {
 		cfg.Lookback = DefaultLookback
 	}
-	if cfg.Metrics == nil {
-		cfg.Metrics = ingest.NewMetrics(nil)
-	}
-	if cfg.Log == nil {
-		cfg.Log = slog.New(slog.DiscardHandler)
-	}
+	cfg.Metrics, cfg.Log = ingest.Defaults(cfg.Metrics, cfg.Log)
 	if cfg.HTTPClient == nil {
 		cfg.HTTPClient = &http.Client{Timeout: 30 * time.Second}
 	}
@@ -102,8 +98,8 @@ func NewPoller(cfg PollerConfig) (*Poller, error) {
 		c: &client{
 			base: base, token: cfg.AccessToken, http: cfg.HTTPClient,
 			log: cfg.Log, metrics: cfg.Metrics, remaining: -1,
-			sleep: ingest.Sleep, now: time.Now,
-			backoff: ingest.Backoff{Min: time.Second, Max: 5 * time.Minute},
+			sleep: backoff.Sleep, now: time.Now,
+			backoff: backoff.Backoff{Min: time.Second, Max: 5 * time.Minute},
 		},
 		key:  CursorKey(base.Host, cfg.Tag),
 		refs: lru.New[string, Ref](refCacheSize),

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chatnight/chatnight/ingest/ingesttest"
 	"github.com/chatnight/chatnight/pipeline/bus"
 	"github.com/chatnight/chatnight/pipeline/community"
 	"github.com/chatnight/chatnight/pipeline/post"
@@ -20,7 +21,7 @@ import (
 var t0 = time.Date(2024, 10, 22, 0, 30, 0, 0, time.UTC)
 
 // newTestPoller makes a poller on inst with its waits recorded and skipped.
-func newTestPoller(t *testing.T, h *harness, inst *fakeInstance, token string) (*Poller, *sleeps) {
+func newTestPoller(t *testing.T, h *ingesttest.Harness, inst *fakeInstance, token string) (*Poller, *ingesttest.Sleeps) {
 	t.Helper()
 	p, err := NewPoller(PollerConfig{
 		BaseURL: inst.srv.URL, Tag: "#HCLDR", AccessToken: token,
@@ -30,8 +31,8 @@ func newTestPoller(t *testing.T, h *harness, inst *fakeInstance, token string) (
 	if err != nil {
 		t.Fatal(err)
 	}
-	sl := &sleeps{interval: time.Hour}
-	p.c.sleep = sl.sleep
+	sl := &ingesttest.Sleeps{Block: time.Hour}
+	p.c.sleep = sl.Sleep
 	return p, sl
 }
 
@@ -46,15 +47,15 @@ func timelineRequests(inst *fakeInstance) []url.Values {
 }
 
 func TestPollerPagesForwardWithLinkHeaders(t *testing.T) {
-	h := newHarness(t)
+	h := ingesttest.New(t)
 	inst := newFakeInstance(t)
 	ss := makeStatuses(95, "healthcare.example", t0, 1)
 	inst.add(ss...)
 	p, _ := newTestPoller(t, h, inst, "")
 	h.SetCursor(t, p.key, ss[4].LocalID)
 
-	stop := run(t, p, h.Emitter)
-	waitFor(t, 10*time.Second, "cursor at the newest status", func() bool { return h.Cursor(t, p.key) == ss[94].LocalID })
+	stop := ingesttest.Run(t, p, h.Emitter)
+	ingesttest.WaitFor(t, 10*time.Second, "cursor at the newest status", func() bool { return h.Cursor(t, p.key) == ss[94].LocalID })
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -72,13 +73,13 @@ func TestPollerPagesForwardWithLinkHeaders(t *testing.T) {
 }
 
 func TestPollerFirstRunReadsNewestPage(t *testing.T) {
-	h := newHarness(t)
+	h := ingesttest.New(t)
 	inst := newFakeInstance(t)
 	ss := makeStatuses(55, "healthcare.example", t0, 1)
 	inst.add(ss...)
 	p, _ := newTestPoller(t, h, inst, "")
-	stop := run(t, p, h.Emitter)
-	waitFor(t, 10*time.Second, "cursor", func() bool { return h.Cursor(t, p.key) == ss[54].LocalID })
+	stop := ingesttest.Run(t, p, h.Emitter)
+	ingesttest.WaitFor(t, 10*time.Second, "cursor", func() bool { return h.Cursor(t, p.key) == ss[54].LocalID })
 	_ = stop()
 	eq(t, "posts stored", h.Count(t, bus.PostsStream, "posts.hcldr.mastodon"), uint64(40))
 	reqs := timelineRequests(inst)
@@ -87,7 +88,7 @@ func TestPollerFirstRunReadsNewestPage(t *testing.T) {
 }
 
 func TestPollerWaitsForRateLimitReset(t *testing.T) {
-	h := newHarness(t)
+	h := ingesttest.New(t)
 	inst := newFakeInstance(t)
 	ss := makeStatuses(50, "healthcare.example", t0, 1)
 	inst.add(ss...)
@@ -109,12 +110,10 @@ func TestPollerWaitsForRateLimitReset(t *testing.T) {
 		return false
 	}
 	p, sl := newTestPoller(t, h, inst, "")
-	h.SetCursor(t, p.key, ss[4].LocalID)
-	stop := run(t, p, h.Emitter)
-	waitFor(t, 10*time.Second, "cursor", func() bool { return h.Cursor(t, p.key) == ss[49].LocalID })
+	stop := pollUntil(t, h, p, ss[4].LocalID, ss[49].LocalID)
 	_ = stop()
 
-	waits := sl.list()
+	waits := sl.List()
 	if len(waits) != 2 {
 		t.Fatalf("waits = %v, want the two rate-limit windows", waits)
 	}
@@ -122,12 +121,21 @@ func TestPollerWaitsForRateLimitReset(t *testing.T) {
 	if !within(waits[0], 90*time.Second) || !within(waits[1], 30*time.Second) {
 		t.Errorf("waits = %v, want about [1m30s 30s]", waits)
 	}
-	eq(t, "rate limit waits", counterValue(h.Metrics.RateLimitWaits.WithLabelValues("mastodon")), 2.0)
+	eq(t, "rate limit waits", ingesttest.CounterValue(h.Metrics.RateLimitWaits.WithLabelValues("mastodon")), 2.0)
 	eq(t, "posts stored", h.Count(t, bus.PostsStream, "posts.hcldr.mastodon"), uint64(45))
 }
 
+// pollUntil runs p from cursor from until its cursor reaches to, and returns its stop.
+func pollUntil(t *testing.T, h *ingesttest.Harness, p *Poller, from, to string) (stop func() error) {
+	t.Helper()
+	h.SetCursor(t, p.key, from)
+	stop = ingesttest.Run(t, p, h.Emitter)
+	ingesttest.WaitFor(t, 10*time.Second, "cursor", func() bool { return h.Cursor(t, p.key) == to })
+	return stop
+}
+
 func TestPollerRetriesServerErrors(t *testing.T) {
-	h := newHarness(t)
+	h := ingesttest.New(t)
 	inst := newFakeInstance(t)
 	ss := makeStatuses(12, "healthcare.example", t0, 1)
 	inst.add(ss...)
@@ -139,19 +147,17 @@ func TestPollerRetriesServerErrors(t *testing.T) {
 		return false
 	}
 	p, sl := newTestPoller(t, h, inst, "")
-	h.SetCursor(t, p.key, ss[1].LocalID)
-	stop := run(t, p, h.Emitter)
-	waitFor(t, 10*time.Second, "cursor", func() bool { return h.Cursor(t, p.key) == ss[11].LocalID })
+	stop := pollUntil(t, h, p, ss[1].LocalID, ss[11].LocalID)
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
-	eq(t, "backoff waits", len(sl.list()), 2)
-	eq(t, "errors counted", counterValue(h.Metrics.Errors.WithLabelValues("mastodon")), 2.0)
+	eq(t, "backoff waits", len(sl.List()), 2)
+	eq(t, "errors counted", ingesttest.CounterValue(h.Metrics.Errors.WithLabelValues("mastodon")), 2.0)
 	eq(t, "posts stored", h.Count(t, bus.PostsStream, "posts.hcldr.mastodon"), uint64(10))
 }
 
 func TestPollerTwoInstancesStoreEachStatusOnce(t *testing.T) {
-	h := newHarness(t)
+	h := ingesttest.New(t)
 	a, b := newFakeInstance(t), newFakeInstance(t)
 	ss := makeStatuses(10, "hitsm.example", t0, 1)
 	a.add(ss...)
@@ -165,8 +171,8 @@ func TestPollerTwoInstancesStoreEachStatusOnce(t *testing.T) {
 	b.add(local...)
 	pa, _ := newTestPoller(t, h, a, "")
 	pb, _ := newTestPoller(t, h, b, "")
-	stopA, stopB := run(t, pa, h.Emitter), run(t, pb, h.Emitter)
-	waitFor(t, 10*time.Second, "both cursors", func() bool {
+	stopA, stopB := ingesttest.Run(t, pa, h.Emitter), ingesttest.Run(t, pb, h.Emitter)
+	ingesttest.WaitFor(t, 10*time.Second, "both cursors", func() bool {
 		return h.Cursor(t, pa.key) == ss[9].LocalID && h.Cursor(t, pb.key) == local[9].LocalID
 	})
 	_, _ = stopA(), stopB()
@@ -177,16 +183,14 @@ func TestPollerTwoInstancesStoreEachStatusOnce(t *testing.T) {
 }
 
 func TestPollerDeadLettersMalformedStatus(t *testing.T) {
-	h := newHarness(t)
+	h := ingesttest.New(t)
 	inst := newFakeInstance(t)
 	ss := makeStatuses(6, "healthcare.example", t0, 1)
 	badRaw := fmt.Sprintf(`{"id":%q,"created_at":"2024-10-22T00:30:03.000Z","uri":"https://healthcare.example/users/x/statuses/9","content":"<p>#hcldr</p>","tags":[{"name":"hcldr"}]}`, ss[3].LocalID)
 	ss[3].Raw = badRaw // no account
 	inst.add(ss...)
 	p, _ := newTestPoller(t, h, inst, "")
-	h.SetCursor(t, p.key, "1")
-	stop := run(t, p, h.Emitter)
-	waitFor(t, 10*time.Second, "cursor", func() bool { return h.Cursor(t, p.key) == ss[5].LocalID })
+	stop := pollUntil(t, h, p, "1", ss[5].LocalID)
 	_ = stop()
 	eq(t, "good posts stored", h.Count(t, bus.PostsStream, "posts.hcldr.mastodon"), uint64(5))
 	msgs := h.Env.Messages(t, bus.DeadLetterStream, "deadletter.ingest.mastodon", 1, 5*time.Second)
@@ -200,11 +204,11 @@ func TestPollerDeadLettersMalformedStatus(t *testing.T) {
 	if o := msgs[0].Headers().Get(bus.HeaderOrigin); !strings.Contains(o, ss[3].LocalID) || strings.Contains(o, "?") {
 		t.Errorf("origin header = %q, want the timeline URL and the status id", o)
 	}
-	eq(t, "invalid counted", counterValue(h.Metrics.Invalid.WithLabelValues("mastodon")), 1.0)
+	eq(t, "invalid counted", ingesttest.CounterValue(h.Metrics.Invalid.WithLabelValues("mastodon")), 1.0)
 }
 
 func TestPollerResolvesReplyParents(t *testing.T) {
-	h := newHarness(t)
+	h := ingesttest.New(t)
 	inst := newFakeInstance(t)
 	ss := makeStatuses(4, "healthcare.example", t0, 1)
 	// ss[1] replies to ss[0] (same page); ss[2] to an untagged status known to the
@@ -217,9 +221,7 @@ func TestPollerResolvesReplyParents(t *testing.T) {
 	inst.add(ss...)
 	inst.add(hidden)
 	p, _ := newTestPoller(t, h, inst, "")
-	h.SetCursor(t, p.key, "1")
-	stop := run(t, p, h.Emitter)
-	waitFor(t, 10*time.Second, "cursor", func() bool { return h.Cursor(t, p.key) == ss[3].LocalID })
+	stop := pollUntil(t, h, p, "1", ss[3].LocalID)
 	_ = stop()
 
 	byID := map[string]*post.Post{}
@@ -263,7 +265,7 @@ func TestPollerRefusedIsFatalAndKeepsTheTokenSecret(t *testing.T) {
 		{"token refused", token, "access token was refused"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			h := newHarness(t)
+			h := ingesttest.New(t)
 			inst := newFakeInstance(t)
 			inst.intercept = func(w http.ResponseWriter, r *http.Request, n int) bool {
 				w.WriteHeader(http.StatusUnauthorized)
@@ -293,7 +295,7 @@ func TestPollerRefusedIsFatalAndKeepsTheTokenSecret(t *testing.T) {
 
 func TestStreamingBackfillsAfterEachConnect(t *testing.T) {
 	const token = "stream-secret-9f8e7d"
-	h := newHarness(t)
+	h := ingesttest.New(t)
 	inst := newFakeInstance(t)
 	ss := makeStatuses(6, "healthcare.example", t0, 1)
 	inst.add(ss[:3]...) // on the timeline before the first connect
@@ -334,11 +336,11 @@ func TestStreamingBackfillsAfterEachConnect(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sl := &sleeps{}
-	s.p.c.sleep = sl.sleep
+	sl := &ingesttest.Sleeps{}
+	s.p.c.sleep = sl.Sleep
 	h.SetCursor(t, s.p.key, "1")
-	stop := run(t, s, h.Emitter)
-	waitFor(t, 10*time.Second, "cursor at the last status", func() bool { return h.Cursor(t, s.p.key) == ss[5].LocalID })
+	stop := ingesttest.Run(t, s, h.Emitter)
+	ingesttest.WaitFor(t, 10*time.Second, "cursor at the last status", func() bool { return h.Cursor(t, s.p.key) == ss[5].LocalID })
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}

@@ -2,8 +2,6 @@ package mastodon
 
 import (
 	"fmt"
-	"log/slog"
-	"net/http"
 	"slices"
 
 	"github.com/chatnight/chatnight/ingest"
@@ -12,12 +10,7 @@ import (
 )
 
 // Deps are what the Mastodon sources share.
-type Deps struct {
-	Cursors    *ingest.Cursors
-	Metrics    *ingest.Metrics
-	Log        *slog.Logger
-	HTTPClient *http.Client
-}
+type Deps = ingest.Deps
 
 // Sources builds one source per (instance, hashtag) for the communities that follow
 // Mastodon (a community with no sources listed follows every network): a Streaming

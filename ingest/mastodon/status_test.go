@@ -3,89 +3,38 @@ package mastodon
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/chatnight/chatnight/ingest/ingesttest"
 	"github.com/chatnight/chatnight/pipeline/post"
 )
 
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/golden")
-
-func readTestdata(t *testing.T, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
-// goldenJSON renders posts without Raw (checked separately) for a golden file.
-func goldenJSON(t *testing.T, posts []*post.Post) []byte {
-	t.Helper()
-	cp := make([]post.Post, len(posts))
-	for i, p := range posts {
-		cp[i] = *p
-		cp[i].Raw = nil
-	}
-	b, err := json.MarshalIndent(cp, "", "  ")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return append(b, '\n')
-}
-
-func checkGolden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", "golden", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from the golden file (go test -update rewrites it)\ngot:\n%s\nwant:\n%s", name, got, want)
-	}
-}
+func readTestdata(t *testing.T, name string) []byte { return ingesttest.Testdata(t, name) }
 
 func TestParseStatusGolden(t *testing.T) {
-	files, err := filepath.Glob(filepath.Join("testdata", "status", "*.json"))
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no test statuses: %v", err)
-	}
-	for _, f := range files {
-		name := filepath.Base(f)
-		t.Run(name, func(t *testing.T) {
-			raw := readTestdata(t, filepath.Join("status", name))
-			posts, err := ParseStatus(raw, post.SourceMastodon)
-			if err != nil {
-				t.Fatal(err)
+	ingesttest.GoldenFiles(t, "status", func(t *testing.T, _ string, raw []byte) ([]*post.Post, bool) {
+		posts, err := ParseStatus(raw, post.SourceMastodon)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range posts {
+			if err := p.Validate(); err == nil {
+				t.Errorf("post %s validates without a community", p.ID)
 			}
-			for _, p := range posts {
-				if err := p.Validate(); err == nil {
-					t.Errorf("post %s validates without a community", p.ID)
-				}
-				p.Community = "hcldr"
-				if err := p.Validate(); err != nil {
-					t.Errorf("post %s: %v", p.ID, err)
-				}
-				p.Community = ""
-				if len(p.Raw) == 0 || !json.Valid(p.Raw) {
-					t.Errorf("post %s: Raw is not the status JSON", p.ID)
-				}
+			p.Community = "hcldr"
+			if err := p.Validate(); err != nil {
+				t.Errorf("post %s: %v", p.ID, err)
 			}
-			checkGolden(t, name, goldenJSON(t, posts))
-		})
-	}
+			p.Community = ""
+			if len(p.Raw) == 0 || !json.Valid(p.Raw) {
+				t.Errorf("post %s: Raw is not the status JSON", p.ID)
+			}
+		}
+		return posts, true
+	})
 }
 
 func TestParseStatusFields(t *testing.T) {
@@ -245,12 +194,7 @@ func TestParseStatusErrors(t *testing.T) {
 			if strings.Contains(tc.name, "skipped") && (err != nil || posts != nil) {
 				t.Fatalf("got %d posts, %v; want none and no error", len(posts), err)
 			}
-			switch {
-			case tc.want == "" && err != nil:
-				t.Fatalf("unexpected error: %v", err)
-			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
-				t.Fatalf("error %v, want one containing %q", err, tc.want)
-			}
+			ingesttest.CheckErr(t, err, tc.want)
 		})
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/chatnight/chatnight/ingest"
+	"github.com/chatnight/chatnight/pipeline/backoff"
 	"github.com/chatnight/chatnight/pipeline/post"
 )
 
@@ -67,7 +68,7 @@ func (s *Streaming) Name() string { return "mastodon-stream:" + s.p.c.base.Host 
 
 // Run streams until ctx is done. It returns an error when the token is refused.
 func (s *Streaming) Run(ctx context.Context, em *ingest.Emitter) error {
-	bo := ingest.Backoff{Min: time.Second, Max: 2 * time.Minute}
+	bo := backoff.Backoff{Min: time.Second, Max: 2 * time.Minute}
 	for {
 		started := s.p.c.now()
 		err := s.session(ctx, em)

@@ -88,14 +88,14 @@ func TestPublishTwiceStoresOnce(t *testing.T) {
 	ctx := context.Background()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	n := night(5, 1200)
-	first, err := Publish(ctx, n, Options{BatchSize: 500}, ingest.NewEmitter(env.JS, ingest.NewMetrics(nil), log))
+	first, err := Publish(ctx, n, Options{BatchSize: 500}, ingest.NewEmitter(env.JS, nil, log))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if first.Messages != 3 || first.Stored != 3 || first.Duplicates != 0 {
 		t.Fatalf("first publish: %+v", first)
 	}
-	again, err := Publish(ctx, n, Options{BatchSize: 500}, ingest.NewEmitter(env.JS, ingest.NewMetrics(nil), log))
+	again, err := Publish(ctx, n, Options{BatchSize: 500}, ingest.NewEmitter(env.JS, nil, log))
 	if err != nil {
 		t.Fatal(err)
 	}

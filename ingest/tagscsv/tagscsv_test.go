@@ -3,19 +3,15 @@ package tagscsv
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
 	"io"
 	"os"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
-	"time"
 
+	"github.com/chatnight/chatnight/ingest/ingesttest"
 	"github.com/chatnight/chatnight/pipeline/post"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/golden")
 
 func readAll(t *testing.T, r io.Reader) []Row {
 	t.Helper()
@@ -36,13 +32,7 @@ func readAll(t *testing.T, r io.Reader) []Row {
 	}
 }
 
-func ts(s string) time.Time {
-	t, err := time.Parse(time.RFC3339, s)
-	if err != nil {
-		panic(err)
-	}
-	return t
-}
+var ts = ingesttest.Time
 
 func TestReadTAGS(t *testing.T) {
 	f, err := os.Open("testdata/hcldr.csv")
@@ -158,30 +148,10 @@ func golden(t *testing.T, name string, rows []Row) {
 	var posts []*post.Post
 	for _, r := range rows {
 		if r.Post != nil {
-			cp := *r.Post
-			cp.Raw = nil
-			posts = append(posts, &cp)
+			posts = append(posts, r.Post)
 		}
 	}
-	got, err := post.Encode(nil, posts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join("testdata", "golden", name)
-	if *update {
-		os.MkdirAll(filepath.Dir(path), 0o755)
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (go test -update creates it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("posts differ from %s (go test -update rewrites it):\n%s", path, got)
-	}
+	ingesttest.Golden(t, name, ingesttest.PostsLines(t, posts))
 }
 
 func TestHeaderProblems(t *testing.T) {

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/chatnight/chatnight/ingest"
+	"github.com/chatnight/chatnight/pipeline/backoff"
 )
 
 // DefaultBaseURL is the X API host.
@@ -54,7 +55,7 @@ type ClientConfig struct {
 	// Metrics counts errors and rate-limit waits; nil keeps them unregistered.
 	Metrics *ingest.Metrics
 	// MinBackoff and MaxBackoff bound the waits after failures; zero takes
-	// ingest.Backoff's defaults.
+	// backoff.Backoff's defaults.
 	MinBackoff, MaxBackoff time.Duration
 	// RequestTimeout bounds a non-streaming request; zero means 30s.
 	RequestTimeout time.Duration
@@ -134,7 +135,7 @@ func newClient(cfg ClientConfig) (*client, error) {
 		c.log = slog.New(slog.DiscardHandler)
 	}
 	if c.metrics == nil {
-		c.metrics = ingest.NewMetrics(nil)
+		c.metrics, _ = ingest.NewMetrics(nil) // unregistered: cannot fail
 	}
 	if c.requestTimeout == 0 {
 		c.requestTimeout = 30 * time.Second
@@ -181,7 +182,7 @@ func (e *StatusError) Error() string {
 // closes its body. Rate limits are waited out and transient failures retried until
 // ctx is done. stream marks a long-lived response: no request timeout then.
 func (c *client) do(ctx context.Context, method, path string, query url.Values, body []byte, stream bool) (*http.Response, error) {
-	bo := ingest.Backoff{Min: c.min, Max: c.max}
+	bo := backoff.Backoff{Min: c.min, Max: c.max}
 	u := c.base + path
 	if len(query) > 0 {
 		u += "?" + query.Encode()
@@ -217,7 +218,7 @@ func (c *client) do(ctx context.Context, method, path string, query url.Values, 
 				wait = bo.Next()
 			}
 			c.log.Warn("X API rate limit hit, waiting", "path", path, "wait", wait.Round(time.Millisecond), "body", msg)
-			if err := ingest.Sleep(ctx, wait); err != nil {
+			if err := backoff.Sleep(ctx, wait); err != nil {
 				return nil, err
 			}
 		case resp.StatusCode >= 500:
@@ -314,7 +315,7 @@ func (c *client) waitRateLimit(ctx context.Context, path string) error {
 	wait = min(wait, maxResetWait)
 	c.metrics.RateLimitWaits.WithLabelValues(metricsSource).Inc()
 	c.log.Info("X API rate limit window used up, waiting for reset", "path", path, "wait", wait.Round(time.Millisecond))
-	if err := ingest.Sleep(ctx, wait); err != nil {
+	if err := backoff.Sleep(ctx, wait); err != nil {
 		return err
 	}
 	c.mu.Lock()

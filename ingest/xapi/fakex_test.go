@@ -189,30 +189,10 @@ var (
 	waitFor   = ingesttest.WaitFor
 )
 
-// subjectMsgs counts the messages of stream on subjects matching filter.
-func subjectMsgs(t *testing.T, env *bustest.Env, stream, filter string) int {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	s, err := env.JS.Stream(ctx, stream)
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := s.Info(ctx, jetstream.WithSubjectFilter(filter))
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := 0
-	for _, c := range info.State.Subjects {
-		n += int(c)
-	}
-	return n
-}
-
 // storedPosts reads every post on the POSTS stream matching subject.
 func storedPosts(t *testing.T, env *bustest.Env, subject string) []*post.Post {
 	t.Helper()
-	n := subjectMsgs(t, env, bus.PostsStream, subject)
+	n := env.Count(t, bus.PostsStream, subject)
 	var out []*post.Post
 	for _, m := range env.Messages(t, bus.PostsStream, subject, n, 5*time.Second) {
 		posts, bad := post.Decode(m.Data())

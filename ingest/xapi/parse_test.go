@@ -4,19 +4,16 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
-	"flag"
 	"os"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/chatnight/chatnight/ingest/ingesttest"
 	"github.com/chatnight/chatnight/ingest/lines"
 	"github.com/chatnight/chatnight/pipeline/post"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/golden")
 
 // checkPost compares got and want field by field (Raw is checked apart: it must be a
 // JSON object holding the tweet id).
@@ -67,42 +64,10 @@ func ids(posts []*post.Post) []string {
 // with -update.
 func golden(t *testing.T, name string, posts []*post.Post) {
 	t.Helper()
-	var stripped []*post.Post
-	for _, p := range posts {
-		cp := *p
-		cp.Raw = nil
-		stripped = append(stripped, &cp)
-	}
-	got, err := post.Encode(nil, stripped...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join("testdata", "golden", name)
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("posts differ from %s (go test -update rewrites it)\ngot:\n%s", path, got)
-	}
+	ingesttest.Golden(t, name, ingesttest.PostsLines(t, posts))
 }
 
-func ts(s string) time.Time {
-	t, err := time.Parse(time.RFC3339Nano, s)
-	if err != nil {
-		panic(err)
-	}
-	return t
-}
+var ts = ingesttest.Time
 
 func TestParseV2SearchPage(t *testing.T) {
 	raw, err := os.ReadFile("testdata/search_page.json")

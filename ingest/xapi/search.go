@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/chatnight/chatnight/ingest"
+	"github.com/chatnight/chatnight/pipeline/backoff"
 	"github.com/chatnight/chatnight/pipeline/community"
 	"github.com/chatnight/chatnight/pipeline/post"
 )
@@ -100,7 +101,7 @@ func (s *Search) Run(ctx context.Context, em *ingest.Emitter) error {
 				s.c.log.Warn("X search poll failed; retrying next round", "community", cm.ID, "err", s.c.token.redact(err.Error()))
 			}
 		}
-		if err := ingest.Sleep(ctx, s.interval); err != nil {
+		if err := backoff.Sleep(ctx, s.interval); err != nil {
 			return nil
 		}
 	}

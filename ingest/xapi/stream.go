@@ -15,6 +15,7 @@ import (
 
 	"github.com/chatnight/chatnight/ingest"
 	"github.com/chatnight/chatnight/ingest/lines"
+	"github.com/chatnight/chatnight/pipeline/backoff"
 	"github.com/chatnight/chatnight/pipeline/community"
 	"github.com/chatnight/chatnight/pipeline/post"
 )
@@ -208,7 +209,7 @@ func (s *Stream) Run(ctx context.Context, em *ingest.Emitter) error {
 		}
 		stored = v
 	}
-	bo := ingest.Backoff{Min: s.c.min, Max: s.c.max}
+	bo := backoff.Backoff{Min: s.c.min, Max: s.c.max}
 	for {
 		n, err := s.connect(ctx, em, &stored)
 		if ctx.Err() != nil {

@@ -8,7 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"regexp"
+	"strconv"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -40,14 +40,13 @@ const (
 // the embedded server of a running `chatnight run`.
 const DefaultURL = "nats://127.0.0.1:4222"
 
-var communityToken = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,63}$`)
-
-// ValidCommunity reports whether id can be used as a subject token and table key.
-func ValidCommunity(id string) error {
-	if !communityToken.MatchString(id) {
-		return fmt.Errorf("community id %q: use 1-64 lower-case letters, digits, '-' or '_'", id)
+// PostsIn is how many posts a message with header h carries: HeaderBatchPosts of a bulk
+// message, else 1.
+func PostsIn(h nats.Header) int {
+	if n, err := strconv.Atoi(h.Get(HeaderBatchPosts)); err == nil && n > 0 {
+		return n
 	}
-	return nil
+	return 1
 }
 
 // PostsSubject is where posts of a community arrive from a source.

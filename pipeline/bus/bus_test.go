@@ -44,14 +44,6 @@ func TestPublisherDeduplicatesByMsgID(t *testing.T) {
 	}
 }
 
-func TestValidCommunity(t *testing.T) {
-	for id, ok := range map[string]bool{"hcldr": true, "hit-sm_2": true, "": false, "HCLDR": false, "a.b": false, "a b": false, "a*": false, "a>": false} {
-		if err := bus.ValidCommunity(id); (err == nil) != ok {
-			t.Errorf("ValidCommunity(%q) = %v", id, err)
-		}
-	}
-}
-
 func TestEmbeddedServerRefusesBadListen(t *testing.T) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -67,6 +67,18 @@ func (p *Publisher) PublishMsg(ctx context.Context, msg *nats.Msg) error {
 	return nil
 }
 
+// DeadLetter parks data that stage could not use on deadletter.<stage>, with the
+// reason and where it came from (origin: source and offset, file and line, stream
+// sequence) in the headers, so it can be found, fixed and replayed. Like PublishMsg it
+// is asynchronous: Flush before acknowledging what the dead letter replaces.
+func (p *Publisher) DeadLetter(ctx context.Context, stage, origin string, data []byte, reason error) error {
+	msg := nats.NewMsg(DeadLetterSubject(stage))
+	msg.Data = data
+	msg.Header.Set(HeaderError, reason.Error())
+	msg.Header.Set(HeaderOrigin, origin)
+	return p.PublishMsg(ctx, msg)
+}
+
 // Flush waits for every pending acknowledgement and returns the first failure.
 func (p *Publisher) Flush(ctx context.Context) error {
 	p.mu.Lock()

@@ -12,7 +12,7 @@ import (
 	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/parser"
 
-	"github.com/chatnight/chatnight/pipeline/bus"
+	"github.com/chatnight/chatnight/pipeline/post"
 	"github.com/chatnight/chatnight/pipeline/segments"
 )
 
@@ -140,7 +140,7 @@ func (c *Config) check() error {
 	for i := range c.Communities {
 		cm := &c.Communities[i]
 		at := fmt.Sprintf("$.communities[%d]", i)
-		if err := bus.ValidCommunity(cm.ID); err != nil {
+		if err := post.ValidCommunity(cm.ID); err != nil {
 			return errAt(at+".id", "%v", err)
 		}
 		if seen[cm.ID] {

@@ -30,7 +30,7 @@ func TestClickHouseViews(t *testing.T) {
 	ctx := context.Background()
 	cfg, posts := loadNight(t)
 	d := New(cfg, threads.NewClickHouse(conn), time.Now)
-	w := storage.NewWriter(conn)
+	w := storage.NewWriter(conn, nil)
 	order := shuffled(posts, 2)
 	for i := 0; i < len(order); i += 9 {
 		b, err := d.Derive(ctx, order[i:min(i+9, len(order))])
@@ -81,7 +81,7 @@ func TestClickHouseLookup(t *testing.T) {
 			RootID: "r'oot", Depth: 3, MentionIDs: []string{"m"}, MentionHandles: []string{"h"}, Hashtags: []string{}, URLs: []string{},
 			IsHost: true, IngestedAt: at, Version: version, Text: "it's \"quoted\"\n\ttabbed"}
 	}
-	w := storage.NewWriter(conn)
+	w := storage.NewWriter(conn, nil)
 	if err := w.Write(ctx, &storage.Batch{Posts: []storage.PostRow{row("p'1", "", 1), row("c1", "p'1", 1), row("c2", "p'1", 1), row("c1", "p'1", 2)}}); err != nil {
 		t.Fatal(err)
 	}

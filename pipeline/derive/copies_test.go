@@ -46,7 +46,7 @@ func TestBridgedCopyStoredOnce(t *testing.T) {
 	conn := clickHouse(t)
 	ctx := context.Background()
 	d := New(&community.Config{}, threads.NewClickHouse(conn), time.Now)
-	w := storage.NewWriter(conn)
+	w := storage.NewWriter(conn, nil)
 	tests := []struct {
 		community string
 		batches   func(orig, cp *post.Post) [][]*post.Post

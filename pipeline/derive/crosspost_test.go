@@ -33,7 +33,7 @@ func TestCrossPostStoredOnce(t *testing.T) {
 	colinM := post.Account{ID: "mastodon:colin@hc.example", Handle: "colin@hc.example", VerifiedLinks: []string{"https://colin.example.com"}}
 	colinB := post.Account{ID: "bluesky:did:plc:colin", Handle: "colin.example.com"}
 	ana := post.Account{ID: "x:7", Handle: "ana"}
-	w := storage.NewWriter(conn)
+	w := storage.NewWriter(conn, nil)
 	tests := []struct {
 		community string
 		batches   func(m, b, a, late *post.Post) [][]*post.Post

@@ -9,8 +9,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"time"
-
-	"github.com/chatnight/chatnight/pipeline/storage"
 )
 
 // Event types.
@@ -67,35 +65,6 @@ type Stats struct {
 	SessionID string    `json:"session_id"`
 	Minute    time.Time `json:"minute"`
 	Posts     int       `json:"posts"`
-}
-
-// FromRow is the viewer's form of a stored post with its Q/A marks.
-func FromRow(r *storage.PostRow, marks []Mark) *Post {
-	return &Post{
-		ID:               r.ID,
-		Source:           r.Source,
-		Kind:             r.Kind,
-		AuthorID:         r.AuthorID,
-		AuthorHandle:     r.AuthorHandle,
-		AuthorName:       r.AuthorName,
-		CreatedAt:        r.CreatedAt.UTC(),
-		Text:             r.Text,
-		URL:              r.URL,
-		ReplyToID:        r.ReplyToID,
-		ReplyToAuthor:    r.ReplyToAuthorID,
-		RootID:           r.RootID,
-		Depth:            int(r.Depth),
-		QuoteOfID:        r.QuoteOfID,
-		QuoteOfAuthorID:  r.QuoteOfAuthorID,
-		RepostOfID:       r.RepostOfID,
-		RepostOfAuthorID: r.RepostOfAuthorID,
-		Mentions:         r.MentionIDs,
-		MentionHandles:   r.MentionHandles,
-		Hashtags:         r.Hashtags,
-		SessionID:        r.SessionID,
-		IsHost:           r.IsHost,
-		Marks:            marks,
-	}
 }
 
 // Encode writes events as JSON Lines.

@@ -199,7 +199,7 @@ func (p *Post) validateIdentity() error {
 	case p.CreatedAt.IsZero():
 		return fmt.Errorf("post %q has no created_at", abbrev(p.ID))
 	case !validCommunity(p.Community):
-		return fmt.Errorf("post %q: community %q is not 1-64 lower-case letters, digits, '-' or '_'", abbrev(p.ID), abbrev(p.Community))
+		return fmt.Errorf("post %q: %w", abbrev(p.ID), ValidCommunity(p.Community))
 	}
 	switch p.Source {
 	case SourceX, SourceMastodon, SourceBluesky, SourceImport, SourceSim:
@@ -213,7 +213,16 @@ func (p *Post) validateIdentity() error {
 // they have no place in identifiers, handles or URLs.
 func isControl(r rune) bool { return r < 0x20 || (r >= 0x7f && r < 0xa0) }
 
-// validCommunity mirrors bus.ValidCommunity: community ids become subject tokens.
+// ValidCommunity reports whether id can be a community id: ids become NATS subject
+// tokens and table keys, so they are 1-64 lower-case letters, digits, '-' or '_', and
+// start with a letter or digit.
+func ValidCommunity(id string) error {
+	if !validCommunity(id) {
+		return fmt.Errorf("community id %q: use 1-64 lower-case letters, digits, '-' or '_'", abbrev(id))
+	}
+	return nil
+}
+
 func validCommunity(id string) bool {
 	if len(id) == 0 || len(id) > 64 {
 		return false

@@ -95,3 +95,15 @@ func FuzzNormalizeTag(f *testing.F) {
 		}
 	})
 }
+
+func TestValidCommunity(t *testing.T) {
+	for id, ok := range map[string]bool{
+		"hcldr": true, "hit-sm_2": true, "0day": true, strings.Repeat("a", 64): true,
+		"": false, "HCLDR": false, "a.b": false, "a b": false, "a*": false, "a>": false, "-a": false, "_a": false,
+		strings.Repeat("a", 65): false, "café": false,
+	} {
+		if err := ValidCommunity(id); (err == nil) != ok {
+			t.Errorf("ValidCommunity(%q) = %v", id, err)
+		}
+	}
+}

@@ -32,7 +32,7 @@ func (p *Processor) announce(ctx context.Context, res *derive.Result) {
 				ev.Type = live.TypeUpdate
 			}
 		}
-		ev.Post = live.FromRow(r, marks)
+		ev.Post = r.Live(marks)
 		byCommunity[r.Community] = append(byCommunity[r.Community], ev)
 	}
 	for community, events := range byCommunity {

@@ -10,13 +10,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strconv"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/chatnight/chatnight/ingest"
+	"github.com/chatnight/chatnight/pipeline/backoff"
 	"github.com/chatnight/chatnight/pipeline/bus"
 	"github.com/chatnight/chatnight/pipeline/derive"
 	"github.com/chatnight/chatnight/pipeline/post"
@@ -62,14 +60,21 @@ type Processor struct {
 	derive  *derive.Deriver
 	overlay *threads.Overlay
 	stored  threads.Lookup // what is written, without the overlay
-	write   *storage.Writer
+	write   Writer
 	metrics *Metrics
 	log     *slog.Logger
 	pub     *bus.Publisher
 }
 
+// Writer stores derived batches: a *storage.Writer, or a fake in tests. A failed Write
+// is sorted by storage.Classify: recoverable errors are retried, rows ClickHouse rejects
+// are dead-lettered, and a fatal error (the setup) stops the processor.
+type Writer interface {
+	Write(ctx context.Context, b *storage.Batch) error
+}
+
 // New returns a processor.
-func New(cfg Config, js jetstream.JetStream, d *derive.Deriver, w *storage.Writer, m *Metrics, log *slog.Logger) *Processor {
+func New(cfg Config, js jetstream.JetStream, d *derive.Deriver, w Writer, m *Metrics, log *slog.Logger) *Processor {
 	ov := threads.NewOverlay(d.Lookup())
 	return &Processor{cfg: cfg.withDefaults(), js: js, derive: d.WithLookup(ov), overlay: ov, stored: d.Lookup(), write: w, metrics: m, log: log, pub: bus.NewPublisher(js)}
 }
@@ -101,6 +106,7 @@ type batch struct {
 
 // derived is a batch ready to be written.
 type derived struct {
+	id    string // the batch id: ClickHouse query ids and logs
 	msgs  []jetstream.Msg
 	posts int // decoded posts
 	batch []*post.Post
@@ -196,7 +202,7 @@ func (p *Processor) Run(ctx context.Context) error {
 				timer.Reset(p.cfg.BatchWait)
 			}
 			cur.msgs = append(cur.msgs, m)
-			cur.posts += postsIn(m)
+			cur.posts += bus.PostsIn(m.Headers())
 			if cur.posts < p.cfg.BatchPosts {
 				continue
 			}
@@ -227,16 +233,6 @@ func (p *Processor) Run(ctx context.Context) error {
 	}
 }
 
-// postsIn is how many posts a message carries, from its header (bulk) or 1.
-func postsIn(m jetstream.Msg) int {
-	if h := m.Headers().Get(bus.HeaderBatchPosts); h != "" {
-		if n, err := strconv.Atoi(h); err == nil && n > 0 {
-			return n
-		}
-	}
-	return 1
-}
-
 // prepare decodes and derives one batch and puts it in the overlay; bad posts are
 // published to the dead-letter stream (flushed before the batch is acked).
 func (p *Processor) prepare(ctx context.Context, msgs []jetstream.Msg) (*derived, error) {
@@ -260,25 +256,31 @@ func (p *Processor) prepare(ctx context.Context, msgs []jetstream.Msg) (*derived
 	if err != nil {
 		return nil, err
 	}
+	id := batchID(msgs)
+	res.Batch.ID = id
 	p.overlay.Add(res.Batch)
-	return &derived{msgs: msgs, posts: len(posts), batch: posts, res: res, start: start}, nil
+	return &derived{id: id, msgs: msgs, posts: len(posts), batch: posts, res: res, start: start}, nil
 }
 
-// commit writes one derived batch, then acks its messages and announces its posts.
+// commit writes one derived batch, then acks its messages and announces its posts. A
+// batch whose rows ClickHouse rejects is written again message by message, and the
+// messages that still cannot be written are dead-lettered with the reason, so one bad
+// message neither blocks the stream nor takes the good posts around it along.
 func (p *Processor) commit(ctx context.Context, d *derived) error {
-	err := p.retry(ctx, d.msgs, "write batch to ClickHouse", func() error {
-		start := time.Now()
-		err := p.write.Write(ctx, d.res.Batch)
-		p.metrics.WriteDuration.Observe(time.Since(start).Seconds())
-		return err
-	})
+	err := p.retry(ctx, d.msgs, "write batch "+d.id+" to ClickHouse", func() error { return p.writeBatch(ctx, d.res.Batch) })
+	written := []*derived{d}
+	if perm := rejected(err); perm != nil {
+		written, err = p.writeApart(ctx, d, perm)
+	}
 	if err != nil {
 		return err
 	}
 	p.overlay.Remove(d.res.Batch)
-	err = p.retry(ctx, d.msgs, "reconcile threads", func() error { return p.reconcile(ctx, d) })
-	if err != nil {
-		return err
+	for _, w := range written {
+		err = p.retry(ctx, w.msgs, "reconcile threads", func() error { return p.reconcile(ctx, w) })
+		if err != nil {
+			return err
+		}
 	}
 	// Dead letters must be stored before their messages are acked.
 	if err := p.pub.Flush(ctx); err != nil {
@@ -291,14 +293,94 @@ func (p *Processor) commit(ctx context.Context, d *derived) error {
 		}
 	}
 	latency := time.Since(d.start)
-	p.metrics.Posts.Add(float64(d.posts))
-	p.metrics.Batches.Observe(float64(d.posts))
+	posts := 0
+	for _, w := range written {
+		posts += w.posts
+	}
+	p.metrics.Posts.Add(float64(posts))
+	p.metrics.Batches.Observe(float64(posts))
 	p.metrics.CommitLatency.Observe(latency.Seconds())
 	if p.cfg.OnCommit != nil {
-		p.cfg.OnCommit(d.posts, latency)
+		p.cfg.OnCommit(posts, latency)
 	}
-	p.announce(ctx, d.res)
+	for _, w := range written {
+		p.announce(ctx, w.res)
+	}
 	return nil
+}
+
+func (p *Processor) writeBatch(ctx context.Context, b *storage.Batch) error {
+	start := time.Now()
+	err := p.write.Write(ctx, b)
+	p.metrics.WriteDuration.Observe(time.Since(start).Seconds())
+	return err
+}
+
+// writeApart writes the messages of a batch that failed for good one at a time, each
+// derived again (its batch is still in the overlay, so threads place as before), and
+// dead-letters those that fail for good too. It returns what was written.
+func (p *Processor) writeApart(ctx context.Context, d *derived, cause *permanentError) ([]*derived, error) {
+	if len(d.msgs) == 1 {
+		p.parkUnwritable(ctx, d.msgs[0], cause)
+		return nil, nil
+	}
+	p.log.Warn("ClickHouse refused a batch; writing its messages one by one", "batch", d.id, "messages", len(d.msgs), "err", brief(cause))
+	var written []*derived
+	for _, m := range d.msgs {
+		posts, _ := post.Decode(m.Data()) // bad lines were dead-lettered by prepare
+		var res *derive.Result
+		err := p.retry(ctx, []jetstream.Msg{m}, "derive rows", func() (err error) {
+			res, err = p.derive.DeriveLive(ctx, posts)
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+		one := &derived{id: batchID([]jetstream.Msg{m}), msgs: []jetstream.Msg{m}, posts: len(posts), batch: posts, res: res, start: d.start}
+		res.Batch.ID = one.id
+		err = p.retry(ctx, one.msgs, "write message "+one.id+" to ClickHouse", func() error { return p.writeBatch(ctx, res.Batch) })
+		if perm := rejected(err); perm != nil {
+			p.parkUnwritable(ctx, m, perm)
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		written = append(written, one)
+	}
+	return written, nil
+}
+
+// parkUnwritable dead-letters a message ClickHouse will not store, with the reason. It
+// is acked with its batch once the dead letter is stored.
+func (p *Processor) parkUnwritable(ctx context.Context, m jetstream.Msg, cause *permanentError) {
+	p.metrics.DeadLetters.WithLabelValues(DeadWrite).Inc()
+	origin := msgOrigin(m)
+	p.log.Error("ClickHouse refused a message for good; parked on "+bus.DeadLetterSubject(DeadWrite), "origin", origin, "reason", cause.reason, "err", brief(cause))
+	if err := p.pub.DeadLetter(ctx, DeadWrite, origin, m.Data(), cause); err != nil {
+		p.log.Error("dead letter not stored", "origin", origin, "err", err)
+	}
+}
+
+// batchID names a batch after the stream sequences of its first and last message, so a
+// batch delivered again keeps its name.
+func batchID(msgs []jetstream.Msg) string {
+	first, err1 := msgs[0].Metadata()
+	last, err2 := msgs[len(msgs)-1].Metadata()
+	if err1 != nil || err2 != nil {
+		return ""
+	}
+	if len(msgs) == 1 {
+		return fmt.Sprintf("posts-%d", first.Sequence.Stream)
+	}
+	return fmt.Sprintf("posts-%d-%d", first.Sequence.Stream, last.Sequence.Stream)
+}
+
+func msgOrigin(m jetstream.Msg) string {
+	if md, err := m.Metadata(); err == nil {
+		return fmt.Sprintf("%s seq %d", m.Subject(), md.Sequence.Stream)
+	}
+	return m.Subject()
 }
 
 // reconcile closes the one gap of deriving in several processes at once: a reply and
@@ -374,6 +456,9 @@ func (p *Processor) reconcile(ctx context.Context, d *derived) error {
 	if err != nil {
 		return err
 	}
+	if d.id != "" {
+		res.Batch.ID = d.id + "-again"
+	}
 	return p.write.Write(ctx, res.Batch)
 }
 
@@ -396,10 +481,12 @@ func (d *derived) adopted(community string, uniq int) map[string]bool {
 	return out
 }
 
-// retry runs step until it succeeds or ctx ends. While ClickHouse is away the
-// processor pulls nothing new: JetStream holds the backlog.
+// retry runs step until it succeeds, fails for good or ctx ends. Only errors that
+// storage.Classify calls recoverable are retried, with backoff; others come back as a
+// *permanentError. While ClickHouse is away the processor pulls nothing new: JetStream
+// holds the backlog.
 func (p *Processor) retry(ctx context.Context, msgs []jetstream.Msg, what string, step func() error) error {
-	backoff := ingest.Backoff{Min: 200 * time.Millisecond, Max: 10 * time.Second}
+	bo := backoff.Backoff{Min: 200 * time.Millisecond, Max: 10 * time.Second}
 	for attempt := 1; ; attempt++ {
 		err := step()
 		if err == nil {
@@ -409,16 +496,47 @@ func (p *Processor) retry(ctx context.Context, msgs []jetstream.Msg, what string
 			return ctx.Err()
 		}
 		p.metrics.WriteErrors.Inc()
-		wait := backoff.Next()
-		p.log.Warn(what+" failed; retrying", "attempt", attempt, "messages", len(msgs), "retry_in", wait.Round(time.Millisecond), "err", brief(err))
+		reason, verdict := storage.Classify(err)
+		if verdict != storage.Recoverable {
+			return &permanentError{what: what, reason: reason, verdict: verdict, err: err}
+		}
+		wait := bo.Next()
+		p.log.Warn(what+" failed; retrying", "attempt", attempt, "messages", len(msgs), "reason", reason, "retry_in", wait.Round(time.Millisecond), "err", brief(err))
 		for _, m := range msgs {
 			_ = m.InProgress() // keep the messages ours while we retry
 		}
-		if err := ingest.Sleep(ctx, wait); err != nil {
+		if err := backoff.Sleep(ctx, wait); err != nil {
 			return err
 		}
 	}
 }
+
+// permanentError is a step that failed in a way retrying cannot fix.
+type permanentError struct {
+	what, reason string
+	verdict      storage.Verdict
+	err          error
+}
+
+func (e *permanentError) Error() string {
+	if e.verdict == storage.Fatal {
+		return fmt.Sprintf("%s failed for good (%s): %v; fix the ClickHouse user, its grants or the schema (chatnight migrate), then restart: the posts wait in JetStream", e.what, e.reason, e.err)
+	}
+	return fmt.Sprintf("%s failed for good (%s): %v", e.what, e.reason, e.err)
+}
+
+// rejected returns err as a *permanentError when it says the rows themselves are
+// refused (storage.Rejected), so they are dead-lettered rather than retried; nil
+// otherwise.
+func rejected(err error) *permanentError {
+	var perm *permanentError
+	if errors.As(err, &perm) && perm.verdict == storage.Rejected {
+		return perm
+	}
+	return nil
+}
+
+func (e *permanentError) Unwrap() error { return e.err }
 
 // brief keeps logged errors readable: clickhouse-go quotes whole request URLs.
 func brief(err error) string {
@@ -431,17 +549,10 @@ func brief(err error) string {
 }
 
 func (p *Processor) deadLetter(ctx context.Context, m jetstream.Msg, bad post.BadLine) {
-	p.metrics.DeadLetters.Inc()
-	origin := m.Subject()
-	if md, err := m.Metadata(); err == nil {
-		origin = fmt.Sprintf("%s seq %d line %d", m.Subject(), md.Sequence.Stream, bad.Line)
-	}
+	p.metrics.DeadLetters.WithLabelValues(DeadDecode).Inc()
+	origin := fmt.Sprintf("%s line %d", msgOrigin(m), bad.Line)
 	p.log.Warn("bad post parked", "origin", origin, "bytes", len(bad.Raw), "err", bad.Err)
-	dl := nats.NewMsg(bus.DeadLetterSubject("process"))
-	dl.Data = bad.Raw
-	dl.Header.Set(bus.HeaderError, bad.Err.Error())
-	dl.Header.Set(bus.HeaderOrigin, origin)
-	if err := p.pub.PublishMsg(ctx, dl); err != nil {
+	if err := p.pub.DeadLetter(ctx, DeadDecode, origin, bad.Raw, bad.Err); err != nil {
 		p.log.Error("dead letter not stored", "origin", origin, "err", err)
 	}
 }

@@ -3,11 +3,14 @@ package processor
 import (
 	"context"
 	"flag"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"testing"
 	"time"
+
+	"go.uber.org/goleak"
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
@@ -23,7 +26,18 @@ import (
 	"github.com/chatnight/chatnight/pipeline/threads"
 )
 
-func TestMain(m *testing.M) { os.Exit(chdbtest.Main(m)) }
+// TestMain runs the tests, stops the shared engine, then checks that no goroutine of
+// a processor is left running.
+func TestMain(m *testing.M) {
+	code := chdbtest.Main(m)
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintf(os.Stderr, "goroutines left after the tests: %v\n", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
 
 // benchBatchPosts sets BenchmarkProcessor's batch size: go test -bench Processor -batch-posts 10000.
 var benchBatchPosts = flag.Int("batch-posts", 5000, "posts per batch in BenchmarkProcessor")
@@ -46,16 +60,23 @@ func BenchmarkProcessor(b *testing.B) {
 		env := bustest.Start(b)
 		ctx, cancel := context.WithCancel(context.Background())
 		night := simulator.Night{Community: cm, Seed: uint64(1000 + i), Posts: posts, Start: time.Date(2026, 11, 25, 1, 30, 0, 0, time.UTC)}
-		if _, err := simulator.Publish(ctx, night, simulator.Options{BatchSize: 500}, ingest.NewEmitter(env.JS, ingest.NewMetrics(nil), log)); err != nil {
+		if _, err := simulator.Publish(ctx, night, simulator.Options{BatchSize: 500}, ingest.NewEmitter(env.JS, nil, log)); err != nil {
 			b.Fatal(err)
 		}
 		reg := prometheus.NewRegistry()
-		m := NewMetrics(reg)
+		m, err := NewMetrics(reg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		wm, err := storage.NewWriterMetrics(reg)
+		if err != nil {
+			b.Fatal(err)
+		}
 		d := derive.New(cfg, threads.NewClickHouse(store.Conn), time.Now)
 		if *benchCrossPosts {
 			d = d.WithCrossPosts(copies.NewClickHouse(store.Conn, cfg.People))
 		}
-		p := New(Config{BatchPosts: *benchBatchPosts}, env.JS, d, storage.NewWriter(store.Conn), m, log)
+		p := New(Config{BatchPosts: *benchBatchPosts}, env.JS, d, storage.NewWriter(store.Conn, wm), m, log)
 		b.StartTimer()
 		start := time.Now()
 		done := make(chan error, 1)

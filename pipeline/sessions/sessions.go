@@ -212,6 +212,39 @@ func Current(cm *community.Community, now time.Time) (cur *Session, next time.Ti
 	return cur, next
 }
 
+// Status is what the viewer and the API call "live now": latest (the stored session
+// that started last) while it lasts, a scheduled one until its slot ends and a detected
+// one until a silence of Gap(cm) after its last post; else the scheduled slot in
+// progress at now, without grace windows, as a KindScheduled session with its ID (no row
+// may exist yet); else nil. cur is latest itself when latest is current. next is the
+// next scheduled start after now, zero without a schedule. Unlike Current, which places
+// posts, it does not count the grace windows: a chat is live from its start.
+func Status(cm *community.Community, latest *Session, now time.Time) (cur *Session, next time.Time) {
+	if latest != nil {
+		end := latest.End
+		if latest.Kind != KindScheduled {
+			end = end.Add(Gap(cm))
+		}
+		if !latest.Start.After(now) && now.Before(end) {
+			cur = latest
+		}
+	}
+	for i := range cm.Schedule {
+		slot := &cm.Schedule[i]
+		if slot.Location() == nil {
+			continue
+		}
+		start := slot.StartOnOrBefore(now)
+		if end := start.Add(slot.Duration); cur == nil && now.Before(end) {
+			cur = &Session{ID: ScheduledID(cm.ID, start), Community: cm.ID, Kind: KindScheduled, Start: start.UTC(), End: end.UTC()}
+		}
+		if n := slot.NextStartAfter(now).UTC(); next.IsZero() || n.Before(next) {
+			next = n
+		}
+	}
+	return cur, next
+}
+
 // Detect groups the times of off-schedule posts into detected sessions, the
 // read-time rule of the detected_sessions view: times sorted, a silence of at least gap
 // starts a new session. Each session is named after the cell of its first post; Start

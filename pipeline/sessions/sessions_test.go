@@ -196,6 +196,50 @@ func TestCurrent(t *testing.T) {
 	}
 }
 
+func TestStatus(t *testing.T) {
+	cfg := testCommunities(t)
+	hcldr, _ := cfg.Lookup("hcldr")
+	stored := &Session{ID: "hcldr-20261125T013000Z", Community: "hcldr", Kind: KindScheduled,
+		Start: utc("2026-11-25T01:30:00Z"), End: utc("2026-11-25T02:30:00Z")}
+	burst := &Session{ID: "hcldr-C20261122T120000Z", Community: "hcldr", Kind: KindDetected,
+		Start: utc("2026-11-22T12:05:00Z"), End: utc("2026-11-22T13:00:00Z")}
+	gap := Gap(hcldr)
+	tests := []struct {
+		name   string
+		latest *Session
+		now    string
+		cur    string // "" none, "latest" the latest session itself, else the slot's id
+		next   string
+	}{
+		{"before the slot", nil, "2026-11-25T01:20:00Z", "", "2026-11-25T01:30:00Z"},
+		{"slot without a row", nil, "2026-11-25T01:40:00Z", "hcldr-20261125T013000Z", "2026-12-02T01:30:00Z"},
+		{"slot with its row", stored, "2026-11-25T01:40:00Z", "latest", "2026-12-02T01:30:00Z"},
+		{"after the slot, in grace", stored, "2026-11-25T02:31:00Z", "", "2026-12-02T01:30:00Z"},
+		{"burst within the gap", burst, burst.End.Add(gap - time.Minute).Format(time.RFC3339), "latest", "2026-11-25T01:30:00Z"},
+		{"burst after the gap", burst, burst.End.Add(gap).Format(time.RFC3339), "", "2026-11-25T01:30:00Z"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cur, next := Status(hcldr, tt.latest, utc(tt.now))
+			switch {
+			case tt.cur == "" && cur != nil:
+				t.Errorf("current %+v, want none", cur)
+			case tt.cur == "latest" && cur != tt.latest:
+				t.Errorf("current %+v, want the latest session", cur)
+			case tt.cur != "" && tt.cur != "latest" && (cur == nil || cur.ID != tt.cur || cur.Kind != KindScheduled):
+				t.Errorf("current %+v, want the slot %s", cur, tt.cur)
+			}
+			if !next.Equal(utc(tt.next)) {
+				t.Errorf("next %s, want %s", next, tt.next)
+			}
+		})
+	}
+	open, _ := cfg.Lookup("open")
+	if cur, next := Status(open, nil, utc("2026-11-24T01:30:00Z")); cur != nil || !next.IsZero() {
+		t.Errorf("Status(unscheduled, no session) = %+v, %s; want nil, zero", cur, next)
+	}
+}
+
 func TestDetect(t *testing.T) {
 	gap := 30 * time.Minute
 	times := []time.Time{

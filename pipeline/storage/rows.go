@@ -1,6 +1,10 @@
 package storage
 
-import "time"
+import (
+	"time"
+
+	"github.com/chatnight/chatnight/pipeline/live"
+)
 
 // The row types mirror the tables of schema/migrations; `ch` tags name the columns.
 
@@ -113,6 +117,8 @@ type TextRow struct {
 
 // Batch is everything one processor batch writes.
 type Batch struct {
+	// ID names the batch in ClickHouse's query ids and in logs; empty: none.
+	ID       string
 	Sessions []SessionRow
 	Posts    []PostRow
 	QAMarks  []QAMarkRow
@@ -126,4 +132,34 @@ type Batch struct {
 // Len is the number of rows in the batch.
 func (b *Batch) Len() int {
 	return len(b.Sessions) + len(b.Posts) + len(b.QAMarks) + len(b.Edges) + len(b.Segments) + len(b.Claims) + len(b.Copies) + len(b.Texts)
+}
+
+// Live is the viewer's form of a stored post with its Q/A marks: what processors
+// announce on live.<community> and what the web tier reads back.
+func (r *PostRow) Live(marks []live.Mark) *live.Post {
+	return &live.Post{
+		ID:               r.ID,
+		Source:           r.Source,
+		Kind:             r.Kind,
+		AuthorID:         r.AuthorID,
+		AuthorHandle:     r.AuthorHandle,
+		AuthorName:       r.AuthorName,
+		CreatedAt:        r.CreatedAt.UTC(),
+		Text:             r.Text,
+		URL:              r.URL,
+		ReplyToID:        r.ReplyToID,
+		ReplyToAuthor:    r.ReplyToAuthorID,
+		RootID:           r.RootID,
+		Depth:            int(r.Depth),
+		QuoteOfID:        r.QuoteOfID,
+		QuoteOfAuthorID:  r.QuoteOfAuthorID,
+		RepostOfID:       r.RepostOfID,
+		RepostOfAuthorID: r.RepostOfAuthorID,
+		Mentions:         r.MentionIDs,
+		MentionHandles:   r.MentionHandles,
+		Hashtags:         r.Hashtags,
+		SessionID:        r.SessionID,
+		IsHost:           r.IsHost,
+		Marks:            marks,
+	}
 }

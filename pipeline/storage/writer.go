@@ -28,16 +28,17 @@ var insertSettings = clickhouse.Settings{"parallel_view_processing": 1}
 
 // Writer writes processor batches.
 type Writer struct {
-	conn driver.Conn
-	// Observe, when set, is told each table's rows and write time.
-	Observe func(table string, rows int, took time.Duration, err error)
+	conn    driver.Conn
+	metrics *WriterMetrics
 
 	mu       sync.Mutex
 	sessions map[string]string // session rows this writer stored: id -> content
 }
 
-// NewWriter writes through conn.
-func NewWriter(conn driver.Conn) *Writer { return &Writer{conn: conn, sessions: map[string]string{}} }
+// NewWriter writes through conn and counts in m (nil: not counted).
+func NewWriter(conn driver.Conn, m *WriterMetrics) *Writer {
+	return &Writer{conn: conn, metrics: m, sessions: map[string]string{}}
+}
 
 // Write inserts b table by table. Posts go before what is derived from them, so a
 // reader never sees a Q/A mark or an edge whose post is missing. A failed Write may
@@ -47,10 +48,13 @@ func NewWriter(conn driver.Conn) *Writer { return &Writer{conn: conn, sessions: 
 // A session row depends only on the communities config, so almost every batch repeats
 // the rows of the previous one: rows this Writer has stored with the same content are
 // not written again.
+//
+// Each insert runs under the query id "<b.ID>-<table>" (when b.ID is set), so a batch
+// can be found in system.query_log and the endpoint's log. A failed insert is counted by
+// table and reason; Classify tells whether to write the batch again.
 func (w *Writer) Write(ctx context.Context, b *Batch) error {
-	ctx = clickhouse.Context(ctx, clickhouse.WithSettings(insertSettings))
 	sessions, keys := w.newSessions(b.Sessions)
-	if err := insertRows(ctx, w, insertSessions, "sessions", sessions); err != nil {
+	if err := insertRows(ctx, w, b.ID, insertSessions, "sessions", sessions); err != nil {
 		return err
 	}
 	w.mu.Lock()
@@ -58,25 +62,25 @@ func (w *Writer) Write(ctx context.Context, b *Batch) error {
 		w.sessions[s.Community+"\x00"+s.ID] = keys[i]
 	}
 	w.mu.Unlock()
-	if err := insertRows(ctx, w, insertPosts, "posts", b.Posts); err != nil {
+	if err := insertRows(ctx, w, b.ID, insertPosts, "posts", b.Posts); err != nil {
 		return err
 	}
-	if err := insertRows(ctx, w, insertCopies, "post_copies", b.Copies); err != nil {
+	if err := insertRows(ctx, w, b.ID, insertCopies, "post_copies", b.Copies); err != nil {
 		return err
 	}
-	if err := insertRows(ctx, w, insertTexts, "post_texts", b.Texts); err != nil {
+	if err := insertRows(ctx, w, b.ID, insertTexts, "post_texts", b.Texts); err != nil {
 		return err
 	}
-	if err := insertRows(ctx, w, insertQAMarks, "qa_marks", b.QAMarks); err != nil {
+	if err := insertRows(ctx, w, b.ID, insertQAMarks, "qa_marks", b.QAMarks); err != nil {
 		return err
 	}
-	if err := insertRows(ctx, w, insertEdges, "edge_events", b.Edges); err != nil {
+	if err := insertRows(ctx, w, b.ID, insertEdges, "edge_events", b.Edges); err != nil {
 		return err
 	}
-	if err := insertRows(ctx, w, insertSegments, "account_segments", b.Segments); err != nil {
+	if err := insertRows(ctx, w, b.ID, insertSegments, "account_segments", b.Segments); err != nil {
 		return err
 	}
-	return insertRows(ctx, w, insertClaims, "account_claims", b.Claims)
+	return insertRows(ctx, w, b.ID, insertClaims, "account_claims", b.Claims)
 }
 
 // newSessions returns the session rows not stored by w yet with the same content, and
@@ -97,16 +101,17 @@ func (w *Writer) newSessions(rows []SessionRow) ([]SessionRow, []string) {
 	return out, keys
 }
 
-func insertRows[T any](ctx context.Context, w *Writer, stmt, table string, rows []T) (err error) {
+func insertRows[T any](ctx context.Context, w *Writer, batchID, stmt, table string, rows []T) (err error) {
 	if len(rows) == 0 {
 		return nil
 	}
+	opts := []clickhouse.QueryOption{clickhouse.WithSettings(insertSettings)}
+	if batchID != "" {
+		opts = append(opts, clickhouse.WithQueryID(batchID+"-"+table))
+	}
+	ctx = clickhouse.Context(ctx, opts...)
 	start := time.Now()
-	defer func() {
-		if w.Observe != nil {
-			w.Observe(table, len(rows), time.Since(start), err)
-		}
-	}()
+	defer func() { w.observe(ctx, table, len(rows), time.Since(start), err) }()
 	batch, err := w.conn.PrepareBatch(ctx, stmt)
 	if err != nil {
 		return fmt.Errorf("prepare insert into %s: %w", table, err)
@@ -114,11 +119,27 @@ func insertRows[T any](ctx context.Context, w *Writer, stmt, table string, rows 
 	defer batch.Close()
 	for i := range rows {
 		if err := batch.AppendStruct(&rows[i]); err != nil {
-			return fmt.Errorf("append row to %s: %w", table, err)
+			return fmt.Errorf("append row to %s: %w", table, &encodeError{err})
 		}
 	}
 	if err := batch.Send(); err != nil {
 		return fmt.Errorf("insert %d rows into %s: %w", len(rows), table, err)
 	}
 	return nil
+}
+
+// observe counts one insert: its rows when it worked, its reason when it failed (not
+// when ctx ended: the processor is stopping, nothing is wrong with the rows).
+func (w *Writer) observe(ctx context.Context, table string, rows int, took time.Duration, err error) {
+	if w.metrics == nil {
+		return
+	}
+	w.metrics.BatchDuration.WithLabelValues(table).Observe(took.Seconds())
+	switch {
+	case err == nil:
+		w.metrics.Rows.WithLabelValues(table).Add(float64(rows))
+	case ctx.Err() == nil:
+		reason, _ := Classify(err)
+		w.metrics.Errors.WithLabelValues(table, reason).Inc()
+	}
 }

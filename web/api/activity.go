@@ -1,16 +1,15 @@
 package api
 
-import "net/http"
+import (
+	"context"
+	"net/http"
+
+	"github.com/chatnight/chatnight/web/store"
+)
 
 // handleActivity answers GET /api/sessions/{id}/activity: posts, authors, replies and
 // reposts per minute.
-func (a *API) handleActivity(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := a.ctx(r)
-	defer cancel()
-	sess, ok := a.session(w, r, ctx)
-	if !ok {
-		return
-	}
+func (a *API) handleActivity(ctx context.Context, w http.ResponseWriter, r *http.Request, sess store.Session) {
 	list, err := a.store.Activity(ctx, sess)
 	if err != nil {
 		a.fail(w, r, err)

@@ -30,32 +30,19 @@ func (a *API) EnableAnalytics(conn driver.Conn, o *optout.OptOuts) {
 	a.optouts = o
 }
 
-// sessionRead is what a handler reading one session's analytics needs.
-type sessionRead struct {
-	ctx  context.Context
-	an   *stats.Analyzer
-	sess store.Session
-	red  *redact.Redactor
-}
-
-// readSession reads ?people=, the session of the path and the opt-out list, answering
-// any error itself (ok false); done releases the request's context.
-func (a *API) readSession(w http.ResponseWriter, r *http.Request) (q sessionRead, done func(), ok bool) {
-	if q.an, ok = a.analyzerFor(w, r); !ok {
-		return q, nil, false
+// analysisOf is what an analytics handler needs besides its session: the analyzer
+// (?people=) and the opt-out list, answering any error itself (ok false).
+func (a *API) analysisOf(ctx context.Context, w http.ResponseWriter, r *http.Request) (*stats.Analyzer, *redact.Redactor, bool) {
+	an, ok := a.analyzerFor(w, r)
+	if !ok {
+		return nil, nil, false
 	}
-	q.ctx, done = a.ctx(r)
-	if q.sess, ok = a.session(w, r, q.ctx); !ok {
-		done()
-		return q, nil, false
-	}
-	var err error
-	if q.red, err = a.redactor(q.ctx); err != nil {
+	red, err := a.redactor(ctx)
+	if err != nil {
 		a.fail(w, r, err)
-		done()
-		return q, nil, false
+		return nil, nil, false
 	}
-	return q, done, true
+	return an, red, true
 }
 
 // analyzerFor is the analyzer of a request: it counts people, or accounts with
@@ -189,13 +176,11 @@ func (a *API) ownTags(communityID string) []string {
 }
 
 // handleSessionStats answers GET /api/sessions/{id}/stats.
-func (a *API) handleSessionStats(w http.ResponseWriter, r *http.Request) {
-	q, done, ok := a.readSession(w, r)
+func (a *API) handleSessionStats(ctx context.Context, w http.ResponseWriter, r *http.Request, sess store.Session) {
+	an, red, ok := a.analysisOf(ctx, w, r)
 	if !ok {
 		return
 	}
-	defer done()
-	ctx, an, sess, red := q.ctx, q.an, q.sess, q.red
 	st, err := an.SessionStats(ctx, analyticsSession(sess), a.ownTags(sess.Community), red)
 	if err != nil {
 		a.fail(w, r, err)
@@ -248,14 +233,8 @@ func parseTime(s string) (time.Time, error) {
 }
 
 // handleTranscript answers GET /api/sessions/{id}/transcript?format=json|csv|md|html.
-func (a *API) handleTranscript(w http.ResponseWriter, r *http.Request) {
+func (a *API) handleTranscript(ctx context.Context, w http.ResponseWriter, r *http.Request, sess store.Session) {
 	f, ok := format(w, r, "json", "csv", "md", "html")
-	if !ok {
-		return
-	}
-	ctx, cancel := a.ctx(r)
-	defer cancel()
-	sess, ok := a.session(w, r, ctx)
 	if !ok {
 		return
 	}
@@ -289,13 +268,12 @@ func (a *API) handleTranscript(w http.ResponseWriter, r *http.Request) {
 
 // handleSessionPeople answers GET /api/sessions/{id}/people: the session's participants
 // who are linked people or hold segments, by account, for the viewer's badges.
-func (a *API) handleSessionPeople(w http.ResponseWriter, r *http.Request) {
-	q, done, ok := a.readSession(w, r)
+func (a *API) handleSessionPeople(ctx context.Context, w http.ResponseWriter, r *http.Request, sess store.Session) {
+	an, red, ok := a.analysisOf(ctx, w, r)
 	if !ok {
 		return
 	}
-	defer done()
-	list, err := q.an.SessionPeople(q.ctx, analyticsSession(q.sess), q.red)
+	list, err := an.SessionPeople(ctx, analyticsSession(sess), red)
 	if err != nil {
 		a.fail(w, r, err)
 		return

@@ -50,16 +50,16 @@ func (a *API) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/communities", a.handleCommunities)
 	mux.HandleFunc("GET /api/communities/{id}", a.handleCommunity)
 	mux.HandleFunc("GET /api/communities/{id}/sessions", a.handleSessions)
-	mux.HandleFunc("GET /api/sessions/{id}", a.handleSession)
-	mux.HandleFunc("GET /api/sessions/{id}/posts", a.handlePosts)
-	mux.HandleFunc("GET /api/sessions/{id}/participants", a.handleParticipants)
-	mux.HandleFunc("GET /api/sessions/{id}/graph", a.handleGraph)
-	mux.HandleFunc("GET /api/sessions/{id}/activity", a.handleActivity)
+	mux.HandleFunc("GET /api/sessions/{id}", a.forSession(a.handleSession))
+	mux.HandleFunc("GET /api/sessions/{id}/posts", a.forSession(a.handlePosts))
+	mux.HandleFunc("GET /api/sessions/{id}/participants", a.forSession(a.handleParticipants))
+	mux.HandleFunc("GET /api/sessions/{id}/graph", a.forSession(a.handleGraph))
+	mux.HandleFunc("GET /api/sessions/{id}/activity", a.forSession(a.handleActivity))
 	if a.analyzer != nil {
 		mux.HandleFunc("GET /api/communities/{id}/stats", a.handleCommunityStats)
-		mux.HandleFunc("GET /api/sessions/{id}/stats", a.handleSessionStats)
-		mux.HandleFunc("GET /api/sessions/{id}/people", a.handleSessionPeople)
-		mux.HandleFunc("GET /api/sessions/{id}/transcript", a.handleTranscript)
+		mux.HandleFunc("GET /api/sessions/{id}/stats", a.forSession(a.handleSessionStats))
+		mux.HandleFunc("GET /api/sessions/{id}/people", a.forSession(a.handleSessionPeople))
+		mux.HandleFunc("GET /api/sessions/{id}/transcript", a.forSession(a.handleTranscript))
 		mux.HandleFunc("GET /api/sessions/{id}/host", a.handleHost)
 		mux.HandleFunc("GET /api/communities/{id}/welcome", a.handleWelcome)
 		mux.HandleFunc("GET /api/communities/{id}/posts", a.handleCommunityPosts)
@@ -106,6 +106,22 @@ func (a *API) session(w http.ResponseWriter, r *http.Request, ctx context.Contex
 		return store.Session{}, false
 	}
 	return sess, true
+}
+
+// sessionHandler answers a route under /api/sessions/{id}: ctx is bounded by the API's
+// timeout, sess is the session {id} names.
+type sessionHandler func(ctx context.Context, w http.ResponseWriter, r *http.Request, sess store.Session)
+
+// forSession looks up the session of a /api/sessions/{id} route (unknown: 404) before h
+// answers.
+func (a *API) forSession(h sessionHandler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := a.ctx(r)
+		defer cancel()
+		if sess, ok := a.session(w, r, ctx); ok {
+			h(ctx, w, r, sess)
+		}
+	}
 }
 
 func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {

@@ -15,23 +15,21 @@ import (
 // merge the kinds into one weighted edge per pair, with the per-kind weights and the
 // node metrics as attributes, for Gephi. Opted-out accounts appear under their
 // pseudonym.
-func (a *API) handleGraph(w http.ResponseWriter, r *http.Request) {
+func (a *API) handleGraph(ctx context.Context, w http.ResponseWriter, r *http.Request, sess store.Session) {
 	f, ok := format(w, r, "json", "gexf", "graphml")
 	if !ok {
 		return
 	}
-	q, done, ok := a.readSession(w, r)
+	an, red, ok := a.analysisOf(ctx, w, r)
 	if !ok {
 		return
 	}
-	defer done()
-	ctx, sess, red := q.ctx, q.sess, q.red
 	g, err := a.store.Graph(ctx, sess)
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	if g, err = peopleGraph(ctx, q.an, g); err != nil {
+	if g, err = peopleGraph(ctx, an, g); err != nil {
 		a.fail(w, r, err)
 		return
 	}

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"net/http"
 
 	"github.com/chatnight/chatnight/web/store"
@@ -8,13 +9,7 @@ import (
 
 // handleParticipants answers GET /api/sessions/{id}/participants: the leaderboard,
 // most posts first, with replies and mentions received and newcomers marked.
-func (a *API) handleParticipants(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := a.ctx(r)
-	defer cancel()
-	sess, ok := a.session(w, r, ctx)
-	if !ok {
-		return
-	}
+func (a *API) handleParticipants(ctx context.Context, w http.ResponseWriter, r *http.Request, sess store.Session) {
 	list, err := a.store.Participants(ctx, sess)
 	if err != nil {
 		a.fail(w, r, err)

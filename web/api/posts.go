@@ -20,13 +20,7 @@ type Transcript struct {
 
 // handlePosts answers GET /api/sessions/{id}/posts: the session's posts in time order,
 // each with its Q/A marks (and, for answers, question_id) and thread placement.
-func (a *API) handlePosts(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := a.ctx(r)
-	defer cancel()
-	sess, ok := a.session(w, r, ctx)
-	if !ok {
-		return
-	}
+func (a *API) handlePosts(ctx context.Context, w http.ResponseWriter, r *http.Request, sess store.Session) {
 	t, err := a.transcript(ctx, sess)
 	if err != nil {
 		a.fail(w, r, err)

@@ -1,9 +1,12 @@
 package api
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/chatnight/chatnight/web/store"
 )
 
 // handleSessions answers GET /api/communities/{id}/sessions[?limit=N][&before=RFC3339]:
@@ -43,12 +46,6 @@ func (a *API) handleSessions(w http.ResponseWriter, r *http.Request) {
 }
 
 // handleSession answers GET /api/sessions/{id}.
-func (a *API) handleSession(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := a.ctx(r)
-	defer cancel()
-	sess, ok := a.session(w, r, ctx)
-	if !ok {
-		return
-	}
+func (a *API) handleSession(ctx context.Context, w http.ResponseWriter, r *http.Request, sess store.Session) {
 	writeJSON(w, sess)
 }

@@ -1,7 +1,6 @@
 package hub
 
 import (
-	"context"
 	"fmt"
 	"runtime"
 	"slices"
@@ -72,16 +71,7 @@ func BenchmarkFanout(b *testing.B) {
 	}
 
 	body := liveBodies(b, batches, perBatch, "bench", 160)
-	ctx := context.Background()
-	stream, err := th.env.JS.Stream(ctx, bus.LiveStream)
-	if err != nil {
-		b.Fatal(err)
-	}
-	info, err := stream.Info(ctx)
-	if err != nil {
-		b.Fatal(err)
-	}
-	seq := info.State.LastSeq
+	seq := th.lastSeq(b)
 	received := func(want uint64) bool {
 		for i := range lastGot {
 			if lastGot[i].Load() < want {
@@ -137,6 +127,7 @@ func BenchmarkFanout(b *testing.B) {
 // its hello and (empty) backfill, and waits until the hub counts them all.
 func connectViewers(b *testing.B, th *testHub, n int) []*websocket.Conn {
 	b.Helper()
+	already := value(th.hub.metrics.clients)
 	conns := make([]*websocket.Conn, n)
 	var wg sync.WaitGroup
 	var dialErr atomic.Value
@@ -171,7 +162,7 @@ func connectViewers(b *testing.B, th *testHub, n int) []*websocket.Conn {
 	if err, _ := dialErr.Load().(error); err != nil {
 		b.Fatalf("connect viewers: %v", err)
 	}
-	waitFor(b, "every viewer to join its room", 30*time.Second, func() bool { return value(th.hub.metrics.clients) == float64(n) })
+	waitFor(b, "every viewer to join its room", 30*time.Second, func() bool { return value(th.hub.metrics.clients) == already+float64(n) })
 	return conns
 }
 

@@ -40,6 +40,7 @@ import (
 
 	"github.com/chatnight/chatnight/pipeline/bus"
 	"github.com/chatnight/chatnight/pipeline/live"
+	"github.com/chatnight/chatnight/pipeline/post"
 	"github.com/chatnight/chatnight/web/store"
 )
 
@@ -162,7 +163,7 @@ func New(communities []string, js jetstream.JetStream, backfill Backfiller, m *M
 		EnableCompression: false,
 	}
 	for _, id := range communities {
-		if err := bus.ValidCommunity(id); err != nil {
+		if err := post.ValidCommunity(id); err != nil {
 			return nil, fmt.Errorf("hub: %w", err)
 		}
 		h.rooms[id] = newRoom(h, id)

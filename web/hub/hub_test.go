@@ -88,6 +88,22 @@ func (th *testHub) publish(t testing.TB, community string, events ...live.Event)
 	return ack.Sequence
 }
 
+// lastSeq is the sequence of the last message on the LIVE stream.
+func (th *testHub) lastSeq(t testing.TB) uint64 {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	stream, err := th.env.JS.Stream(ctx, bus.LiveStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := stream.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return info.State.LastSeq
+}
+
 func postEvent(id string, textLen int) live.Event {
 	return live.Event{Type: live.TypePost, Community: testCommunity, Post: &live.Post{
 		ID: id, Source: "sim", Kind: "original", AuthorID: "sim:ana", AuthorHandle: "ana",

@@ -37,28 +37,17 @@ type Metrics struct {
 
 // NewMetrics creates the hub's metrics and registers them on reg (nil: not registered).
 func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
+	const ns, sub = "chatnight", "web"
+	byReason := func(name, help string) *prometheus.CounterVec {
+		return prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: name, Help: help}, []string{"reason"})
+	}
 	m := &Metrics{
-		clients: prometheus.NewGauge(prometheus.GaugeOpts{
-			Namespace: "chatnight", Subsystem: "web", Name: "clients",
-			Help: "Websocket viewers connected.",
-		}),
-		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: "chatnight", Subsystem: "web", Name: "dropped_clients_total",
-			Help: "Websocket viewers the server disconnected, by reason.",
-		}, []string{"reason"}),
-		sent: prometheus.NewCounter(prometheus.CounterOpts{
-			Namespace: "chatnight", Subsystem: "web", Name: "messages_sent_total",
-			Help: "Websocket messages written to viewers (hello, backfill and live).",
-		}),
-		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: "chatnight", Subsystem: "web", Name: "rejected_connections_total",
-			Help: "Websocket connections refused before the upgrade, by reason.",
-		}, []string{"reason"}),
-		backfill: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Namespace: "chatnight", Subsystem: "web", Name: "backfill_duration_seconds",
-			Help:    "Time to read a viewer's backfill from ClickHouse.",
-			Buckets: prometheus.ExponentialBuckets(0.005, 2, 12),
-		}),
+		clients:  prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "clients", Help: "Websocket viewers connected."}),
+		dropped:  byReason("dropped_clients_total", "Websocket viewers the server disconnected, by reason."),
+		sent:     prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "messages_sent_total", Help: "Websocket messages written to viewers (hello, backfill and live)."}),
+		rejected: byReason("rejected_connections_total", "Websocket connections refused before the upgrade, by reason."),
+		backfill: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Subsystem: sub, Name: "backfill_duration_seconds",
+			Help: "Time to read a viewer's backfill from ClickHouse.", Buckets: prometheus.ExponentialBuckets(0.005, 2, 12)}),
 	}
 	for _, r := range []string{DropSlow, DropWrite, DropTooBig, DropBehind, DropShutdown, DropKicked, DropTimeout} {
 		m.dropped.WithLabelValues(r).Add(0)

@@ -8,6 +8,7 @@ import (
 	"github.com/gorilla/websocket"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/chatnight/chatnight/pipeline/backoff"
 	"github.com/chatnight/chatnight/pipeline/bus"
 )
 
@@ -190,19 +191,21 @@ func (r *room) drop(c *client, code int, text, reason string) {
 func (r *room) consume(ctx context.Context) {
 	var last uint64
 	started := false
-	backoff := 100 * time.Millisecond
+	bo := backoff.Backoff{Min: 100 * time.Millisecond, Max: 5 * time.Second}
 	for ctx.Err() == nil {
+		before := last
 		err := r.consumeOnce(ctx, &last, &started)
 		if ctx.Err() != nil {
 			return
 		}
-		r.hub.log.Warn("live consumer stopped, restarting", "community", r.id, "after_seq", last, "err", err, "in", backoff)
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(backoff):
+		if last != before {
+			bo.Reset() // it delivered: this is a new outage, not the old one going on
 		}
-		backoff = min(backoff*2, 5*time.Second)
+		wait := bo.Next()
+		r.hub.log.Warn("live consumer stopped, restarting", "community", r.id, "after_seq", last, "err", err, "in", wait)
+		if backoff.Sleep(ctx, wait) != nil {
+			return
+		}
 	}
 }
 

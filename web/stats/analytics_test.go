@@ -86,7 +86,7 @@ func load(t testing.TB) *fixture {
 		mem := threads.NewMemory()
 		at := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
 		d := derive.New(cfg, mem, func() time.Time { at = at.Add(time.Millisecond); return at })
-		w := storage.NewWriter(env.Conn)
+		w := storage.NewWriter(env.Conn, nil)
 		ctx := context.Background()
 		for i := range testNights {
 			start := firstNight.AddDate(0, 0, 7*i)

@@ -45,7 +45,7 @@ func TestDetectedSession(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := storage.NewWriter(env.Conn).Write(ctx, b); err != nil {
+	if err := storage.NewWriter(env.Conn, nil).Write(ctx, b); err != nil {
 		t.Fatal(err)
 	}
 	an := stats.New(env.Conn)

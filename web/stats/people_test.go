@@ -81,7 +81,7 @@ func TestPeopleInParticipantsAndGraph(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := storage.NewWriter(env.Conn).Write(ctx, b); err != nil {
+		if err := storage.NewWriter(env.Conn, nil).Write(ctx, b); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -26,38 +26,23 @@ type Status struct {
 }
 
 // StatusOf works out the current session and the next start of cm from its schedule
-// and the latest session stored. A detected session is current ("Live now") while its
-// last post is within the community's session gap of now.
-//
-// pipeline/sessions is meant to own this rule; until it exports one, the web tier
-// computes it here from community.Slot.StartOnOrBefore / NextStartAfter.
+// and the latest session stored, by the rule of sessions.Status. A scheduled slot in
+// progress whose session has no row yet is reported with an empty ID.
 func StatusOf(cm *community.Community, latest *Session, now time.Time) Status {
 	var st Status
+	var l *sessions.Session
 	if latest != nil {
-		l := *latest
-		st.Latest = &l
-		end := l.End
-		if l.Kind != "scheduled" {
-			// A detected session goes on until a silence of SessionGap.
-			end = end.Add(sessions.Gap(cm))
-		}
-		if !l.Start.After(now) && now.Before(end) {
-			st.Current = &l
-		}
+		c := *latest
+		st.Latest = &c
+		l = &sessions.Session{ID: c.ID, Community: c.Community, Kind: c.Kind, Start: c.Start, End: c.End}
 	}
-	var next time.Time
-	for i := range cm.Schedule {
-		slot := &cm.Schedule[i]
-		if slot.Location() == nil {
-			continue
-		}
-		start := slot.StartOnOrBefore(now)
-		if end := start.Add(slot.Duration); st.Current == nil && now.Before(end) {
-			st.Current = &Session{Community: cm.ID, Start: start.UTC(), End: end.UTC(), Kind: "scheduled"}
-		}
-		if n := slot.NextStartAfter(now).UTC(); next.IsZero() || n.Before(next) {
-			next = n
-		}
+	cur, next := sessions.Status(cm, l, now)
+	switch {
+	case cur == nil:
+	case cur == l:
+		st.Current = st.Latest
+	default:
+		st.Current = &Session{Community: cm.ID, Start: cur.Start, End: cur.End, Kind: cur.Kind}
 	}
 	if !next.IsZero() {
 		st.NextStart = &next

@@ -249,7 +249,7 @@ func (s *Store) Transcript(ctx context.Context, sess Session, limit int) ([]Post
 	out := make([]Post, len(rows))
 	index := make(map[string]int, len(rows))
 	for i := range rows {
-		out[i] = Post{Post: *live.FromRow(&rows[i], nil)}
+		out[i] = Post{Post: *rows[i].Live(nil)}
 		out[i].SessionID = sess.ID
 		index[rows[i].ID] = i
 	}

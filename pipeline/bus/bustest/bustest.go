@@ -85,6 +85,27 @@ func (e *Env) Messages(t testing.TB, stream, subject string, n int, timeout time
 	return out
 }
 
+// Count is how many messages stream holds on the subjects matching filter (a subject
+// or a wildcard).
+func (e *Env) Count(t testing.TB, stream, filter string) int {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	s, err := e.JS.Stream(ctx, stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := s.Info(ctx, jetstream.WithSubjectFilter(filter))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, c := range info.State.Subjects {
+		n += int(c)
+	}
+	return n
+}
+
 // Cluster is a NATS cluster of in-process servers with JetStream, routed on loopback.
 type Cluster struct {
 	Servers []*server.Server
@@ -101,7 +122,7 @@ func StartCluster(t testing.TB, n int) *Cluster {
 	t.Helper()
 	routePorts := make([]int, n)
 	for i := range routePorts {
-		routePorts[i] = freePort(t)
+		routePorts[i] = FreePort(t)
 	}
 	var routes []*url.URL
 	for _, p := range routePorts {
@@ -167,7 +188,8 @@ func (c *Cluster) Stop(i int) {
 	c.Servers[i].WaitForShutdown()
 }
 
-func freePort(t testing.TB) int {
+// FreePort returns a loopback port nobody listens on right now.
+func FreePort(t testing.TB) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

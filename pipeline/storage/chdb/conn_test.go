@@ -6,12 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/chatnight/chatnight/pipeline/storage/chdb/persisttest"
 )
 
 func TestQuery(t *testing.T) {
@@ -320,20 +321,7 @@ func TestWaitRespectsContext(t *testing.T) {
 // TestPersistence writes in one process and reads in another: rows must survive the engine
 // shutting down, and a fresh process must find them in the data directory. The writer also
 // checks that chDB 26.7 can boot again in the same process after its last connection closed.
-func TestPersistence(t *testing.T) {
-	dir := t.TempDir()
-	for _, mode := range []string{"write", "read"} {
-		cmd := exec.Command(os.Args[0], "-test.run=^$")
-		cmd.Env = append(os.Environ(), helperEnv+"="+mode, "CHDB_TEST_DIR="+dir)
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Fatalf("helper %s: %v\n%s", mode, err, out)
-		}
-		if !strings.Contains(string(out), "helper "+mode+" ok") {
-			t.Fatalf("helper %s did not finish:\n%s", mode, out)
-		}
-	}
-}
+func TestPersistence(t *testing.T) { persisttest.Run(t) }
 
 // runHelper is the child side of TestPersistence.
 func runHelper(mode, dir string) int {

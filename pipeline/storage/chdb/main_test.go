@@ -5,10 +5,9 @@ import (
 	"os"
 	"sync"
 	"testing"
-)
 
-// helperEnv selects a helper mode when the test binary runs itself as a child process.
-const helperEnv = "CHDB_TEST_HELPER"
+	"github.com/chatnight/chatnight/pipeline/storage/chdb/persisttest"
+)
 
 var shared struct {
 	once sync.Once
@@ -18,9 +17,7 @@ var shared struct {
 }
 
 func TestMain(m *testing.M) {
-	if mode := os.Getenv(helperEnv); mode != "" {
-		os.Exit(runHelper(mode, os.Getenv("CHDB_TEST_DIR")))
-	}
+	persisttest.Child(runHelper)
 	// No skipping: without the library these tests fail, saying how to get it.
 	if _, err := LibraryPath(); err != nil {
 		fmt.Fprintln(os.Stderr, "FAIL: the chdb tests need libchdb:", err)

@@ -17,10 +17,8 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/chatnight/chatnight/pipeline/storage/chdb"
+	"github.com/chatnight/chatnight/pipeline/storage/chdb/persisttest"
 )
-
-// helperEnv selects a helper mode when the test binary runs itself as a child process.
-const helperEnv = "ENDPOINT_TEST_HELPER"
 
 const (
 	testUser       = "chatnight"
@@ -38,9 +36,7 @@ var env struct {
 }
 
 func TestMain(m *testing.M) {
-	if mode := os.Getenv(helperEnv); mode != "" {
-		os.Exit(runHelper(mode, os.Getenv("ENDPOINT_TEST_DIR")))
-	}
+	persisttest.Child(runHelper)
 	os.Exit(runTests(m))
 }
 

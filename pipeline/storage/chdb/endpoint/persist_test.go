@@ -4,32 +4,18 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 
 	"github.com/chatnight/chatnight/pipeline/storage/chdb"
+	"github.com/chatnight/chatnight/pipeline/storage/chdb/persisttest"
 )
 
 // TestPersistence writes through the endpoint in one process, then reads in a new process that
 // opens the same data directory: the rows must be there.
-func TestPersistence(t *testing.T) {
-	dir := t.TempDir()
-	for _, mode := range []string{"write", "read"} {
-		cmd := exec.Command(os.Args[0], "-test.run=^$")
-		cmd.Env = append(os.Environ(), helperEnv+"="+mode, "ENDPOINT_TEST_DIR="+dir)
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Fatalf("helper %s: %v\n%s", mode, err, out)
-		}
-		if !strings.Contains(string(out), "helper "+mode+" ok") {
-			t.Fatalf("helper %s did not finish:\n%s", mode, out)
-		}
-	}
-}
+func TestPersistence(t *testing.T) { persisttest.Run(t) }
 
 // runHelper is the child side of TestPersistence: an engine on dir, a server, a clickhouse-go
 // client, and a clean shutdown.
