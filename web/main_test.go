@@ -56,12 +56,15 @@ func runTests(m *testing.M) int {
 		return 1
 	}
 	defer conn.Close()
-	srv, err := endpoint.NewServer(conn, endpoint.Options{
+	opts := endpoint.Options{
 		Addr:             "127.0.0.1:0",
+		Password:         endpoint.NewPassword(),
+		ProcessPassword:  endpoint.NewPassword(),
 		MaxExecutionTime: time.Minute,
 		TempDir:          dir,
 		Logger:           slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
-	})
+	}
+	srv, err := endpoint.NewServer(conn, opts)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "FAIL:", err)
 		return 1
@@ -77,7 +80,7 @@ func runTests(m *testing.M) int {
 		defer cancel()
 		srv.Shutdown(ctx)
 	}()
-	ch, err = storage.Open(ctx, "http://"+srv.Addr()+"/default")
+	ch, err = storage.Open(ctx, opts.ProcessDSN(srv.Addr(), "default"))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "FAIL:", err)
 		return 1
@@ -120,8 +123,14 @@ type testServer struct {
 // startServer runs a web server for cfg on a random loopback port.
 func startServer(t testing.TB, cfg *community.Config, now func() time.Time) *testServer {
 	t.Helper()
+	return startServerWith(t, web.Config{Now: now}, cfg)
+}
+
+// startServerWith is startServer with a web configuration of the test's own.
+func startServerWith(t testing.TB, webCfg web.Config, cfg *community.Config) *testServer {
+	t.Helper()
 	env := bustest.Start(t)
-	srv, err := web.New(web.Config{Now: now}, web.Deps{Communities: cfg, JS: env.JS, NC: env.NC, CH: ch})
+	srv, err := web.New(webCfg, web.Deps{Communities: cfg, JS: env.JS, NC: env.NC, CH: ch})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -18,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/chatnight/chatnight/pipeline/bus"
 	"github.com/chatnight/chatnight/pipeline/community"
 	"github.com/chatnight/chatnight/pipeline/live"
 	"github.com/chatnight/chatnight/pipeline/storage"
@@ -46,6 +50,11 @@ type Config struct {
 	// DataDir, when set (embedded NATS or ClickHouse keep their data there), makes
 	// /readyz report a nearly full disk before writes start failing.
 	DataDir string
+	// AllowedHosts are host names (no port) the server answers to besides localhost,
+	// 127.0.0.1, ::1, the listen host and the hosts of AllowedOrigins. Listening on loopback,
+	// any other Host header is refused (DNS rebinding); listening beyond loopback (behind
+	// a proxy, scraped by service name) the check applies only when AllowedHosts is set.
+	AllowedHosts []string
 }
 
 // Deps are what the web tier talks to.
@@ -59,6 +68,9 @@ type Deps struct {
 	Gatherer   prometheus.Gatherer
 	Registerer prometheus.Registerer
 	Log        *slog.Logger
+	// JetStreamHealth, when set, says why an embedded JetStream stores nothing (its disk
+	// full), for /readyz; a connected client and an answering stream do not show that.
+	JetStreamHealth func() error
 }
 
 // Server is the web tier.
@@ -149,7 +161,7 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("GET /assets/", noCache(files))
 	mux.Handle("GET /{$}", page("index.html"))
 	mux.Handle("GET /host", page("host.html"))
-	return securityHeaders(mux)
+	return securityHeaders(s.checkHost(mux))
 }
 
 // page serves an embedded HTML page.
@@ -165,6 +177,44 @@ func page(name string) http.Handler {
 	})
 }
 
+// checkHost refuses requests for a host name the server does not know: a page on another
+// site whose name was rebound to 127.0.0.1 could otherwise script the API and the websocket
+// under its own origin.
+func (s *Server) checkHost(next http.Handler) http.Handler {
+	names := map[string]bool{"localhost": true, "127.0.0.1": true, "::1": true}
+	host, _, err := net.SplitHostPort(s.cfg.Addr)
+	loopback := false
+	if err == nil {
+		host = strings.ToLower(strings.Trim(host, "[]"))
+		ip := net.ParseIP(host)
+		loopback = host == "localhost" || ip != nil && ip.IsLoopback()
+		names[host] = true
+	}
+	for _, o := range s.cfg.AllowedOrigins {
+		if u, err := url.Parse(o); err == nil && u.Hostname() != "" {
+			names[strings.ToLower(u.Hostname())] = true
+		}
+	}
+	for _, h := range s.cfg.AllowedHosts {
+		names[strings.ToLower(strings.Trim(strings.TrimSpace(h), "[]"))] = true
+	}
+	if !loopback && len(s.cfg.AllowedHosts) == 0 {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := r.Host
+		if hh, _, err := net.SplitHostPort(h); err == nil {
+			h = hh
+		}
+		if !names[strings.ToLower(strings.Trim(h, "[]"))] {
+			s.log.Warn("refused a request for an unknown host (DNS rebinding?)", "host", r.Host, "path", r.URL.Path)
+			http.Error(w, "unknown host "+strconv.Quote(r.Host)+": open the viewer as http://localhost or http://127.0.0.1, or add the name with --allowed-hosts", http.StatusMisdirectedRequest)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
 // contentSecurityPolicy allows only the page's own scripts, styles and connections.
 const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
 	"connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
@@ -177,6 +227,7 @@ func securityHeaders(next http.Handler) http.Handler {
 		h.Set("Referrer-Policy", "no-referrer")
 		h.Set("X-Frame-Options", "DENY")
 		h.Set("Cross-Origin-Opener-Policy", "same-origin")
+		h.Set("Cross-Origin-Resource-Policy", "same-origin")
 		h.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=(), interest-cohort=()")
 		next.ServeHTTP(w, r)
 	})
@@ -187,6 +238,15 @@ func noCache(next http.Handler) http.Handler {
 		w.Header().Set("Cache-Control", "no-cache")
 		next.ServeHTTP(w, r)
 	})
+}
+
+func (s *Server) jetStreamHealth(ctx context.Context) error {
+	if s.deps.JetStreamHealth != nil {
+		if err := s.deps.JetStreamHealth(); err != nil {
+			return err
+		}
+	}
+	return bus.StreamsReady(ctx, s.deps.JS)
 }
 
 // handleReady answers 200 when NATS is connected and ClickHouse answers a ping, else
@@ -201,6 +261,10 @@ func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
 			state = s.deps.NC.Status().String()
 		}
 		status["nats"] = "down: " + state
+	} else if err := s.jetStreamHealth(r.Context()); err != nil {
+		// Connected, but JetStream does not answer for the stream (out of disk space, say).
+		ready = false
+		status["nats"] = "down: " + err.Error()
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()

@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chatnight/chatnight/ingest/ingesttest"
 	"github.com/chatnight/chatnight/ingest/simulator"
 	"github.com/chatnight/chatnight/pipeline/bus"
 	"github.com/chatnight/chatnight/pipeline/community"
@@ -129,14 +130,7 @@ func TestChaosDiskFull(t *testing.T) {
 	if err := os.Mkdir(mnt, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=256m", "tmpfs", mnt).CombinedOutput(); err != nil {
-		t.Fatalf("cannot mount a tmpfs for the data dir (this test needs root and mount permission): %v %s", err, out)
-	}
-	t.Cleanup(func() {
-		if out, err := exec.Command("umount", "-l", mnt).CombinedOutput(); err != nil {
-			t.Errorf("umount %s: %v %s", mnt, err, out)
-		}
-	})
+	mountTmpfs(t, mnt)
 	n := newNode(t, filepath.Join(mnt, "data"))
 	n.start("run")
 
@@ -148,20 +142,7 @@ func TestChaosDiskFull(t *testing.T) {
 
 	// Fill the file system.
 	filler := filepath.Join(mnt, "filler")
-	f, err := os.Create(filler)
-	if err != nil {
-		t.Fatal(err)
-	}
-	buf := make([]byte, 1<<20)
-	for {
-		if _, err := f.Write(buf); err != nil {
-			if !strings.Contains(err.Error(), "no space left") {
-				t.Fatalf("filling: %v", err)
-			}
-			break
-		}
-	}
-	f.Close()
+	fillDisk(t, filler)
 	var st syscall.Statfs_t
 	syscall.Statfs(mnt, &st)
 	t.Logf("data dir full: %d bytes free", st.Bavail*uint64(st.Bsize))
@@ -220,4 +201,124 @@ func generateHCLDR(t *testing.T, seed uint64, posts int, at time.Time) []*post.P
 	t.Helper()
 	cm, _ := community.Defaults().Lookup("hcldr")
 	return simulator.Generate(simulator.Night{Community: cm, Seed: seed, Posts: posts, Start: at})
+}
+
+// TestChaosDiskFullDuringSimulate: the data dir's disk fills up while `simulate` publishes.
+// simulate gets an error within seconds and exits non-zero instead of waiting in Flush;
+// /readyz says the node is not ready; once space is freed JetStream stores again without a
+// restart, and a night sent afterwards is stored exactly once.
+func TestChaosDiskFullDuringSimulate(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Fatal("TestChaosDiskFullDuringSimulate mounts a tmpfs and must run as root (make chaos under sudo)")
+	}
+	mnt := filepath.Join(t.TempDir(), "small")
+	if err := os.Mkdir(mnt, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	mountTmpfs(t, mnt)
+	n := newNode(t, filepath.Join(mnt, "data"))
+	n.start("run")
+
+	// A long night at a steady rate, so the disk fills while it is being sent.
+	sim := exec.Command(os.Args[0], "simulate", "--community", "hitsm", "--seed", "43", "--posts", "200000", "--rate", "2000",
+		"--nats-url", n.natsURL())
+	sim.Env = append(os.Environ(), envTestMain+"=1")
+	simOut := &ingesttest.SyncBuffer{}
+	sim.Stdout, sim.Stderr = simOut, simOut
+	if err := sim.Start(); err != nil {
+		t.Fatal(err)
+	}
+	simDone := make(chan error, 1)
+	go func() { simDone <- sim.Wait() }()
+	t.Cleanup(func() { _ = sim.Process.Kill() })
+	waitFor(t, 60*time.Second, "simulate to publish", func() error {
+		if !strings.Contains(simOut.String(), "posts published") {
+			return fmt.Errorf("no progress yet: %q", simOut.String())
+		}
+		return nil
+	})
+
+	filler := filepath.Join(mnt, "filler")
+	fillDisk(t, filler)
+	full := time.Now()
+
+	select {
+	case err := <-simDone:
+		if err == nil {
+			t.Fatalf("simulate exited cleanly on a full disk:\n%s", simOut.String())
+		}
+		t.Logf("simulate stopped %v after the disk filled: %v: %s", time.Since(full).Round(time.Second), err,
+			abbreviate(lastLine(simOut.String())))
+	case <-time.After(60 * time.Second):
+		t.Fatalf("simulate still running 60 s after the disk filled (stuck publishing?):\n%s", abbreviate(simOut.String()))
+	}
+	resp, err := http.Get("http://" + n.httpAddr + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	t.Logf("/readyz on a full disk: %s %s", resp.Status, body)
+	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(body), "JetStream ran out of disk space") {
+		t.Errorf("/readyz on a full disk does not say JetStream stores nothing: %s %s", resp.Status, body)
+	}
+
+	// Space comes back: no restart, JetStream stores again.
+	if err := os.Remove(filler); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 60*time.Second, "/readyz to be ready again", func() error {
+		resp, err := http.Get("http://" + n.httpAddr + "/readyz")
+		if err != nil {
+			return err
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("%s %s", resp.Status, b)
+		}
+		return nil
+	})
+	at := time.Date(2026, 11, 25, 1, 30, 0, 0, time.UTC)
+	chatnight(t, "simulate", "--community", "hcldr", "--seed", "44", "--posts", "2000", "--start", at.Format(time.RFC3339), "--nats-url", n.natsURL())
+	drained(t, n.natsURL(), 2*time.Minute)
+	checkExact(t, n.ch(context.Background()), "hcldr", expected(t, generateHCLDR(t, 44, 2000, at)))
+	n.stop()
+}
+
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return lines[len(lines)-1]
+}
+
+// mountTmpfs mounts a 256 MiB tmpfs on mnt for the test.
+func mountTmpfs(t *testing.T, mnt string) {
+	t.Helper()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=256m", "tmpfs", mnt).CombinedOutput(); err != nil {
+		t.Fatalf("cannot mount a tmpfs for the data dir (this test needs root and mount permission): %v %s", err, out)
+	}
+	t.Cleanup(func() {
+		if out, err := exec.Command("umount", "-l", mnt).CombinedOutput(); err != nil {
+			t.Errorf("umount %s: %v %s", mnt, err, out)
+		}
+	})
+}
+
+// fillDisk writes filler until its file system is full.
+func fillDisk(t *testing.T, filler string) {
+	t.Helper()
+	f, err := os.Create(filler)
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 1<<20)
+	for {
+		if _, err := f.Write(buf); err != nil {
+			if !strings.Contains(err.Error(), "no space left") {
+				t.Fatalf("filling: %v", err)
+			}
+			break
+		}
+	}
+	f.Close()
 }

@@ -88,11 +88,90 @@ func TestEmbeddedClickHouseUsers(t *testing.T) {
 	if code, body := chHTTP(t, n.chAddr, "default", rwPass, "EXISTS TABLE default.evil"); code != http.StatusOK || strings.TrimSpace(body) != "0" {
 		t.Errorf("the read-only user's CREATE left a table: %d %q", code, body)
 	}
+	// The read-write user reaches no files or URLs either, and cannot drop or alter.
+	for _, q := range []string{
+		"SELECT * FROM file('/etc/passwd', 'LineAsString')",
+		"SELECT `fi\\x6ce`('/proc/self/environ')",
+		"SELECT * FROM url('http://" + n.httpAddr + "/healthz', 'LineAsString')",
+		"INSERT INTO FUNCTION file('" + filepath.Join(dir, "evil") + "', 'LineAsString') VALUES ('x')",
+		"DROP TABLE chatnight.posts",
+		"ALTER TABLE chatnight.posts DELETE WHERE 1",
+		"TRUNCATE TABLE chatnight.posts",
+		"SYSTEM FLUSH LOGS",
+	} {
+		if code, body := chHTTP(t, n.chAddr, "default", rwPass, q); code != http.StatusForbidden {
+			t.Errorf("read-write user: %q: %d %s, want 403", q, code, abbreviate(body))
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "evil")); err == nil {
+		t.Error("INSERT INTO FUNCTION file() wrote a file")
+	}
 	n.stop()
 	for _, secret := range []string{rwPass, roPass} {
 		if strings.Contains(n.out.String(), secret) {
 			t.Errorf("a password appears in the output:\n%s", n.out.String())
 		}
+	}
+}
+
+// TestEmbeddedClickHouseGeneratedPassword: on defaults the endpoint still requires
+// credentials: `run` generates a read-write password into the data dir, readable by its owner
+// only, and tools pointed at that endpoint with the same data dir find it themselves. Browsers
+// on other origins and foreign Host names are refused.
+func TestEmbeddedClickHouseGeneratedPassword(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	t.Setenv(envCHPassword, "")
+	n := newNode(t, dir)
+	n.start("run")
+	fi, err := os.Stat(filepath.Join(dir, chPasswordFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o600 {
+		t.Errorf("%s has mode %v, want 0600", chPasswordFile, fi.Mode().Perm())
+	}
+	pw, err := dataDirPassword(dir, false)
+	if err != nil || len(pw) < 32 {
+		t.Fatalf("password %d characters, %v", len(pw), err)
+	}
+	if code, body := chHTTP(t, n.chAddr, "", "", "SELECT 1"); code != http.StatusUnauthorized {
+		t.Errorf("no credentials: %d %s, want 401", code, body)
+	}
+	if code, body := chHTTP(t, n.chAddr, "default", pw, "SELECT count() FROM chatnight.posts"); code != http.StatusOK {
+		t.Errorf("generated password: %d %s", code, body)
+	}
+	// A tool on the same data dir, given the endpoint without credentials.
+	out := chatnight(t, "optout", "list", "--clickhouse-dsn", "http://"+n.chAddr+"/default", "--data-dir", dir)
+	t.Logf("optout list: %q", out)
+
+	for _, c := range []struct {
+		name   string
+		header map[string]string
+		host   string
+	}{
+		{"cross-site page", map[string]string{"Origin": "http://evil.example", "Sec-Fetch-Site": "cross-site"}, ""},
+		{"rebinding", nil, "evil.example:" + strings.Split(n.chAddr, ":")[1]},
+	} {
+		req, _ := http.NewRequest(http.MethodPost, "http://"+n.chAddr+"/", strings.NewReader("SELECT 1"))
+		req.SetBasicAuth("default", pw)
+		for k, v := range c.header {
+			req.Header.Set(k, v)
+		}
+		if c.host != "" {
+			req.Host = c.host
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusOK {
+			t.Errorf("%s: answered %s", c.name, resp.Status)
+		}
+	}
+	n.stop()
+	if strings.Contains(n.out.String(), pw) {
+		t.Error("the generated password appears in the output")
 	}
 }
 
@@ -102,7 +181,7 @@ func TestEmbeddedClickHouseRefusesOpenAddress(t *testing.T) {
 	dir := t.TempDir()
 	free := func() string { return fmt.Sprintf("127.0.0.1:%d", bustest.FreePort(t)) }
 	out, code := runChild(t, nil, "run", "--data-dir", dir, "--http-addr", free(), "--nats-listen", free(),
-		"--clickhouse-http-addr", fmt.Sprintf("0.0.0.0:%d", bustest.FreePort(t)))
+		"--clickhouse-http-addr", fmt.Sprintf("0.0.0.0:%d", bustest.FreePort(t)), "--clickhouse-readonly-user", "grafana")
 	if code != 1 || !strings.Contains(out, "not a loopback address") || !strings.Contains(out, "--clickhouse-http-addr") {
 		t.Errorf("exit %d, want 1 and a message about the password:\n%s", code, out)
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"strings"
@@ -58,7 +59,20 @@ func newNode(t testing.TB, dataDir string) *node {
 }
 
 func (n *node) natsURL() string { return "nats://" + n.natsAddr }
-func (n *node) chDSN() string   { return "http://" + n.chAddr + "/default" }
+
+// chDSN is the node's embedded endpoint as its read-write user, with the password from the
+// environment or the one `run` generated into the data dir.
+func (n *node) chDSN() string {
+	n.t.Helper()
+	pw := os.Getenv(envCHPassword)
+	if pw == "" {
+		var err error
+		if pw, err = dataDirPassword(n.dataDir, false); err != nil || pw == "" {
+			n.t.Fatalf("no ClickHouse password in %s (%v)", n.dataDir, err)
+		}
+	}
+	return (&url.URL{Scheme: "http", Host: n.chAddr, Path: "/default", User: url.UserPassword("default", pw)}).String()
+}
 
 // start runs `chatnight <args>` with the node's ports and data dir, and waits until it
 // is ready.

@@ -21,7 +21,7 @@ func (s *stack) startEmbeddedClickHouse(ctx context.Context, o *Options) (string
 		return "", fmt.Errorf("embedded ClickHouse: %w", err)
 	}
 	s.closers = append(s.closers, func() { _ = engine.Close() })
-	eo, err := o.EmbeddedCH.options(o.ClickHouseHTTPAddr)
+	eo, err := o.EmbeddedCH.options(o.ClickHouseHTTPAddr, o.DataDir)
 	if err != nil {
 		return "", err
 	}
@@ -39,6 +39,7 @@ func (s *stack) startEmbeddedClickHouse(ctx context.Context, o *Options) (string
 		_ = srv.Shutdown(ctx)
 	})
 	s.log.Info("embedded ClickHouse started", "http", "http://"+srv.Addr()+"/", "data", dir,
-		"user", eo.User, "read_only_user", eo.ReadOnlyUser, "password", eo.Password != "")
-	return o.EmbeddedCH.dsn(srv.Addr(), eo), nil
+		"user", eo.User, "read_only_user", eo.ReadOnlyUser, "admin_access", eo.AdminAccess)
+	// The process's own connection: the only one that may run migrations' DDL.
+	return eo.ProcessDSN(srv.Addr(), "default"), nil
 }

@@ -113,9 +113,10 @@ func drained(t *testing.T, natsURL string, timeout time.Duration) {
 	})
 }
 
-// processorArgs runs a processor against the store node n serves.
+// processorArgs runs a processor against the store node n serves. A DSN without credentials
+// gets them from n's data dir, as a user's would.
 func processorArgs(n *node, dsn string) []string {
-	return []string{"process", "--nats-url", n.natsURL(), "--clickhouse-dsn", dsn,
+	return []string{"process", "--nats-url", n.natsURL(), "--clickhouse-dsn", dsn, "--data-dir", n.dataDir,
 		"--http-addr", fmt.Sprintf("127.0.0.1:%d", bustest.FreePort(n.t)), "--batch-posts", "2000", "--batch-wait", "50ms"}
 }
 

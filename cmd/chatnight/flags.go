@@ -28,6 +28,7 @@ type Options struct {
 	BatchPosts         int
 	BatchWait          time.Duration
 	AllowedOrigins     string
+	AllowedHosts       string
 	EmbeddedCH         embeddedCHFlags // the embedded ClickHouse endpoint's users and limits
 }
 
@@ -71,6 +72,7 @@ func newFlagSet(name, synopsis string, stderr io.Writer, o *Options, groups flag
 	if groups&flagsHTTP != 0 {
 		fs.StringVar(&o.HTTPAddr, "http-addr", "127.0.0.1:8080", "where the web viewer, API and /metrics listen")
 		fs.StringVar(&o.AllowedOrigins, "allowed-origins", "", "comma-separated extra origins allowed to open the websocket")
+		fs.StringVar(&o.AllowedHosts, "allowed-hosts", "", "comma-separated host names the viewer answers to besides localhost, 127.0.0.1 and the listen host (checked on loopback, or beyond it once set)")
 	}
 	if groups&flagsOps != 0 {
 		fs.StringVar(&o.HTTPAddr, "http-addr", "127.0.0.1:9464", "where /metrics, /healthz and /readyz listen")

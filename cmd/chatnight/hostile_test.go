@@ -201,8 +201,8 @@ func TestHostileInputThroughPipeline(t *testing.T) {
 	if len(imported) != 3 {
 		t.Errorf("%d dead letters from the importer, want 3: %q", len(imported), imported)
 	}
-	if got := metricAt(t, n.httpAddr, "chatnight_processor_dead_letters_total"); got != float64(wantBad) {
-		t.Errorf("chatnight_processor_dead_letters_total = %v, want %d", got, wantBad)
+	if got := metricAt(t, n.httpAddr, `chatnight_processor_dead_letters_total{stage="process"}`); got != float64(wantBad) {
+		t.Errorf(`chatnight_processor_dead_letters_total{stage="process"} = %v, want %d`, got, wantBad)
 	}
 
 	// Still running: one more good post lands.

@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/chatnight/chatnight/pipeline/bus"
 	"github.com/chatnight/chatnight/pipeline/storage"
 )
 
@@ -60,6 +61,14 @@ func (s *stack) serveOps(ctx context.Context, ln net.Listener) error {
 func (s *stack) ready(ctx context.Context) error {
 	if s.nc != nil && s.nc.Status() != nats.CONNECTED {
 		return fmt.Errorf("nats: %s", s.nc.Status())
+	}
+	if err := s.jetStreamHealth(); err != nil {
+		return fmt.Errorf("nats: %w", err)
+	}
+	if s.js != nil {
+		if err := bus.StreamsReady(ctx, s.js); err != nil {
+			return err
+		}
 	}
 	if s.dataDir != "" {
 		if err := storage.CheckFree(s.dataDir, storage.MinFree); err != nil {

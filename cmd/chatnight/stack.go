@@ -27,8 +27,17 @@ type stack struct {
 	ch      driver.Conn
 	chDSN   string
 	dataDir string // set when an embedded service keeps its data there
+	natsSrv *embedded.Server
 	closers []func()
 	writerM *storage.WriterMetrics // shared by every writer of the stack
+}
+
+// jetStreamHealth says why the embedded JetStream stores nothing, or nil (also without one).
+func (s *stack) jetStreamHealth() error {
+	if s.natsSrv == nil {
+		return nil
+	}
+	return s.natsSrv.Health()
 }
 
 func newStack(log *slog.Logger) *stack {
@@ -67,7 +76,7 @@ func (s *stack) connectNATS(ctx context.Context, o *Options, embeddedOK bool, na
 			return err
 		}
 		s.closers = append(s.closers, srv.Shutdown)
-		s.dataDir = o.DataDir
+		s.dataDir, s.natsSrv = o.DataDir, srv
 		url = srv.ClientURL()
 		s.log.Info("embedded NATS started", "url", url, "store", o.DataDir+"/nats")
 	} else if url == "" {
@@ -88,9 +97,11 @@ func (s *stack) connectNATS(ctx context.Context, o *Options, embeddedOK bool, na
 // connectClickHouse uses o.ClickHouseDSN, or starts the embedded engine when it is
 // empty, and applies the schema.
 func (s *stack) connectClickHouse(ctx context.Context, o *Options) error {
-	dsn := o.ClickHouseDSN
+	dsn, err := withLocalCredentials(o.ClickHouseDSN, o)
+	if err != nil {
+		return err
+	}
 	if dsn == "" {
-		var err error
 		dsn, err = s.startEmbeddedClickHouse(ctx, o)
 		if err != nil {
 			return err

@@ -104,9 +104,10 @@ func runTiers(ctx context.Context, o *Options, stdout, stderr io.Writer, t tiers
 		g.Go(func() error { return p.Run(ctx) })
 	}
 	if t.serve {
-		srv, err := web.New(web.Config{Addr: o.HTTPAddr, AllowedOrigins: splitList(o.AllowedOrigins), DataDir: st.dataDir}, web.Deps{
+		srv, err := web.New(web.Config{Addr: o.HTTPAddr, AllowedOrigins: splitList(o.AllowedOrigins), AllowedHosts: splitList(o.AllowedHosts), DataDir: st.dataDir}, web.Deps{
 			Communities: cfg, JS: st.js, NC: st.nc, CH: st.ch,
 			Gatherer: st.reg, Registerer: st.reg, Log: log.With("tier", "serve"),
+			JetStreamHealth: st.jetStreamHealth,
 		})
 		if err != nil {
 			return err

@@ -176,7 +176,7 @@ func (im *importer) file(ctx context.Context, name string) error {
 		in = f
 	}
 	im.sum.Files++
-	counter := &countingReader{r: in}
+	counter := &countingReader{ctx: ctx, r: in}
 	br := bufio.NewReaderSize(counter, 256<<10)
 	var r io.Reader = br
 	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
@@ -315,12 +315,19 @@ func (im *importer) flush(ctx context.Context) error {
 	return nil
 }
 
+// countingReader counts what the formats read, and stops them once ctx ends: a format may
+// read on for long inside one record (skipping an over-long line of /dev/zero, spooling an
+// archive), and every read it makes comes through here.
 type countingReader struct {
-	r io.Reader
-	n int64
+	ctx context.Context
+	r   io.Reader
+	n   int64
 }
 
 func (c *countingReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, fmt.Errorf("import interrupted: %w", err)
+	}
 	n, err := c.r.Read(p)
 	c.n += int64(n)
 	return n, err

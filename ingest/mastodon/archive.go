@@ -14,7 +14,7 @@ import (
 type ArchiveRecord struct {
 	Index  int    // 0-based position of the status in the archive
 	Line   int    // 1-based line the status is on (JSON Lines); 0 in a JSON array file
-	Offset int64  // byte offset where the status (or its line) starts
+	Offset int64  // byte offset where the status (or its line) starts; in an array, of the separator before it
 	Raw    []byte // the status JSON as stored; pass it to ParseStatus
 }
 
@@ -97,7 +97,10 @@ func skipLeadingSpace(br *bufio.Reader) (n int64, newlines int, err error) {
 }
 
 func readArrays(br *bufio.Reader, base int64, yield func(ArchiveRecord, error) bool) {
-	dec := json.NewDecoder(br)
+	// Elements are decoded one at a time, each within MaxLineBytes: a huge array, or one
+	// endless string inside it, never sits in memory whole.
+	budget := &budgetReader{r: br}
+	dec := json.NewDecoder(budget)
 	index := 0
 	emit := func(raw json.RawMessage, off int64) bool {
 		rec := ArchiveRecord{Index: index, Offset: off, Raw: raw}
@@ -107,33 +110,109 @@ func readArrays(br *bufio.Reader, base int64, yield func(ArchiveRecord, error) b
 		}
 		return yield(rec, nil)
 	}
+	broken := func(off int64, err error) {
+		if errors.Is(err, errLineTooLong) {
+			err = fmt.Errorf("a status over %d bytes", MaxLineBytes)
+		}
+		yield(ArchiveRecord{Index: index, Offset: off}, fmt.Errorf("archive JSON broken at offset %d: %w", off, err))
+	}
 	for {
 		off := base + dec.InputOffset()
-		var top json.RawMessage
-		if err := dec.Decode(&top); err == io.EOF {
-			return
-		} else if err != nil {
-			yield(ArchiveRecord{Index: index, Offset: off}, fmt.Errorf("archive JSON broken at offset %d: %w", off, err))
+		budget.reset()
+		if !dec.More() {
+			if _, err := dec.Token(); err != io.EOF {
+				broken(off, fmt.Errorf("unexpected %v", err))
+			}
 			return
 		}
-		if top[0] != '[' {
-			if !emit(top, off) {
+		tok, err := dec.Token()
+		if err != nil {
+			broken(off, err)
+			return
+		}
+		if tok != json.Delim('[') {
+			// A value on its own at the top level: an object is rebuilt from its members.
+			raw, err := restOfValue(dec, tok)
+			if err != nil {
+				broken(off, err)
+				return
+			}
+			if !emit(raw, off) {
 				return
 			}
 			continue
 		}
-		var elems []json.RawMessage
-		if err := json.Unmarshal(top, &elems); err != nil {
-			yield(ArchiveRecord{Index: index, Offset: off}, fmt.Errorf("archive array at offset %d: %w", off, err))
-			return
-		}
-		// Element offsets inside the array are not tracked; the array's offset is given.
-		for _, e := range elems {
-			if !emit(e, off) {
+		for dec.More() {
+			eoff := base + dec.InputOffset()
+			budget.reset()
+			var raw json.RawMessage
+			if err := dec.Decode(&raw); err != nil {
+				broken(eoff, err)
+				return
+			}
+			if !emit(raw, eoff) {
 				return
 			}
 		}
+		if _, err := dec.Token(); err != nil { // the closing ']'
+			broken(base+dec.InputOffset(), err)
+			return
+		}
 	}
+}
+
+// restOfValue returns the top-level value that starts with tok, as JSON: tok itself for a
+// scalar, an object rebuilt member by member for '{'.
+func restOfValue(dec *json.Decoder, tok json.Token) (json.RawMessage, error) {
+	if tok != json.Delim('{') {
+		return json.Marshal(tok)
+	}
+	var b bytes.Buffer
+	b.WriteByte('{')
+	for dec.More() {
+		key, err := dec.Token()
+		if err != nil {
+			return nil, err
+		}
+		k, _ := json.Marshal(key)
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return nil, err
+		}
+		if b.Len() > 1 {
+			b.WriteByte(',')
+		}
+		b.Write(k)
+		b.WriteByte(':')
+		b.Write(v)
+		if b.Len() > MaxLineBytes {
+			return nil, errLineTooLong
+		}
+	}
+	if _, err := dec.Token(); err != nil {
+		return nil, err
+	}
+	b.WriteByte('}')
+	return b.Bytes(), nil
+}
+
+// budgetReader fails with errLineTooLong once more than MaxLineBytes (and a buffer's
+// worth) were read since the last reset.
+type budgetReader struct {
+	r    io.Reader
+	read int
+}
+
+func (b *budgetReader) reset() { b.read = 0 }
+
+func (b *budgetReader) Read(p []byte) (int, error) {
+	left := MaxLineBytes + 1<<20 - b.read
+	if left <= 0 {
+		return 0, errLineTooLong
+	}
+	n, err := b.r.Read(p[:min(len(p), left)])
+	b.read += n
+	return n, err
 }
 
 func readLines(br *bufio.Reader, offset int64, lineNo int, yield func(ArchiveRecord, error) bool) {
@@ -147,8 +226,8 @@ func readLines(br *bufio.Reader, offset int64, lineNo int, yield func(ArchiveRec
 		return yield(rec, nil)
 	}
 	for {
-		line, err := br.ReadBytes('\n')
-		if len(line) == 0 && err != nil {
+		line, n, err := readLine(br)
+		if n == 0 && err != nil {
 			if err != io.EOF {
 				yield(ArchiveRecord{Index: index, Line: lineNo + 1, Offset: offset}, fmt.Errorf("read archive line %d: %w", lineNo+1, err))
 			}
@@ -156,7 +235,13 @@ func readLines(br *bufio.Reader, offset int64, lineNo int, yield func(ArchiveRec
 		}
 		lineNo++
 		rec := ArchiveRecord{Line: lineNo, Offset: offset, Raw: bytes.TrimSpace(line)}
-		offset += int64(len(line))
+		offset += n
+		if errors.Is(err, errLineTooLong) {
+			if !yield(rec, &BadRecordError{Record: rec, Err: fmt.Errorf("line over %d bytes", MaxLineBytes)}) {
+				return
+			}
+			continue
+		}
 		var page []json.RawMessage
 		switch {
 		case len(rec.Raw) == 0:
@@ -179,6 +264,32 @@ func readLines(br *bufio.Reader, offset int64, lineNo int, yield func(ArchiveRec
 			yield(ArchiveRecord{Index: index, Line: lineNo + 1, Offset: offset}, fmt.Errorf("read archive line %d: %w", lineNo+1, err))
 			return
 		}
+	}
+}
+
+// MaxLineBytes bounds one line of a JSON Lines archive (a line may hold a whole API page).
+const MaxLineBytes = 64 << 20
+
+var errLineTooLong = errors.New("line too long")
+
+// readLine reads the next line, "\n" included, and how many bytes it took. A line over
+// MaxLineBytes comes back cut, with errLineTooLong, its rest read and dropped.
+func readLine(br *bufio.Reader) ([]byte, int64, error) {
+	var line []byte
+	var n int64
+	for {
+		chunk, err := br.ReadSlice('\n')
+		n += int64(len(chunk))
+		if len(line) < MaxLineBytes {
+			line = append(line, chunk[:min(len(chunk), MaxLineBytes-len(line))]...)
+		}
+		if errors.Is(err, bufio.ErrBufferFull) {
+			continue
+		}
+		if n > MaxLineBytes && (err == nil || err == io.EOF) {
+			return line, n, errLineTooLong
+		}
+		return line, n, err
 	}
 }
 

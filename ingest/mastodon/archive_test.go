@@ -62,7 +62,7 @@ func TestReadArchive(t *testing.T) {
 		wantIDs []string
 		wantBad []string
 	}{
-		{"array.json", []string{s1, s2}, []string{"offset 3"}}, // 42 is not a status
+		{"array.json", []string{s1, s2}, []string{"offset 602"}}, // 42 is not a status (602: the comma before it)
 		{"lines.jsonl", []string{s1, s2, s3}, []string{"line 4"}},
 		{"pages.json", []string{s1, s2, s3}, nil},
 	}
@@ -120,7 +120,8 @@ func TestReadArchiveEdges(t *testing.T) {
 		{"empty", "", 0, 0, ""},
 		{"only space", " \n\r\n\t", 0, 0, ""},
 		{"empty array", "[]", 0, 0, ""},
-		{"broken array", `[{"id":"1"}, {"id":`, 0, 0, "archive JSON broken"},
+		{"broken array", `[{"id":"1","uri":"https://a.example/s/1","created_at":"2024-10-22T00:36:30Z","account":{"id":"2","acct":"bob@a.example"}}, {"id":`, 1, 0, "archive JSON broken"},
+		{"status over the limit", `[` + `"` + strings.Repeat("a", MaxLineBytes+2<<20) + `"]`, 0, 0, "over 67108864 bytes"},
 		{"array of junk", `[1, "x", null]`, 0, 3, ""},
 		{"line that is a number", "7\n", 0, 1, ""},
 		{"no final newline", `{"id":"1","uri":"https://a.example/s/1","created_at":"2024-10-22T00:36:30Z","account":{"id":"2","acct":"bob@a.example"}}`, 1, 0, ""},

@@ -259,8 +259,19 @@ type teeBuffer struct {
 	base int64 // input offset of buf[0]
 }
 
+// MaxRowBytes bounds the header line and each row: a file without line breaks (or one
+// endless quoted cell) fails with an error instead of filling memory.
+const MaxRowBytes = post.MaxLineBytes
+
+// errRowTooLong stops the CSV reader; buf holds what the current row read so far.
+var errRowTooLong = fmt.Errorf("TAGS CSV: a row (or the header) is over %d bytes: is this a TAGS archive export?", MaxRowBytes)
+
 func (t *teeBuffer) Read(p []byte) (int, error) {
-	n, err := t.r.Read(p)
+	left := MaxRowBytes + 64<<10 - len(t.buf) // the CSV reader reads a little ahead
+	if left <= 0 {
+		return 0, errRowTooLong
+	}
+	n, err := t.r.Read(p[:min(len(p), left)])
 	t.buf = append(t.buf, p[:n]...)
 	return n, err
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/chatnight/chatnight/pipeline/post"
@@ -88,41 +89,104 @@ type tagSet struct {
 	seen map[string]bool
 }
 
-func (s *tagSet) add(tag string) {
+func (s *tagSet) add(tag string) bool {
+	if len(s.tags) > post.MaxHashtags {
+		return false // refused by validation anyway: see urlSet
+	}
 	t := post.NormalizeTag(tag)
 	if t == "" || s.seen[t] {
-		return
+		return true
 	}
 	if s.seen == nil {
 		s.seen = map[string]bool{}
 	}
 	s.seen[t] = true
 	s.tags = append(s.tags, t)
+	return true
 }
 
-// appendUnique appends v to list unless it is empty or already there.
+// appendUnique appends v to list unless it is empty or already there. For short lists
+// only (search terms, rule tags): entities use urlSet and mentionSet, which stay linear.
 func appendUnique(list []string, v string) []string {
-	if v == "" {
+	if v == "" || slices.Contains(list, v) {
 		return list
-	}
-	for _, x := range list {
-		if x == v {
-			return list
-		}
 	}
 	return append(list, v)
 }
 
-// appendMention appends m unless an account with the same id (or, for accounts without
-// id, the same handle) is already there.
-func appendMention(list []post.Account, m post.Account) []post.Account {
+// A hostile record can carry 100k entities; scanning each against the list kept so far
+// took half a minute. The sets below look up in a map, and stop collecting one past the
+// post's limit: such a post is refused by validation (too many entities), so the rest need
+// not be scanned.
+
+// urlSet collects URLs in first-seen order without repeats, up to post.MaxURLs+1.
+type urlSet struct {
+	list []string
+	seen map[string]bool
+}
+
+func newURLSet(have []string) *urlSet {
+	s := &urlSet{seen: make(map[string]bool, len(have))}
+	for _, u := range have {
+		s.add(u)
+	}
+	return s
+}
+
+// add adds u, reporting false once the set is full.
+func (s *urlSet) add(u string) bool {
+	if len(s.list) > post.MaxURLs {
+		return false
+	}
+	if u != "" && !s.seen[u] {
+		s.seen[u] = true
+		s.list = append(s.list, u)
+	}
+	return true
+}
+
+// addLink adds a link entity: its expanded URL, or the t.co one when it has none.
+func (s *urlSet) addLink(short, expanded string) bool {
+	if expanded != "" {
+		return s.add(expanded)
+	}
+	return s.add(short)
+}
+
+// mentionSet collects mentioned accounts without repeats: the same id, or for an account
+// without id the same handle (in any case), up to post.MaxMentions+1.
+type mentionSet struct {
+	list    []post.Account
+	ids     map[string]bool
+	handles map[string]bool
+}
+
+func newMentionSet(have []post.Account) *mentionSet {
+	s := &mentionSet{ids: map[string]bool{}, handles: map[string]bool{}}
+	for _, m := range have {
+		s.add(m)
+	}
+	return s
+}
+
+// add adds m, reporting false once the set is full.
+func (s *mentionSet) add(m post.Account) bool {
+	if len(s.list) > post.MaxMentions {
+		return false
+	}
 	if m.ID == "" && m.Handle == "" {
-		return list
+		return true
 	}
-	for _, x := range list {
-		if (m.ID != "" && x.ID == m.ID) || (m.ID == "" && strings.EqualFold(x.Handle, m.Handle)) {
-			return list
-		}
+	h := strings.ToLower(m.Handle)
+	if m.ID != "" && s.ids[m.ID] || m.ID == "" && s.handles[h] {
+		return true
 	}
-	return append(list, m)
+	if m.ID != "" {
+		s.ids[m.ID] = true
+	}
+	if m.Handle != "" {
+		s.handles[h] = true
+	}
+	s.list = append(s.list, m)
+	return true
 }

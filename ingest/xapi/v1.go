@@ -69,23 +69,29 @@ func (e *V1Entities) Apply(p *post.Post) {
 		tags.add(t)
 	}
 	for _, h := range e.Hashtags {
-		tags.add(h.Text)
+		if !tags.add(h.Text) {
+			break
+		}
 	}
 	p.Hashtags = tags.tags
+	mentions := newMentionSet(p.Mentions)
 	for _, m := range e.UserMentions {
 		a := post.Account{Handle: m.ScreenName, Name: m.Name}
 		if validID(string(m.IDStr)) {
 			a.ID = AccountID(string(m.IDStr))
 		}
-		p.Mentions = appendMention(p.Mentions, a)
-	}
-	for _, u := range e.URLs {
-		if u.ExpandedURL != "" {
-			p.URLs = appendUnique(p.URLs, u.ExpandedURL)
-		} else {
-			p.URLs = appendUnique(p.URLs, u.URL)
+		if !mentions.add(a) {
+			break
 		}
 	}
+	p.Mentions = mentions.list
+	urls := newURLSet(p.URLs)
+	for _, u := range e.URLs {
+		if !urls.addLink(u.URL, u.ExpandedURL) {
+			break
+		}
+	}
+	p.URLs = urls.list
 }
 
 // RetweetAuthor returns the user id of the account a "RT @user: ..." text retweets,

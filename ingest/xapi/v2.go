@@ -332,8 +332,11 @@ func (ix *index) post(t *Tweet, src post.Source) (*post.Post, error) {
 	}
 	var tags tagSet
 	for _, h := range ents.Hashtags {
-		tags.add(h.Tag)
+		if !tags.add(h.Tag) {
+			break
+		}
 	}
+	mentions := newMentionSet(p.Mentions)
 	for _, mn := range ents.Mentions {
 		a := post.Account{Handle: mn.Username}
 		if mn.ID != "" {
@@ -342,15 +345,18 @@ func (ix *index) post(t *Tweet, src post.Source) (*post.Post, error) {
 		if u := ix.users[mn.ID]; u != nil && mn.ID != "" {
 			a.Name = u.Name
 		}
-		p.Mentions = appendMention(p.Mentions, a)
-	}
-	for _, u := range ents.URLs {
-		if u.ExpandedURL != "" {
-			p.URLs = appendUnique(p.URLs, u.ExpandedURL)
-		} else {
-			p.URLs = appendUnique(p.URLs, u.URL)
+		if !mentions.add(a) {
+			break
 		}
 	}
+	p.Mentions = mentions.list
+	urls := newURLSet(p.URLs)
+	for _, u := range ents.URLs {
+		if !urls.addLink(u.URL, u.ExpandedURL) {
+			break
+		}
+	}
+	p.URLs = urls.list
 	for _, ref := range t.ReferencedTweets {
 		if !validID(ref.ID) {
 			continue

@@ -162,3 +162,19 @@ func Connect(ctx context.Context, url, name string, extra ...nats.Option) (*nats
 	}
 	return nc, js, nil
 }
+
+// StreamsReady reports whether JetStream answers for the posts stream within two seconds,
+// and says what it reports otherwise: a connected client is not enough, JetStream may have
+// stopped storing (its disk full) while the connection stays up.
+func StreamsReady(ctx context.Context, js jetstream.JetStream) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	s, err := js.Stream(ctx, PostsStream)
+	if err != nil {
+		return fmt.Errorf("jetstream: stream %s: %w", PostsStream, err)
+	}
+	if _, err := s.Info(ctx); err != nil {
+		return fmt.Errorf("jetstream: stream %s: %w", PostsStream, err)
+	}
+	return nil
+}

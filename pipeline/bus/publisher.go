@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -18,6 +19,11 @@ import (
 type Publisher struct {
 	js jetstream.JetStream
 
+	// AckWait bounds the wait for each acknowledgement in Flush; default DefaultAckWait. A
+	// JetStream that stopped storing (its disk full, JetStream disabled) answers nothing:
+	// without a bound, publishers would wait forever.
+	AckWait time.Duration
+
 	mu      sync.Mutex
 	pending []jetstream.PubAckFuture
 	stored  int // messages acknowledged as new
@@ -29,6 +35,9 @@ func NewPublisher(js jetstream.JetStream) *Publisher { return &Publisher{js: js}
 
 // maxPending bounds the unacknowledged messages, and so memory, of one publisher.
 const maxPending = 4096
+
+// DefaultAckWait is how long Flush waits for one acknowledgement.
+const DefaultAckWait = 10 * time.Second
 
 // PublishPosts sends one message carrying posts on posts.<community>.<source>. msgID
 // must be stable for the same content: a post's own MsgID for single posts, a
@@ -85,8 +94,15 @@ func (p *Publisher) Flush(ctx context.Context) error {
 	pending := p.pending
 	p.pending = nil
 	p.mu.Unlock()
+	wait := p.AckWait
+	if wait <= 0 {
+		wait = DefaultAckWait
+	}
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
 	var errs []error
 	for _, f := range pending {
+		timer.Reset(wait)
 		select {
 		case ack := <-f.Ok():
 			p.mu.Lock()
@@ -100,10 +116,18 @@ func (p *Publisher) Flush(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("publish to %s: %w", f.Msg().Subject, err))
 		case <-ctx.Done():
 			return fmt.Errorf("waiting for JetStream acks: %w", ctx.Err())
+		case <-timer.C:
+			// The rest are given up too: they are published again with the same ids, and
+			// JetStream drops those it did store.
+			return errors.Join(append(errs, fmt.Errorf("publish to %s: %w", f.Msg().Subject, ErrNoAck))...)
 		}
 	}
 	return errors.Join(errs...)
 }
+
+// ErrNoAck says JetStream acknowledged nothing within the publisher's AckWait.
+var ErrNoAck = errors.New("JetStream did not acknowledge in time: is its disk full or JetStream disabled? /readyz says which; " +
+	"the posts are sent again (deduplicated by message id) once it stores again")
 
 // Counts returns how many messages were stored as new and how many were duplicates.
 func (p *Publisher) Counts() (stored, duplicates int) {

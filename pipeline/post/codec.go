@@ -108,7 +108,7 @@ func (p *Post) Validate() error { return p.ValidateAt(time.Now()) }
 // ValidateAt reports what makes a post unusable when the time is now: missing or
 // malformed identity, an unknown source, a time before MinCreatedAt or more than
 // MaxClockSkew after now, a NUL byte or oversized field, too many mentions, hashtags
-// or URLs.
+// or URLs, invalid UTF-8 in the source record or the text.
 func (p *Post) ValidateAt(now time.Time) error {
 	if err := p.validateIdentity(); err != nil {
 		return err
@@ -143,6 +143,10 @@ func (p *Post) validateSizes() error {
 		return fmt.Errorf("post %q: author bio contains a NUL byte", abbrev(p.ID))
 	case len(p.Author.VerifiedLinks) > MaxVerifiedLinks:
 		return fmt.Errorf("post %q: %d verified links are over the limit of %d", abbrev(p.ID), len(p.Author.VerifiedLinks), MaxVerifiedLinks)
+	case !utf8.Valid(p.Raw) || !utf8.ValidString(p.Text) || !utf8.ValidString(p.Author.Name) || !utf8.ValidString(p.Author.Handle) || !utf8.ValidString(p.Author.Bio):
+		// JSON decoding turns invalid bytes into U+FFFD without a word; the source record
+		// still has them, and the README promises a dead letter, never a rewrite.
+		return fmt.Errorf("post %q: the source record is not valid UTF-8", abbrev(p.ID))
 	}
 	check := func(name, v string) error {
 		if len(v) > MaxIDBytes {

@@ -3,6 +3,8 @@
 package post
 
 import (
+	"net/url"
+	"slices"
 	"strings"
 
 	"time"
@@ -95,8 +97,16 @@ func (p *Post) Network() string {
 }
 
 // Normalize puts the fields in canonical form: UTC millisecond time, folded hashtags,
-// and the kind implied by the references when the source did not say.
+// only http(s) URLs (a status "url" of "=HYPERLINK(…)" or "javascript:…" is dropped: it is
+// no link, and exports and the page treat urls as links), and the kind implied by the
+// references when the source did not say.
 func (p *Post) Normalize() {
+	if !WebURL(p.URL) {
+		p.URL = ""
+	}
+	if slices.ContainsFunc(p.URLs, notWebURL) {
+		p.URLs = slices.DeleteFunc(slices.Clone(p.URLs), notWebURL)
+	}
 	p.CreatedAt = p.CreatedAt.UTC().Truncate(time.Millisecond)
 	if p.Network() == "mastodon" {
 		// Instances render the same status's time with and without milliseconds;
@@ -119,6 +129,18 @@ func (p *Post) Normalize() {
 		}
 	}
 }
+
+// WebURL reports whether s is an absolute http or https URL with a host.
+func WebURL(s string) bool {
+	scheme, rest, ok := strings.Cut(s, "://")
+	if !ok || !strings.EqualFold(scheme, "http") && !strings.EqualFold(scheme, "https") {
+		return false
+	}
+	u, err := url.Parse(s)
+	return err == nil && u.Host != "" && rest != ""
+}
+
+func notWebURL(s string) bool { return !WebURL(s) }
 
 // NormalizeTag folds a hashtag for matching: Unicode compatibility composition (NFKC:
 // full-width "ＨＣＬＤＲ" is "HCLDR", "cafe" with a combining accent is "café"), lower

@@ -67,6 +67,10 @@ func TestNormalize(t *testing.T) {
 		{"kind from references", Post{ID: "x:1", RepostOfID: "x:0", ReplyToID: "x:2"}, Post{ID: "x:1", Kind: KindRepost, RepostOfID: "x:0", ReplyToID: "x:2"}},
 		{"reply", Post{ID: "x:1", ReplyToID: "x:2"}, Post{ID: "x:1", Kind: KindReply, ReplyToID: "x:2"}},
 		{"tags folded", Post{ID: "x:1", Kind: KindOriginal, Hashtags: []string{"#HCLDR", "＃HITsm"}}, Post{ID: "x:1", Kind: KindOriginal, Hashtags: []string{"hcldr", "hitsm"}}},
+		{"only web urls", Post{ID: "x:1", Kind: KindOriginal, URL: `=HYPERLINK("http://e.example","x")`,
+			URLs: []string{"https://a.example/x", "javascript:alert(1)", "=cmd|' /C calc'!A0", "HTTP://B.example", "ftp://c.example/", "http://"}},
+			Post{ID: "x:1", Kind: KindOriginal, URLs: []string{"https://a.example/x", "HTTP://B.example"}}},
+		{"web url kept", Post{ID: "x:1", Kind: KindOriginal, URL: "https://m.s/@a/1"}, Post{ID: "x:1", Kind: KindOriginal, URL: "https://m.s/@a/1"}},
 		{"mastodon seconds", Post{ID: "mastodon:https://m.s/1", Kind: KindOriginal, CreatedAt: time.Date(2025, 7, 17, 1, 2, 3, 456e6, time.FixedZone("x", 3600))},
 			Post{ID: "mastodon:https://m.s/1", Kind: KindOriginal, CreatedAt: time.Date(2025, 7, 17, 0, 2, 3, 0, time.UTC)}},
 	}

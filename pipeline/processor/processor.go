@@ -133,6 +133,12 @@ func (p *Processor) Run(ctx context.Context) error {
 		defer close(msgs)
 		for {
 			m, err := iter.Next()
+			if errors.Is(err, jetstream.ErrNoHeartbeat) {
+				// JetStream went quiet (out of disk space, being reloaded): the iterator
+				// pulls again by itself; the gap shows in the lag metric.
+				p.log.Warn("no heartbeat from JetStream; pulling again", "err", err)
+				continue
+			}
 			if err != nil {
 				if !errors.Is(err, jetstream.ErrMsgIteratorClosed) {
 					p.log.Error("pulling posts stopped", "err", err)

@@ -2,6 +2,14 @@ package storage
 
 import "strings"
 
+// StringParam formats s as a ClickHouse String query parameter ({name:String}). The server
+// reads parameter values in its escaped text form, over HTTP and the native protocol alike:
+// unescaped, an id ending in a backslash fails to parse (a 500) and `\x5A` matches "Z".
+// Escaped, every id is matched as given.
+func StringParam(s string) string { return stringParamEscaper.Replace(s) }
+
+var stringParamEscaper = strings.NewReplacer(`\`, `\\`, "\t", `\t`, "\n", `\n`, "\r", `\r`, "\x00", `\0`)
+
 // ArrayParam formats ss as a ClickHouse Array(String) query parameter ({name:Array(String)}):
 // quoted, with backslashes and quotes escaped. The server parses it as a value, never as SQL.
 func ArrayParam(ss []string) string {

@@ -64,7 +64,8 @@ func (a *API) Register(mux *http.ServeMux) {
 		mux.HandleFunc("GET /api/communities/{id}/welcome", a.handleWelcome)
 		mux.HandleFunc("GET /api/communities/{id}/posts", a.handleCommunityPosts)
 	}
-	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+	// GET only: the mux answers 405 (with Allow) to any other method under /api/.
+	mux.HandleFunc("GET /api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such endpoint")
 	})
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/chatnight/chatnight/pipeline/copies"
+	"github.com/chatnight/chatnight/pipeline/post"
 	"github.com/chatnight/chatnight/web/stats"
 )
 
@@ -53,7 +54,7 @@ func WriteTranscript(w io.Writer, format string, sess stats.Session, lines []Lin
 		cw.Write([]string{"id", "created_at", "kind", "author_id", "handle", "name", "marks", "reply_to_id", "text", "url", "appeared_on"})
 		for _, l := range lines {
 			cw.Write([]string{l.ID, l.CreatedAt.UTC().Format(time.RFC3339Nano), l.Kind, l.AuthorID, csvSafe(l.Handle), csvSafe(l.Name),
-				l.Marks, l.ReplyToID, csvSafe(l.Text), l.URL, csvSafe(l.appearedOn())})
+				l.Marks, l.ReplyToID, csvSafe(l.Text), csvURL(l.URL), csvSafe(l.appearedOn())})
 		}
 		cw.Flush()
 		return cw.Error()
@@ -87,6 +88,15 @@ func csvSafe(s string) string {
 	return s
 }
 
+// csvURL writes only http(s) URLs: ingest keeps nothing else as a url, and a row stored
+// before that rule must not turn into a formula either.
+func csvURL(s string) string {
+	if post.WebURL(s) {
+		return csvSafe(s)
+	}
+	return ""
+}
+
 var mdReplacer = strings.NewReplacer(`\`, `\\`, "`", "\\`", "*", `\*`, "_", `\_`, "[", `\[`, "]", `\]`, "<", "&lt;", ">", "&gt;", "#", `\#`, "|", `\|`)
 
 func mdEscape(s string) string { return mdReplacer.Replace(s) }
@@ -102,7 +112,7 @@ var transcriptHTML = template.Must(template.New("transcript").Funcs(template.Fun
 </head><body>
 <h1>{{.Session.Community}} — {{.Session.ID}}</h1>
 <p>{{day .Session.Start}} UTC, {{len .Lines}} posts</p>
-{{range .Lines}}<div class="post" id="{{.ID}}"><span class="t">{{clock .CreatedAt}}</span> <b>@{{.Handle}}</b>{{if .Marks}} <span class="m">{{.Marks}}</span>{{end}}: {{.Text}}{{if .Copies}} <span class="t">(appeared on{{range .Copies}} <a href="{{.URL}}">{{.Network}}</a>{{end}})</span>{{end}}</div>
+{{range .Lines}}<div class="post" id="{{.ID}}"><span class="t">{{clock .CreatedAt}}</span> <b><bdi>@{{.Handle}}</bdi></b>{{if .Marks}} <span class="m">{{.Marks}}</span>{{end}}: <bdi>{{.Text}}</bdi>{{if .Copies}} <span class="t">(appeared on{{range .Copies}} <a href="{{.URL}}">{{.Network}}</a>{{end}})</span>{{end}}</div>
 {{end}}</body></html>
 `))
 

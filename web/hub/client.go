@@ -16,6 +16,7 @@ type client struct {
 	hub  *Hub
 	room *room
 	conn *websocket.Conn
+	raw  *trackedConn // conn's connection, to close a slow viewer with 1013 (see slowclose.go)
 
 	send  chan *websocket.PreparedMessage
 	after uint64 // last sequence queued; owned by the room
@@ -57,10 +58,20 @@ func (c *client) countWriteFailure() {
 	}
 }
 
+// closeIfSlow closes the viewer with 1013 (try again later) when err says it was too slow
+// to take a message within WriteWait, once what was half sent is through.
+func (c *client) closeIfSlow(err error) {
+	var ne net.Error
+	if c.raw != nil && errors.As(err, &ne) && ne.Timeout() {
+		c.raw.closeSlow(websocket.CloseTryAgainLater, "too slow: a message waited over the write timeout, reconnect to resume", c.hub.opts.WriteWait)
+	}
+}
+
 // writeNow writes one message directly; used before the pumps start.
 func (c *client) writeNow(data []byte) error {
 	c.conn.SetWriteDeadline(time.Now().Add(c.hub.opts.WriteWait))
 	if err := c.conn.WriteMessage(websocket.TextMessage, data); err != nil {
+		c.closeIfSlow(err)
 		return err
 	}
 	c.hub.metrics.sent.Inc()
@@ -101,6 +112,7 @@ func (c *client) writePump(stop <-chan struct{}) {
 			c.conn.SetWriteDeadline(time.Now().Add(c.hub.opts.WriteWait))
 			if err := c.conn.WritePreparedMessage(pm); err != nil {
 				c.countWriteFailure()
+				c.closeIfSlow(err)
 				return
 			}
 			c.hub.metrics.sent.Inc()

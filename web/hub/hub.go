@@ -55,6 +55,7 @@ type Options struct {
 	Ring           int           // recent live messages each room keeps for resuming; default 2048
 	BackfillChunk  int           // posts per backfill message; default 500
 	BackfillWait   time.Duration // time allowed for the backfill query; default 15s
+	MaxBackfills   int           // distinct session snapshots held at once, hub-wide (see backfills.go); default 8
 	// AllowedOrigins are origins (scheme://host[:port]) allowed besides the page's own
 	// host; "*" allows any.
 	AllowedOrigins []string
@@ -100,6 +101,9 @@ func (o Options) withDefaults() Options {
 	if o.BackfillWait <= 0 {
 		o.BackfillWait = 15 * time.Second
 	}
+	if o.MaxBackfills <= 0 {
+		o.MaxBackfills = 8
+	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -117,6 +121,7 @@ type Hub struct {
 	opts     Options
 	js       jetstream.JetStream
 	backfill Backfiller
+	snaps    *backfills
 	log      *slog.Logger
 	metrics  *Metrics
 	rooms    map[string]*room
@@ -155,6 +160,7 @@ func New(communities []string, js jetstream.JetStream, backfill Backfiller, m *M
 		clients:  map[*client]struct{}{},
 		started:  make(chan struct{}),
 	}
+	h.snaps = newBackfills(h.opts.MaxBackfills)
 	h.upgrader = websocket.Upgrader{
 		ReadBufferSize:    1024,
 		WriteBufferSize:   4096,
@@ -355,13 +361,16 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
-	conn, err := h.upgrader.Upgrade(w, r, nil)
+	defer open.done()
+	tw := &trackingWriter{ResponseWriter: w}
+	conn, err := h.upgrader.Upgrade(tw, r, nil)
 	if err != nil {
 		return // Upgrade has answered
 	}
 	h.metrics.clients.Inc()
 	defer h.metrics.clients.Dec()
 	c := newClient(h, rm, conn)
+	c.raw = tw.conn
 	h.mu.Lock()
 	h.clients[c] = struct{}{}
 	h.mu.Unlock()
@@ -370,13 +379,22 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		delete(h.clients, c)
 		h.mu.Unlock()
 	}()
-	h.serve(c, open)
+	h.serve(c, &open)
 }
 
-// opening is what a new connection is sent before live messages.
+// opening is what a new connection is sent before live messages. release, when set, lets
+// go of the shared snapshot posts come from; call it once they are sent.
 type opening struct {
-	hello Hello
-	posts []store.Post
+	hello   Hello
+	posts   []store.Post
+	release func()
+}
+
+func (o *opening) done() {
+	o.posts = nil
+	if o.release != nil {
+		o.release()
+	}
 }
 
 // opening reads the resume point and, unless the viewer can resume from since, the
@@ -400,20 +418,26 @@ func (h *Hub) opening(ctx context.Context, rm *room, session string, since uint6
 		hello.Seq, hello.Resumed = since, true
 		return opening{hello: hello}, nil
 	}
-	// The resume point is read before ClickHouse is queried.
-	start := time.Now()
-	snap, err := h.backfill.Snapshot(ctx, rm.id, session)
-	h.metrics.backfill.Observe(time.Since(start).Seconds())
+	// The resume point is read before ClickHouse is queried; a snapshot shared with other
+	// viewers comes with its own, earlier one.
+	shared, release, err := h.snaps.get(ctx, rm.id, session, last, func(ctx context.Context) (store.Snapshot, error) {
+		start := time.Now()
+		defer func() { h.metrics.backfill.Observe(time.Since(start).Seconds()) }()
+		return h.backfill.Snapshot(ctx, rm.id, session)
+	})
 	if err != nil {
 		return opening{}, err
 	}
-	hello.Seq, hello.Session, hello.Current, hello.Posts = last, snap.Session, snap.Current, len(snap.Posts)
-	return opening{hello: hello, posts: snap.Posts}, nil
+	snap := shared.snap
+	hello.Seq, hello.Session, hello.Current, hello.Posts = shared.last, snap.Session, snap.Current, len(snap.Posts)
+	return opening{hello: hello, posts: snap.Posts, release: release}, nil
 }
 
 // serve runs one upgraded connection: hello, backfill, catch-up, then the pumps.
-func (h *Hub) serve(c *client, open opening) {
-	if err := h.greet(c, open); err != nil {
+func (h *Hub) serve(c *client, open *opening) {
+	err := h.greet(c, *open)
+	open.done() // the backfill is sent: its snapshot may go
+	if err != nil {
 		c.conn.Close()
 		return
 	}

@@ -216,7 +216,7 @@ func (a *Analyzer) sessions(ctx context.Context, query string, p params) ([]Sess
 // Session reads one session; ok is false when there is none with that id. id is a
 // scheduled session's id or any cell of a detected session, which is then returned.
 func (a *Analyzer) Session(ctx context.Context, id string) (Session, bool, error) {
-	list, err := a.sessions(ctx, querySession, params{"session": id})
+	list, err := a.sessions(ctx, querySession, params{"session": storage.StringParam(id)})
 	if err != nil || len(list) == 0 {
 		if err != nil {
 			err = fmt.Errorf("read session %q: %w", id, err)
@@ -397,7 +397,7 @@ func (a *Analyzer) SessionStats(ctx context.Context, sess Session, exclude []str
 	st.Segments = segmentCounts(visible(st.Participants, r), a.rules(sess.Community))
 	p := sessionParams(list)
 	p["limit"] = strconv.Itoa(a.top())
-	p["session"] = sess.ID
+	p["session"] = storage.StringParam(sess.ID)
 	handles := map[string]string{}
 	for _, au := range st.Participants {
 		handles[au.AuthorID] = au.Handle

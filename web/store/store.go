@@ -191,7 +191,7 @@ func (s *Store) LatestSessions(ctx context.Context, now time.Time) (map[string]S
 // scheduled session's id or any cell of a detected session (its own id is its first
 // cell): the detected session is returned.
 func (s *Store) Session(ctx context.Context, id string) (sess Session, ok bool, err error) {
-	list, err := s.selectSessions(ctx, querySession, params{"session": id}, false)
+	list, err := s.selectSessions(ctx, querySession, params{"session": storage.StringParam(id)}, false)
 	if err != nil {
 		return Session{}, false, fmt.Errorf("read session %q: %w", id, err)
 	}
@@ -218,7 +218,7 @@ func (s *Store) Sessions(ctx context.Context, community string, before time.Time
 
 // sessionParams binds a session's community and its stored ids ({cells:Array(String)}).
 func sessionParams(sess Session) params {
-	return params{"community": sess.Community, "session": sess.ID, "cells": storage.ArrayParam(sess.StoredIDs())}
+	return params{"community": sess.Community, "session": storage.StringParam(sess.ID), "cells": storage.ArrayParam(sess.StoredIDs())}
 }
 
 type markRow struct {

@@ -9,6 +9,10 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -26,8 +30,22 @@ type Options struct {
 
 // Server is a running embedded NATS server.
 type Server struct {
-	ns *server.Server
+	ns       *server.Server
+	nsOpts   *server.Options // as configured: one loopback client port, nothing else
+	storeDir string
+	maxStore int64
+	wedged   atomic.Bool // a store write failed for lack of space: JetStream takes nothing until restarted
+	stop     chan struct{}
+	stopOnce sync.Once
+	watched  chan struct{} // closed when the watchdog has returned
 }
+
+// reenableEvery is how often the watchdog looks whether JetStream must be turned on again.
+const reenableEvery = 2 * time.Second
+
+// minFreeToReenable is the free space the store's file system needs before JetStream is
+// turned on again after it ran out.
+const minFreeToReenable = 64 << 20
 
 // Start starts the server and returns once it accepts connections.
 func Start(opts Options) (*Server, error) {
@@ -58,7 +76,7 @@ func Start(opts Options) (*Server, error) {
 		}
 		l.Close()
 	}
-	ns, err := server.NewServer(&server.Options{
+	nsOpts := &server.Options{
 		ServerName:            "chatnight-embedded",
 		Host:                  host,
 		Port:                  port,
@@ -66,10 +84,10 @@ func Start(opts Options) (*Server, error) {
 		StoreDir:              storeDir,
 		JetStreamMaxStore:     opts.MaxStore,
 		NoSigs:                true,
-		NoLog:                 true,
 		MaxPayload:            8 << 20,
 		DisableShortFirstPing: true,
-	})
+	}
+	ns, err := server.NewServer(nsOpts)
 	if err != nil {
 		return nil, fmt.Errorf("configure embedded NATS: %w", err)
 	}
@@ -78,7 +96,75 @@ func Start(opts Options) (*Server, error) {
 		ns.Shutdown()
 		return nil, errors.New("embedded NATS did not become ready within 10s; see the data dir's nats folder for a damaged store")
 	}
-	return &Server{ns: ns}, nil
+	srv := &Server{ns: ns, nsOpts: nsOpts, storeDir: storeDir, maxStore: opts.MaxStore, stop: make(chan struct{}), watched: make(chan struct{})}
+	ns.SetLoggerV2(&spaceLogger{wedged: &srv.wedged}, false, false, false)
+	go srv.watch()
+	return srv, nil
+}
+
+// watch turns JetStream on again once there is space: nats-server turns it off for good when
+// its disk fills up, and publishes would then go unanswered until a restart.
+func (s *Server) watch() {
+	defer close(s.watched)
+	tick := time.NewTicker(reenableEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-tick.C:
+		}
+		if s.ns.JetStreamEnabled() && !s.wedged.Load() || freeBytes(s.storeDir) < minFreeToReenable {
+			continue
+		}
+		// A stream whose write failed keeps failing (the file store's error is sticky):
+		// turning JetStream off and on reloads the streams from disk.
+		if s.ns.JetStreamEnabled() {
+			if err := s.ns.ShutdownJetStream(); err != nil {
+				continue
+			}
+		}
+		if err := s.ns.EnableJetStream(&server.JetStreamConfig{StoreDir: s.storeDir, MaxStore: s.maxStore}); err != nil {
+			continue
+		}
+		s.wedged.Store(false)
+	}
+}
+
+// Health says why JetStream is not storing, or nil.
+func (s *Server) Health() error {
+	switch {
+	case s.wedged.Load():
+		return errors.New("embedded JetStream ran out of disk space and stores nothing until space is freed (then it resumes by itself)")
+	case !s.ns.JetStreamEnabled():
+		return errors.New("embedded JetStream is off (out of disk space?); it resumes by itself once there is space")
+	}
+	return nil
+}
+
+// spaceLogger takes the embedded server's log, which chatnight does not show, and notes a
+// store write that failed for lack of space.
+type spaceLogger struct{ wedged *atomic.Bool }
+
+func (l *spaceLogger) Noticef(string, ...any) {}
+func (l *spaceLogger) Warnf(string, ...any)   {}
+func (l *spaceLogger) Fatalf(string, ...any)  {}
+func (l *spaceLogger) Debugf(string, ...any)  {}
+func (l *spaceLogger) Tracef(string, ...any)  {}
+func (l *spaceLogger) Errorf(format string, v ...any) {
+	if msg := fmt.Sprintf(format, v...); strings.Contains(msg, "no space left on device") || strings.Contains(msg, "out of resources") ||
+		strings.Contains(msg, "resource limits exceeded") {
+		l.wedged.Store(true)
+	}
+}
+
+// freeBytes returns the space available to this process on dir's file system, or 0.
+func freeBytes(dir string) uint64 {
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(dir, &st); err != nil {
+		return 0
+	}
+	return st.Bavail * uint64(st.Bsize)
 }
 
 // ClientURL is the nats:// URL clients connect to.
@@ -86,6 +172,8 @@ func (s *Server) ClientURL() string { return s.ns.ClientURL() }
 
 // Shutdown stops the server and waits until it is down.
 func (s *Server) Shutdown() {
+	s.stopOnce.Do(func() { close(s.stop) })
+	<-s.watched
 	s.ns.Shutdown()
 	s.ns.WaitForShutdown()
 }

@@ -78,7 +78,9 @@ func start() (*Env, error) {
 		return nil, err
 	}
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	srv, err := endpoint.NewServer(engine, endpoint.Options{Addr: "127.0.0.1:0", Logger: quiet})
+	// Tests connect as the process itself, which may also drop and truncate what they create.
+	opts := endpoint.Options{Addr: "127.0.0.1:0", Password: endpoint.NewPassword(), ProcessPassword: endpoint.NewPassword(), Logger: quiet}
+	srv, err := endpoint.NewServer(engine, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -87,7 +89,7 @@ func start() (*Env, error) {
 	if err := srv.Start(context.Background()); err != nil {
 		return nil, err
 	}
-	dsn := "http://" + srv.Addr() + "/default"
+	dsn := opts.ProcessDSN(srv.Addr(), "default")
 	conn, err := storage.Open(ctx, dsn)
 	if err != nil {
 		return nil, err

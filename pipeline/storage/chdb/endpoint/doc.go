@@ -23,12 +23,19 @@
 //   - Compression: gzip, deflate, br, zstd and lz4 request bodies (Content-Encoding); compress=1
 //     and decompress=1 (ClickHouse's LZ4/ZSTD block framing, clickhouse-go's Compression LZ4 and
 //     ZSTD); compressed answers with enable_http_compression=1 and Accept-Encoding.
-//   - Users: a read-write user and an optional read-only user, by Basic auth, X-ClickHouse-User
-//     and X-ClickHouse-Key, or user and password parameters. The read-only user's statements run
-//     on their own engine connection with readonly=1 and the configured limits; on top of that the
-//     endpoint refuses, for it, anything the engine's parser does not classify as a read, INTO
-//     OUTFILE, and the file() function (which readonly=1 leaves open). GET requests and readonly=1
-//     or 2 are read-only for every user, as on a server.
+//   - Users: a read-write user (a password is required), an optional read-only user, and the
+//     serving process's own connection, by Basic auth, X-ClickHouse-User and X-ClickHouse-Key, or
+//     user and password parameters. The read-only user's statements run on their own engine
+//     connection with readonly=1 and the configured limits. GET requests and readonly=1 or 2 are
+//     read-only for every user, as on a server.
+//   - A guard (guard.go) between every statement and the engine: from the engine's own syntax
+//     tree it refuses, for every user, table functions, engines, dictionary sources and scalar
+//     functions that reach files, URLs, other servers or programs, INTO OUTFILE and FROM INFILE,
+//     and settings that name files; and DROP, ALTER, TRUNCATE, SYSTEM and the like for everyone
+//     but the process itself (or the read-write user with AdminAccess).
+//   - Browser and DNS-rebinding protection (origin.go): requests carrying a foreign Origin or a
+//     Sec-Fetch-Site other than same-origin or none, and Host headers other than the listen host,
+//     localhost, 127.0.0.1 and ::1, are refused before anything else.
 //   - GET /ping and GET / answer "Ok.".
 //
 // Not implemented: sessions, external tables (multipart bodies), progress headers, query

@@ -19,6 +19,7 @@ const (
 	codeReadonly                 = 164
 	codeCannotDecompress         = 271
 	codeSessionNotFound          = 372
+	codeAccessDenied             = 497
 	codeAuthenticationFailed     = 516
 )
 
@@ -63,6 +64,8 @@ func codeName(code int) string {
 		return "SESSION_NOT_FOUND"
 	case codeAuthenticationFailed:
 		return "AUTHENTICATION_FAILED"
+	case codeAccessDenied:
+		return "ACCESS_DENIED"
 	}
 	return "UNKNOWN_EXCEPTION"
 }

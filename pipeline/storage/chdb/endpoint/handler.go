@@ -29,6 +29,9 @@ type Handler struct {
 	opts Options
 	log  *slog.Logger
 
+	hosts   hostChecker
+	refused map[string]bool // lower-case names of functions and engines no statement may use
+
 	revision    uint64 // the engine's protocol revision, as revision() reports it
 	tz          *time.Location
 	tzName      string
@@ -42,6 +45,13 @@ type Handler struct {
 // without a password, a caller mounting the handler elsewhere must do the same.
 func NewHandler(conn *chdb.Conn, opts Options) (*Handler, error) {
 	opts = opts.withDefaults()
+	if err := opts.check(); err != nil {
+		return nil, err
+	}
+	refused, err := loadRefused(conn)
+	if err != nil {
+		return nil, fmt.Errorf("endpoint: ask the engine for its table functions and engines: %w", err)
+	}
 	out, err := conn.Query("SELECT revision(), timezone(), displayName()", "TabSeparated")
 	if err != nil {
 		return nil, fmt.Errorf("endpoint: ask the engine for its revision: %w", err)
@@ -72,6 +82,7 @@ func NewHandler(conn *chdb.Conn, opts Options) (*Handler, error) {
 	}
 	return &Handler{
 		rw: conn, ro: ro, opts: opts, log: opts.Logger,
+		hosts: newHostChecker(opts.Addr, opts.AllowedHosts), refused: refused,
 		revision: rev, tz: tz, tzName: fields[1], displayName: fields[2],
 	}, nil
 }
@@ -81,6 +92,12 @@ func (h *Handler) Close() error { return h.ro.Close() }
 
 // ServeHTTP implements the ClickHouse HTTP interface: "/" takes queries, "/ping" answers "Ok.".
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if err := h.checkBrowser(r); err != nil {
+		h.log.Warn("clickhouse endpoint: refused a browser request", slog.String("host", r.Host),
+			slog.String("origin", r.Header.Get("Origin")), slog.String("sec_fetch_site", r.Header.Get("Sec-Fetch-Site")))
+		writeError(w, err)
+		return
+	}
 	switch {
 	case r.URL.Path == "/ping" && (r.Method == http.MethodGet || r.Method == http.MethodHead):
 		writeOk(w)
@@ -231,6 +248,19 @@ func (h *Handler) insert(ctx context.Context, req *request, ins *insertSplit, da
 	if len(req.params) > 0 && strings.Contains(ins.head, "{") {
 		return nil, requestError(codeUnsupportedMethod, "Query parameters in INSERT statements are not supported by the embedded ClickHouse endpoint")
 	}
+	// The engine parses the head as the statement it runs; the guard sees it with a FORMAT
+	// clause, without which it does not parse on its own.
+	vetted := ins.head + " FORMAT Native"
+	a, err := h.ro.Classify(ctx, vetted)
+	if err != nil {
+		return nil, err
+	}
+	if err := h.vet(ctx, req, vetted, a); err != nil {
+		return nil, err
+	}
+	if a.Statements != 1 {
+		return nil, requestError(codeSyntaxError, "Cannot parse the INSERT statement %q", abbreviate(ins.head))
+	}
 	sp, err := spool(data, h.opts.TempDir)
 	if err != nil {
 		var he *httpError
@@ -267,15 +297,8 @@ func (h *Handler) query(ctx context.Context, w http.ResponseWriter, r *http.Requ
 	if err != nil {
 		return err
 	}
-	if a.Statements > 1 {
-		return requestError(codeSyntaxError, "Multi-statements are not allowed")
-	}
-	if req.readOnly {
-		// readonly=1 alone lets INTO OUTFILE and the file() function through.
-		refused := a.Class != chdb.ReadOnly && !(a.Class == chdb.Unknown && a.Statements == 0)
-		if refused || req.role == roleReadOnly && callsFunction(sql, "file") {
-			return readonlyError(req, a.Class.String()+" statement")
-		}
+	if err := h.vet(ctx, req, sql, a); err != nil {
+		return err
 	}
 
 	format := req.format

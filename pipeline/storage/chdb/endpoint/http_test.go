@@ -47,7 +47,7 @@ func bigTSV(n int) (string, int) {
 // TestHTTPInterface drives the endpoint the way curl and other plain HTTP clients do.
 func TestHTTPInterface(t *testing.T) {
 	for _, sql := range []string{"DROP TABLE IF EXISTS curl_t", "CREATE TABLE curl_t (n UInt64, s String) ENGINE = MergeTree ORDER BY n"} {
-		if code, _, body := httpDo(t, http.MethodPost, "", strings.NewReader(sql), nil); code != http.StatusOK {
+		if code, _, body := httpDo(t, http.MethodPost, "", strings.NewReader(sql), processAuth()); code != http.StatusOK {
 			t.Fatalf("%s: %d %s", sql, code, body)
 		}
 	}
@@ -208,8 +208,9 @@ func TestListenChecks(t *testing.T) {
 		opts func(o *Options)
 		want []string // error substrings; none means it starts
 	}{
-		{"all interfaces without password", func(o *Options) { o.Addr = ":0"; o.Password = "" },
-			[]string{":0", "not a loopback address", "password", AddrFlag}},
+		{"no password", func(o *Options) { o.Password = "" },
+			[]string{"no password", testUser}},
+		{"reserved process user", func(o *Options) { o.ProcessUser = o.User }, []string{"reserved"}},
 		{"0.0.0.0 without read-only password", func(o *Options) { o.Addr = "0.0.0.0:0"; o.ReadOnlyPassword = "" },
 			[]string{"0.0.0.0:0", "read-only user " + testROUser, AddrFlag}},
 		{"port in use", func(o *Options) { o.Addr = env.srv.Addr() },
@@ -217,18 +218,17 @@ func TestListenChecks(t *testing.T) {
 		{"bad address", func(o *Options) { o.Addr = "nonsense" }, []string{"nonsense", AddrFlag}},
 		{"same user twice", func(o *Options) { o.ReadOnlyUser = o.User }, []string{"different names"}},
 		{"0.0.0.0 with passwords", func(o *Options) { o.Addr = "0.0.0.0:0" }, nil},
-		{"localhost without password", func(o *Options) { o.Addr = "localhost:0"; o.Password = ""; o.ReadOnlyPassword = "" }, nil},
+		{"localhost without read-only password", func(o *Options) { o.Addr = "localhost:0"; o.ReadOnlyPassword = "" }, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			opts := testOptions()
 			tt.opts(&opts)
 			s, err := NewServer(env.conn, opts)
-			if err != nil {
-				t.Fatal(err)
+			if err == nil {
+				err = s.Start(ctx)
+				defer s.Shutdown(ctx)
 			}
-			err = s.Start(ctx)
-			defer s.Shutdown(ctx)
 			if tt.want == nil {
 				if err != nil {
 					t.Fatalf("Start: %v", err)
@@ -266,11 +266,11 @@ func TestLoopbackRule(t *testing.T) {
 		if err != nil || got != tt.loopback {
 			t.Errorf("isLoopback(%q) = %v, %v; want %v", tt.addr, got, err, tt.loopback)
 		}
-		err = Options{Addr: tt.addr, User: "u"}.validate(context.Background())
+		err = Options{Addr: tt.addr, User: "u", Password: "p", ReadOnlyUser: "r"}.validate(context.Background())
 		if (err == nil) != tt.loopback {
-			t.Errorf("validate(%q) without password: %v", tt.addr, err)
+			t.Errorf("validate(%q) without read-only password: %v", tt.addr, err)
 		}
-		if err := (Options{Addr: tt.addr, User: "u", Password: "p"}).validate(context.Background()); err != nil {
+		if err := (Options{Addr: tt.addr, User: "u", Password: "p", ReadOnlyUser: "r", ReadOnlyPassword: "q"}).validate(context.Background()); err != nil {
 			t.Errorf("validate(%q) with password: %v", tt.addr, err)
 		}
 	}

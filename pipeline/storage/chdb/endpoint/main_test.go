@@ -25,6 +25,8 @@ const (
 	testPassword   = "s3cret"
 	testROUser     = "reader"
 	testROPassword = "r3ader"
+	testProcUser   = "chatnight_process"
+	testProcPass   = "pr0cess"
 )
 
 // env is the engine and server every test of this package shares: chDB runs one engine per
@@ -89,6 +91,7 @@ func testOptions() Options {
 		Password:         testPassword,
 		ReadOnlyUser:     testROUser,
 		ReadOnlyPassword: testROPassword,
+		ProcessPassword:  testProcPass,
 		MaxExecutionTime: time.Minute,
 		Logger:           slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})),
 	}
@@ -136,9 +139,10 @@ func client(t testing.TB, addr, user, password string, method clickhouse.Compres
 	return conn
 }
 
-// rwClient is a clickhouse-go client of the shared server as the read-write user.
+// rwClient is a clickhouse-go client of the shared server as the process's own connection,
+// which may also drop what the tests create.
 func rwClient(t testing.TB) driver.Conn {
-	return client(t, env.srv.Addr(), testUser, testPassword, clickhouse.CompressionNone)
+	return client(t, env.srv.Addr(), testProcUser, testProcPass, clickhouse.CompressionNone)
 }
 
 // mustExec runs statements through clickhouse-go and fails the test on error.
@@ -185,6 +189,13 @@ func httpDo(t testing.TB, method, query string, body io.Reader, header http.Head
 		t.Fatal(err)
 	}
 	return resp.StatusCode, resp.Header, string(b)
+}
+
+// processAuth is the header of a request as the process's own connection.
+func processAuth() http.Header {
+	r, _ := http.NewRequest(http.MethodGet, "/", nil)
+	r.SetBasicAuth(testProcUser, testProcPass)
+	return r.Header
 }
 
 func q(sql string, kv ...string) string {

@@ -2,10 +2,13 @@ package endpoint
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"net/url"
 	"strings"
 	"time"
 )
@@ -23,10 +26,26 @@ type Options struct {
 	// (see Server.Addr). Listening on anything but a loopback address requires Password.
 	Addr string
 
-	// User and Password authenticate the read-write user. User defaults to "default". An empty
-	// Password accepts requests that give none, as ClickHouse's default user does.
+	// User and Password authenticate the read-write user. User defaults to "default". Password
+	// is required: the endpoint answers no request without credentials, even on loopback.
 	User     string
 	Password string
+
+	// ProcessUser and ProcessPassword, when the password is set, authenticate the serving
+	// process's own connection: the only client that may DROP, ALTER, TRUNCATE or run SYSTEM
+	// statements (migrations need them). ProcessUser defaults to "chatnight_process". Keep the
+	// password in memory: a fresh random one per start.
+	ProcessUser     string
+	ProcessPassword string
+
+	// AdminAccess gives the read-write user what the process's own connection may do. Off, it
+	// may read, insert and create, nothing more.
+	AdminAccess bool
+
+	// AllowedHosts are extra host names (without port) accepted in the Host header, beside the
+	// listen host, localhost, 127.0.0.1 and ::1. Any other Host is refused, against DNS
+	// rebinding; with an unspecified listen host (0.0.0.0, ::) IP literals are accepted too.
+	AllowedHosts []string
 
 	// ReadOnlyUser, when set, is a second user whose statements run on a separate engine
 	// connection with readonly=1: reads only, no writes or DDL, no table functions that reach
@@ -59,6 +78,9 @@ func (o Options) withDefaults() Options {
 	if o.User == "" {
 		o.User = "default"
 	}
+	if o.ProcessUser == "" {
+		o.ProcessUser = "chatnight_process"
+	}
 	if o.MaxQuerySize <= 0 {
 		o.MaxQuerySize = 64 << 20
 	}
@@ -66,6 +88,17 @@ func (o Options) withDefaults() Options {
 		o.Logger = slog.Default()
 	}
 	return o
+}
+
+// check refuses options a handler cannot serve safely wherever it listens.
+func (o Options) check() error {
+	if o.Password == "" {
+		return fmt.Errorf("endpoint: the read-write user %s has no password; the embedded ClickHouse answers no request without credentials", o.User)
+	}
+	if o.ProcessPassword != "" && (o.ProcessUser == o.User || o.ProcessUser == o.ReadOnlyUser) {
+		return fmt.Errorf("endpoint: user name %q is reserved for the process's own connection; choose another", o.ProcessUser)
+	}
+	return nil
 }
 
 func (o Options) validate(ctx context.Context) error {
@@ -83,9 +116,6 @@ func (o Options) validate(ctx context.Context) error {
 		return nil
 	}
 	var missing []string
-	if o.Password == "" {
-		missing = append(missing, "user "+o.User)
-	}
 	if o.ReadOnlyUser != "" && o.ReadOnlyPassword == "" {
 		missing = append(missing, "read-only user "+o.ReadOnlyUser)
 	}
@@ -127,4 +157,20 @@ func isLoopback(ctx context.Context, addr string) (bool, error) {
 		}
 	}
 	return true, nil
+}
+
+// ProcessDSN is the clickhouse-go DSN of the serving process's own connection to the endpoint
+// at addr, for database: the process user with its password. It holds the password: log it only
+// through storage.Redact.
+func (o Options) ProcessDSN(addr, database string) string {
+	o = o.withDefaults()
+	u := url.URL{Scheme: "http", Host: addr, Path: "/" + database, User: url.UserPassword(o.ProcessUser, o.ProcessPassword)}
+	return u.String()
+}
+
+// NewPassword returns a random password: 32 hex digits, 128 bits.
+func NewPassword() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }

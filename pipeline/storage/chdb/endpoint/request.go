@@ -17,6 +17,7 @@ type role int
 const (
 	roleReadWrite role = iota
 	roleReadOnly
+	roleProcess // the serving process's own connection
 )
 
 // request is what the URL and headers of one HTTP request ask for.
@@ -69,6 +70,9 @@ func (h *Handler) authenticate(r *http.Request) (role, string, error) {
 	}
 	if user == h.opts.User && equal(pass, h.opts.Password) {
 		return roleReadWrite, user, nil
+	}
+	if h.opts.ProcessPassword != "" && user == h.opts.ProcessUser && equal(pass, h.opts.ProcessPassword) {
+		return roleProcess, user, nil
 	}
 	if h.opts.ReadOnlyUser != "" && user == h.opts.ReadOnlyUser && equal(pass, h.opts.ReadOnlyPassword) {
 		return roleReadOnly, user, nil
@@ -136,6 +140,9 @@ func (h *Handler) parseRequest(r *http.Request, ro role, user string) (*request,
 	}
 	if req.queryID == "" {
 		req.queryID = newQueryID()
+	}
+	if err := vetSettings(req); err != nil {
+		return nil, err
 	}
 	h.applyLimits(req)
 	return req, nil

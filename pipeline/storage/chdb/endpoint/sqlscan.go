@@ -5,9 +5,9 @@ import (
 )
 
 // A small lexer for the few decisions the endpoint makes about SQL text before the engine sees
-// it: where an INSERT's data starts, which output format a query asks for, and whether it calls
-// a given function. It knows ClickHouse's quoting and comments, nothing more; the engine parses
-// the statement for real.
+// it: where an INSERT's data starts and which output format a query asks for. It knows
+// ClickHouse's quoting and comments, nothing more. It decides nothing about what a client may
+// do: the guard (guard.go) asks the engine's parser for that.
 
 type tokenKind int
 
@@ -248,23 +248,4 @@ func formatClause(sql string) (string, bool) {
 		}
 	}
 	return "", false
-}
-
-// callsFunction reports whether sql calls the function name (in any letter case), anywhere.
-func callsFunction(sql, name string) bool {
-	sc := scanner{s: sql}
-	var prev token
-	var have bool
-	for {
-		t, ok := sc.next()
-		if !ok {
-			// An unterminated quote hides the rest: assume the worst.
-			return sc.unterminated
-		}
-		if have && t.kind == tokPunct && t.text == "(" && (prev.kind == tokWord || prev.kind == tokQuoted) &&
-			strings.EqualFold(prev.text, name) {
-			return true
-		}
-		prev, have = t, true
-	}
 }

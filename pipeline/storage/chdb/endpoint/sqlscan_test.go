@@ -67,28 +67,6 @@ func TestFormatClause(t *testing.T) {
 	}
 }
 
-func TestCallsFunction(t *testing.T) {
-	tests := []struct {
-		sql  string
-		want bool
-	}{
-		{"SELECT file('/etc/passwd')", true},
-		{"SELECT FILE ('/etc/passwd')", true},
-		{"SELECT `file`('/etc/passwd')", true},
-		{"SELECT * FROM file('/x', 'CSV')", true},
-		{"SELECT 'file(' AS s", false},
-		{"SELECT file FROM t", false},
-		{"SELECT profile('x')", false},
-		{"SELECT 1 /* file('x') */", false},
-		{"SELECT 'unterminated file(", true},
-	}
-	for _, tt := range tests {
-		if got := callsFunction(tt.sql, "file"); got != tt.want {
-			t.Errorf("callsFunction(%q) = %v, want %v", tt.sql, got, tt.want)
-		}
-	}
-}
-
 func TestFirstKeyword(t *testing.T) {
 	tests := map[string]string{
 		"select 1":             "SELECT",
