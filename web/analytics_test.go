@@ -13,8 +13,8 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/chatnight/chatnight/web/optout"
+	"github.com/chatnight/chatnight/web/readmodel"
 	"github.com/chatnight/chatnight/web/redact"
-	"github.com/chatnight/chatnight/web/stats"
 )
 
 func get(t testing.TB, rawURL string) (string, http.Header) {
@@ -79,7 +79,7 @@ func TestAnalyticsEndpointsAndOptOut(t *testing.T) {
 		}
 	})
 	t.Run("community stats", func(t *testing.T) {
-		var st stats.CommunityStats
+		var st readmodel.CommunityStats
 		getJSON(t, ts.url+"/api/communities/"+id+"/stats?from=2026-01-01&to=2026-04-01", 200, &st)
 		if st.Sessions != 1 || st.Posts != 5 {
 			t.Errorf("community stats: %d sessions %d posts", st.Sessions, st.Posts)

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/chatnight/chatnight/web/api"
-	"github.com/chatnight/chatnight/web/store"
+	"github.com/chatnight/chatnight/web/readmodel"
 )
 
 func getJSON(t testing.TB, rawURL string, wantStatus int, v any) http.Header {
@@ -69,7 +69,7 @@ func TestAPI(t *testing.T) {
 		}
 	})
 	t.Run("sessions newest first", func(t *testing.T) {
-		var got []store.Session
+		var got []readmodel.Session
 		getJSON(t, ts.url+"/api/communities/"+id+"/sessions", 200, &got)
 		if len(got) != 2 || got[0].ID != id+"-cur" || got[1].ID != id+"-old" {
 			t.Fatalf("sessions: %+v", got)
@@ -96,9 +96,9 @@ func TestAPI(t *testing.T) {
 		}
 	})
 	t.Run("participants", func(t *testing.T) {
-		var got []store.Participant
+		var got []readmodel.Participant
 		getJSON(t, ts.url+"/api/sessions/"+id+"-cur/participants", 200, &got)
-		by := map[string]store.Participant{}
+		by := map[string]readmodel.Participant{}
 		for _, p := range got {
 			by[p.Handle] = p
 		}
@@ -116,9 +116,9 @@ func TestAPI(t *testing.T) {
 		}
 	})
 	t.Run("graph", func(t *testing.T) {
-		var got store.Graph
+		var got readmodel.Graph
 		getJSON(t, ts.url+"/api/sessions/"+id+"-cur/graph", 200, &got)
-		nodes := map[string]store.Node{}
+		nodes := map[string]readmodel.Node{}
 		for _, n := range got.Nodes {
 			nodes[n.ID] = n
 		}
@@ -134,7 +134,7 @@ func TestAPI(t *testing.T) {
 		}
 	})
 	t.Run("activity", func(t *testing.T) {
-		var got []store.Minute
+		var got []readmodel.Minute
 		getJSON(t, ts.url+"/api/sessions/"+id+"-cur/activity", 200, &got)
 		if len(got) != 6 || got[0].Posts != 1 || !got[0].Minute.Equal(now.Add(-10*time.Minute)) {
 			t.Errorf("activity: %+v", got)

@@ -3,6 +3,7 @@ package web_test
 import (
 	"context"
 	"encoding/json"
+	"github.com/chatnight/chatnight/pipeline/bursts"
 	"net/http"
 	"strings"
 	"testing"
@@ -18,8 +19,7 @@ import (
 	"github.com/chatnight/chatnight/pipeline/threads"
 	"github.com/chatnight/chatnight/web/api"
 	"github.com/chatnight/chatnight/web/hub"
-	"github.com/chatnight/chatnight/web/stats"
-	"github.com/chatnight/chatnight/web/store"
+	"github.com/chatnight/chatnight/web/readmodel"
 )
 
 // deriveAndWrite derives posts as a processor does and stores the rows.
@@ -34,7 +34,7 @@ func deriveAndWrite(t testing.TB, cfg *community.Config, posts []*post.Post) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := storage.NewWriter(ch, nil).Write(ctx, b); err != nil {
+	if err := bursts.WriteAndPlace(ctx, storage.NewWriter(ch, nil), b); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -84,7 +84,7 @@ func TestDetectedSessions(t *testing.T) {
 	ts := startServer(t, cfg, func() time.Time { return now })
 
 	t.Run("sessions list", func(t *testing.T) {
-		var list []store.Session
+		var list []readmodel.Session
 		getJSON(t, ts.url+"/api/communities/"+id+"/sessions", 200, &list)
 		if len(list) != 2 {
 			t.Fatalf("sessions %+v, want the detected and the scheduled one", list)
@@ -130,7 +130,7 @@ func TestDetectedSessions(t *testing.T) {
 		getJSON(t, ts.url+"/api/sessions/"+id+"-C20260101T000000Z", 404, nil)
 	})
 	t.Run("participants graph activity", func(t *testing.T) {
-		var parts []store.Participant
+		var parts []readmodel.Participant
 		getJSON(t, ts.url+"/api/sessions/"+detectedID+"/participants", 200, &parts)
 		total := uint64(0)
 		for _, p := range parts {
@@ -150,7 +150,7 @@ func TestDetectedSessions(t *testing.T) {
 		if replies != 3 {
 			t.Errorf("graph edges %+v, want 3 replies (both answers and the one in the second cell)", g.Edges)
 		}
-		var mins []store.Minute
+		var mins []readmodel.Minute
 		getJSON(t, ts.url+"/api/sessions/"+detectedID+"/activity", 200, &mins)
 		n := uint64(0)
 		for _, m := range mins {
@@ -161,13 +161,13 @@ func TestDetectedSessions(t *testing.T) {
 		}
 	})
 	t.Run("stats", func(t *testing.T) {
-		var st stats.SessionStats
+		var st readmodel.SessionStats
 		getJSON(t, ts.url+"/api/sessions/"+detectedID+"/stats", 200, &st)
 		if st.Posts != 5 || st.Counts.Participants != 4 || len(st.Questions) != 1 || st.Questions[0].Answers != 2 {
 			t.Errorf("stats: %d posts, %d participants, questions %+v; want 5, 4 and Q1 with 2 answers",
 				st.Posts, st.Counts.Participants, st.Questions)
 		}
-		var cs stats.CommunityStats
+		var cs readmodel.CommunityStats
 		getJSON(t, ts.url+"/api/communities/"+id+"/stats?from=2026-03-01&to=2026-03-06", 200, &cs)
 		var ids []string
 		for _, p := range cs.Series {

@@ -3,6 +3,7 @@ package web_test
 import (
 	"context"
 	"fmt"
+	"github.com/chatnight/chatnight/pipeline/bursts"
 	"slices"
 	"strings"
 	"testing"
@@ -135,7 +136,7 @@ func (c *chat) write(t testing.TB) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := storage.NewWriter(ch, nil).Write(ctx, &c.batch); err != nil {
+	if err := bursts.WriteAndPlace(ctx, storage.NewWriter(ch, nil), &c.batch); err != nil {
 		t.Fatalf("seed: %v", err)
 	}
 	c.batch = storage.Batch{}

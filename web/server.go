@@ -28,8 +28,8 @@ import (
 	"github.com/chatnight/chatnight/web/api"
 	"github.com/chatnight/chatnight/web/hub"
 	"github.com/chatnight/chatnight/web/optout"
+	"github.com/chatnight/chatnight/web/readmodel"
 	"github.com/chatnight/chatnight/web/static"
-	"github.com/chatnight/chatnight/web/store"
 )
 
 // Config is the web tier's configuration; zero values take the defaults.
@@ -78,7 +78,7 @@ type Server struct {
 	cfg     Config
 	deps    Deps
 	log     *slog.Logger
-	store   *store.Store
+	store   *readmodel.Store
 	api     *api.API
 	hub     *hub.Hub
 	optouts *optout.OptOuts
@@ -118,7 +118,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, deps: deps, log: deps.Log}
-	s.store = store.New(deps.CH)
+	s.store = readmodel.New(deps.CH)
 	s.api = api.New(s.store, deps.Communities, cfg.Now, deps.Log)
 	s.optouts = optout.NewOptOuts(deps.CH, deps.Log)
 	s.api.EnableAnalytics(deps.CH, s.optouts)
@@ -132,7 +132,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	ws.Redact = func(events []live.Event) []live.Event { return s.optouts.Cached().Events(events) }
 	// Live posts of a detected session's later cells are sent under the session's id,
 	// the one the backfill and the API use, so the page shows them as one session.
-	ws.Resolve = store.NewResolver(s.store, 2*time.Second, deps.Log).SessionOf
+	ws.Resolve = readmodel.NewResolver(s.store, 2*time.Second, deps.Log).SessionOf
 	s.hub, err = hub.New(deps.Communities.IDs(), deps.JS, s.api, metrics, deps.Log, ws)
 	if err != nil {
 		return nil, err

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/pprof"
 	"sort"
 	"strconv"
 	"strings"
@@ -26,6 +27,7 @@ import (
 	"github.com/chatnight/chatnight/pipeline/derive"
 	"github.com/chatnight/chatnight/pipeline/post"
 	"github.com/chatnight/chatnight/pipeline/processor"
+	"github.com/chatnight/chatnight/pipeline/storage"
 	"github.com/chatnight/chatnight/pipeline/threads"
 )
 
@@ -41,6 +43,12 @@ type benchResult struct {
 	RawNATSPostsPerS       float64 `json:"raw_nats_posts_per_s"`
 	RawClickHouseAllRowsPS float64 `json:"raw_clickhouse_all_rows_per_s"`
 	Bound                  string  `json:"bound"`
+	// Disk per post stored, at the end of the run (parts not merged yet included): all
+	// chatnight tables of the engine, and the POSTS stream of JetStream.
+	ClickHouseBytesPerPost float64 `json:"clickhouse_bytes_per_post"`
+	NATSBytesPerPost       float64 `json:"nats_bytes_per_post"`
+	// Budget is the CPU of the end-to-end run per post committed, stage by stage.
+	Budget []budgetLine `json:"budget"`
 }
 
 type benchOptions struct {
@@ -49,6 +57,7 @@ type benchOptions struct {
 	processors  int
 	postsPerMsg int
 	maxLag      int
+	cpuProfile  string
 }
 
 // benchCmd measures the whole pipeline on embedded NATS and ClickHouse, and in the same
@@ -62,6 +71,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.IntVar(&bo.processors, "processors", 2, "processors sharing the durable consumer")
 	fs.IntVar(&bo.postsPerMsg, "posts-per-msg", 500, "posts per NATS message, as the simulator and archive import send them")
 	fs.IntVar(&bo.maxLag, "max-lag", 100000, "the publisher waits while more posts than this are published but not committed")
+	fs.StringVar(&bo.cpuProfile, "cpuprofile", "", "write the CPU profile of the end-to-end run here (stages are pprof labels: go tool pprof -tagfocus)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -113,10 +123,20 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fmt.Fprintf(stdout, "bench: %.0f posts/s (%.0f rows/s); peak RSS so far %.0f MiB\n", postsPS, rowsPS, peakRSSMB())
 
 	fmt.Fprintf(stdout, "bench: end to end for %s with %d processors\n", bo.duration, bo.processors)
-	e2e, p99, err := benchE2E(ctx, st, cfg, nights.with("e2e"), o, bo, log)
+	budget, err := startBudget()
+	if err != nil {
+		return err
+	}
+	e2e, p99, posts, err := benchE2E(ctx, st, cfg, nights.with("e2e"), o, bo, log)
+	lines, berr := budget.stop(posts, bo.cpuProfile)
 	if err != nil {
 		return fmt.Errorf("end to end: %w", err)
 	}
+	if berr != nil {
+		return berr
+	}
+	res.Budget = lines
+	printBudget(stdout, lines)
 	res.E2EPostsPerS, res.P99CommitLatencyMS = e2e, p99
 	limit := res.RawNATSPostsPerS
 	res.Bound = "nats"
@@ -127,6 +147,11 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		res.Ratio = round(res.E2EPostsPerS/limit, 3)
 	}
 	res.RSSMB = peakRSSMB()
+	if err := diskPerPost(ctx, st, posts, &res); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "bench: disk per post stored: ClickHouse %.0f bytes (all chatnight tables), JetStream %.0f bytes (POSTS stream)\n",
+		res.ClickHouseBytesPerPost, res.NATSBytesPerPost)
 	for _, f := range []*float64{&res.E2EPostsPerS, &res.RawNATSMsgsPerS, &res.RawClickHouseRowsPerS, &res.RawNATSPostsPerS, &res.RawClickHouseAllRowsPS} {
 		*f = round(*f, 0)
 	}
@@ -175,14 +200,7 @@ func (s *nightStream) messages(per int) ([]*nats.Msg, int, error) {
 	var out []*nats.Msg
 	for i := 0; i < len(posts); i += per {
 		chunk := posts[i:min(i+per, len(posts))]
-		body, err := post.Encode(nil, chunk...)
-		if err != nil {
-			return nil, 0, err
-		}
-		m := nats.NewMsg(bus.PostsSubject(s.cm.ID, post.SourceSim))
-		m.Data = body
-		m.Header.Set(jetstream.MsgIDHeader, fmt.Sprintf("bench|%s|%d|%d", s.cm.ID, s.seed, i))
-		m.Header.Set(bus.HeaderBatchPosts, strconv.Itoa(len(chunk)))
+		m := bus.PostsMsg(s.cm.ID, post.SourceSim, fmt.Sprintf("bench|%s|%d|%d", s.cm.ID, s.seed, i), chunk...)
 		out = append(out, m)
 	}
 	return out, len(posts), nil
@@ -308,7 +326,7 @@ func benchRawClickHouse(ctx context.Context, st *stack, cfg *community.Config, s
 // committed. The rate is posts committed over the whole time.
 func benchE2E(ctx context.Context, st *stack, cfg *community.Config, src *nightStream, o Options, bo benchOptions, log interface {
 	Info(string, ...any)
-}) (float64, float64, error) {
+}) (postsPerS, p99ms float64, posts int64, err error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var committed atomic.Int64
@@ -328,7 +346,7 @@ func benchE2E(ctx context.Context, st *stack, cfg *community.Config, src *nightS
 	for i := 0; i < bo.processors; i++ {
 		w, err := st.newWriter()
 		if err != nil {
-			return 0, 0, err
+			return 0, 0, 0, err
 		}
 		m, _ := processor.NewMetrics(nil) // unregistered (one per processor): cannot fail
 		p := processor.New(processor.Config{BatchPosts: o.BatchPosts, BatchWait: o.BatchWait, OnCommit: onCommit}, st.js,
@@ -341,14 +359,21 @@ func benchE2E(ctx context.Context, st *stack, cfg *community.Config, src *nightS
 			}
 		}()
 	}
-	defer procs.Wait()
+	defer func() {
+		// Stop before waiting: returning early with an error must not wait on running
+		// processors.
+		stopProcs()
+		procs.Wait()
+	}()
 	start := time.Now()
 	var published int64
-	g.Go(func() error {
+	publish := func(gctx context.Context) error {
 		pub := bus.NewPublisher(st.js)
 		deadline := start.Add(bo.duration)
 		for time.Now().Before(deadline) {
-			msgs, n, err := src.messages(bo.postsPerMsg)
+			var msgs []*nats.Msg
+			var err error
+			pprof.Do(gctx, pprof.Labels(storage.StageLabel, "simulate"), func(context.Context) { msgs, _, err = src.messages(bo.postsPerMsg) })
 			if err != nil {
 				return err
 			}
@@ -367,23 +392,32 @@ func benchE2E(ctx context.Context, st *stack, cfg *community.Config, src *nightS
 				}
 				published += int64(bus.PostsIn(m.Header))
 			}
-			_ = n
 		}
 		return pub.Flush(gctx)
+	}
+	g.Go(func() (err error) {
+		pprof.Do(gctx, pprof.Labels(storage.StageLabel, "publish"), func(gctx context.Context) { err = publish(gctx) })
+		return err
 	})
 	if err := g.Wait(); err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
-	drainBy := time.Now().Add(2*bo.duration + time.Minute)
+	// Draining fails only when it stalls: on a busy machine it may take long, but a
+	// minute without a commit means the pipeline is stuck.
+	const stall = time.Minute
+	last, lastAt := committed.Load(), time.Now()
 	for committed.Load() < published {
-		if time.Now().After(drainBy) {
-			return 0, 0, fmt.Errorf("only %d of %d posts committed after the drain deadline", committed.Load(), published)
+		if n := committed.Load(); n != last {
+			last, lastAt = n, time.Now()
+		}
+		if time.Since(lastAt) > stall {
+			return 0, 0, 0, fmt.Errorf("only %d of %d posts committed, none in the last %s", last, published, stall)
 		}
 		select {
 		case err := <-procErr:
-			return 0, 0, err
+			return 0, 0, 0, err
 		case <-ctx.Done():
-			return 0, 0, ctx.Err()
+			return 0, 0, 0, ctx.Err()
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
@@ -392,7 +426,37 @@ func benchE2E(ctx context.Context, st *stack, cfg *community.Config, src *nightS
 	log.Info("end to end done", "posts", published, "elapsed", elapsed.Round(time.Millisecond))
 	mu.Lock()
 	defer mu.Unlock()
-	return float64(committed.Load()) / elapsed.Seconds(), percentile(latencies, 0.99), nil
+	return float64(committed.Load()) / elapsed.Seconds(), percentile(latencies, 0.99), committed.Load(), nil
+}
+
+// Disk queries of the bench, over every post the run stored.
+const (
+	queryStoredPosts = `SELECT count() FROM chatnight.posts FINAL`
+	queryDiskBytes   = `SELECT sum(bytes_on_disk) FROM system.parts WHERE active AND database = 'chatnight'`
+)
+
+// diskPerPost measures the bytes on disk per post stored, for archive estimates; the
+// POSTS stream holds the e2ePosts of the end-to-end run only.
+func diskPerPost(ctx context.Context, st *stack, e2ePosts int64, res *benchResult) error {
+	var posts, bytes uint64
+	if err := st.ch.QueryRow(ctx, queryStoredPosts).Scan(&posts); err != nil {
+		return fmt.Errorf("count stored posts: %w", err)
+	}
+	if err := st.ch.QueryRow(ctx, queryDiskBytes).Scan(&bytes); err != nil {
+		return fmt.Errorf("measure ClickHouse parts: %w", err)
+	}
+	info, err := st.js.Stream(ctx, bus.PostsStream)
+	if err != nil {
+		return fmt.Errorf("measure the %s stream: %w", bus.PostsStream, err)
+	}
+	state := info.CachedInfo().State
+	if posts > 0 {
+		res.ClickHouseBytesPerPost = round(float64(bytes)/float64(posts), 0)
+	}
+	if e2ePosts > 0 {
+		res.NATSBytesPerPost = round(float64(state.Bytes)/float64(e2ePosts), 0)
+	}
+	return nil
 }
 
 func percentile(ds []time.Duration, q float64) float64 {

@@ -15,7 +15,7 @@ import (
 	"github.com/chatnight/chatnight/web/api"
 	"github.com/chatnight/chatnight/web/host"
 	"github.com/chatnight/chatnight/web/optout"
-	"github.com/chatnight/chatnight/web/stats"
+	"github.com/chatnight/chatnight/web/readmodel"
 )
 
 // reportCmd prints the analytics of one session:
@@ -28,7 +28,7 @@ func reportCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	communityID := fs.String("community", "", "community of the session (required)")
 	sessionID := fs.String("session", "latest", `session id, or "latest": the last one that started`)
 	format := fs.String("format", "text", "output: text, json or md")
-	top := fs.Int("top", stats.DefaultTop, "length of each top list")
+	top := fs.Int("top", readmodel.DefaultTop, "length of each top list")
 	peopleMode := fs.String("people", "people", "people: count linked accounts as one person; accounts: one participant per account")
 	fromFlag := fs.String("from", "", "instead of one session: the welcome series of the sessions from this date (2006-01-02 or RFC 3339)")
 	toFlag := fs.String("to", "", "end of the --from period (default now)")
@@ -65,7 +65,7 @@ func reportCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	an := stats.New(st.ch)
+	an := readmodel.New(st.ch)
 	an.Top = *top
 	an.UseConfig(cfg)
 	if *peopleMode == "accounts" {
@@ -90,7 +90,7 @@ func reportCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return nil
 	}
 	var (
-		sess stats.Session
+		sess readmodel.Session
 		ok   bool
 	)
 	if *sessionID == "latest" {
@@ -200,7 +200,7 @@ func (x sections) table(header []string, rows [][]string) {
 }
 
 // writeReport writes stats as plain text, or as Markdown with md.
-func writeReport(w io.Writer, s *stats.SessionStats, md bool) {
+func writeReport(w io.Writer, s *readmodel.SessionStats, md bool) {
 	x := sections{w, md}
 	heading, table := x.heading, x.table
 	title := fmt.Sprintf("%s session %s (%s, %s to %s UTC)", s.Session.Community, s.Session.ID, s.Session.Kind,
@@ -220,7 +220,7 @@ func writeReport(w io.Writer, s *stats.SessionStats, md bool) {
 		{"density", fmt.Sprintf("%.4f", s.Network.Density)}, {"reciprocity", fmt.Sprintf("%.3f", s.Network.Reciprocity)},
 		{"communities", fmt.Sprint(s.Network.Communities)},
 	})
-	accounts := func(title, what string, list []stats.Account) {
+	accounts := func(title, what string, list []readmodel.Account) {
 		heading(title)
 		var rows [][]string
 		for i, a := range list {
@@ -266,7 +266,7 @@ func writeReport(w io.Writer, s *stats.SessionStats, md bool) {
 		qs = append(qs, []string{fmt.Sprintf("Q%d", q.Number), n(q.Answers), n(q.Answerers), strings.ReplaceAll(text, "\n", " ")})
 	}
 	table([]string{"question", "answers", "answerers", "text"}, qs)
-	valued := func(title string, list []stats.Valued) {
+	valued := func(title string, list []readmodel.Valued) {
 		heading(title)
 		var rows [][]string
 		for _, v := range list {

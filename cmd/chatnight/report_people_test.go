@@ -5,12 +5,12 @@ import (
 	"testing"
 
 	"github.com/chatnight/chatnight/pipeline/segments"
-	"github.com/chatnight/chatnight/web/stats"
+	"github.com/chatnight/chatnight/web/readmodel"
 )
 
 func TestWriteReportShowsPeopleAndSegments(t *testing.T) {
-	s := &stats.SessionStats{
-		TopParticipants: []stats.Account{
+	s := &readmodel.SessionStats{
+		TopParticipants: []readmodel.Account{
 			{ID: "bluesky:did:plc:colin", Handle: "colin@hc.example", Count: 3,
 				Accounts: []string{"bluesky:did:plc:colin", "mastodon:colin@hc.example"},
 				Networks: map[string]uint64{"mastodon": 2, "bluesky": 1},
@@ -18,7 +18,7 @@ func TestWriteReportShowsPeopleAndSegments(t *testing.T) {
 				Segments: []segments.Assignment{{Segment: "health_it", Reason: `health_it: bio contains "health IT"`}}},
 			{ID: "x:20", Handle: "bea", Count: 1},
 		},
-		Segments: []stats.SegmentCount{{Segment: "health_it", Label: "Health IT", Participants: 1, Posts: 3}},
+		Segments: []readmodel.SegmentCount{{Segment: "health_it", Label: "Health IT", Participants: 1, Posts: 3}},
 	}
 	var b strings.Builder
 	writeReport(&b, s, false)

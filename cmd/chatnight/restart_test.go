@@ -55,7 +55,7 @@ func streamPosts(t *testing.T, js jetstream.JetStream, filter string) []*post.Po
 		}
 		got := 0
 		for m := range batch.Messages() {
-			ps, bad := post.Decode(m.Data())
+			ps, bad := bus.DecodePosts(m.Headers(), m.Data())
 			if len(bad) > 0 {
 				t.Fatalf("bad post on the stream: %v", bad[0].Err)
 			}

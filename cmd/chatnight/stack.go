@@ -70,6 +70,7 @@ func (s *stack) close() {
 // embedded is allowed, then makes sure the streams exist.
 func (s *stack) connectNATS(ctx context.Context, o *Options, embeddedOK bool, name string) error {
 	url := o.NATSURL
+	var extra []nats.Option
 	if url == "" && embeddedOK {
 		srv, err := embedded.Start(embedded.Options{DataDir: o.DataDir, Listen: o.NATSListen})
 		if err != nil {
@@ -78,11 +79,12 @@ func (s *stack) connectNATS(ctx context.Context, o *Options, embeddedOK bool, na
 		s.closers = append(s.closers, srv.Shutdown)
 		s.dataDir, s.natsSrv = o.DataDir, srv
 		url = srv.ClientURL()
+		extra = append(extra, srv.InProcess())
 		s.log.Info("embedded NATS started", "url", url, "store", o.DataDir+"/nats")
 	} else if url == "" {
 		url = bus.DefaultURL
 	}
-	nc, js, err := bus.Connect(ctx, url, name)
+	nc, js, err := bus.Connect(ctx, url, name, extra...)
 	if err != nil {
 		return err
 	}

@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/chatnight/chatnight/pipeline/bursts"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -29,7 +30,7 @@ import (
 	"github.com/chatnight/chatnight/pipeline/threads"
 	"github.com/chatnight/chatnight/web/host"
 	"github.com/chatnight/chatnight/web/hub"
-	"github.com/chatnight/chatnight/web/stats"
+	"github.com/chatnight/chatnight/web/readmodel"
 )
 
 func TestMain(m *testing.M) { os.Exit(chdbtest.Main(m)) }
@@ -186,7 +187,7 @@ func populate(t *testing.T, conn driver.Conn) timeRange {
 			err = mem.Write(ctx, b)
 		}
 		if err == nil {
-			err = w.Write(ctx, b)
+			err = bursts.WriteAndPlace(ctx, w, b)
 		}
 		if err != nil {
 			t.Fatal(err)
@@ -257,7 +258,7 @@ func TestWelcomePanelsMatchTheAPI(t *testing.T) {
 	tr := populate(t, env.Conn)
 	ctx := context.Background()
 	cm, _ := testCommunities(t).Lookup("grafanatest")
-	series, err := host.New(env.Conn, stats.New(env.Conn)).SeriesOf(ctx, cm, tr.from, tr.to, nil)
+	series, err := host.New(env.Conn, readmodel.New(env.Conn)).SeriesOf(ctx, cm, tr.from, tr.to, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -64,7 +64,7 @@ func (e *env) posts(t *testing.T, communityID string) []*post.Post {
 	msgs := e.nats.Messages(t, bus.PostsStream, subj, e.nats.Count(t, bus.PostsStream, subj), 5*time.Second)
 	var out []*post.Post
 	for _, m := range msgs {
-		ps, bad := post.Decode(m.Data())
+		ps, bad := bus.DecodePosts(m.Headers(), m.Data())
 		if len(bad) > 0 {
 			t.Fatalf("bad line in %s: %v", m.Subject(), bad[0].Err)
 		}
@@ -286,7 +286,7 @@ func TestImportMatchHashtagsStdinGzipAndBatches(t *testing.T) {
 		t.Errorf("imported %d posts in %d messages, want 9 in several", sum.Imported, msgs)
 	}
 	for _, m := range e2.nats.Messages(t, bus.PostsStream, ">", msgs, 5*time.Second) {
-		if ps, _ := post.Decode(m.Data()); len(m.Data()) > 4<<10 && len(ps) > 1 {
+		if ps, _ := bus.DecodePosts(m.Headers(), m.Data()); len(m.Data()) > 4<<10 && len(ps) > 1 {
 			t.Errorf("message of %d bytes with %d posts over the cap", len(m.Data()), len(ps))
 		}
 	}

@@ -16,6 +16,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/chatnight/chatnight/ingest"
+	"github.com/chatnight/chatnight/pipeline/bus"
 	"github.com/chatnight/chatnight/pipeline/bus/bustest"
 	"github.com/chatnight/chatnight/pipeline/post"
 )
@@ -79,7 +80,7 @@ func (h *Harness) Posts(t testing.TB, subject string, n int) map[string]*post.Po
 	t.Helper()
 	out := map[string]*post.Post{}
 	for _, m := range h.Env.Messages(t, "POSTS", subject, n, 5*time.Second) {
-		ps, bad := post.Decode(m.Data())
+		ps, bad := bus.DecodePosts(m.Headers(), m.Data())
 		if len(bad) > 0 {
 			t.Fatalf("bad lines on %s: %v", subject, bad)
 		}

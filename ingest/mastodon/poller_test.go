@@ -226,7 +226,7 @@ func TestPollerResolvesReplyParents(t *testing.T) {
 
 	byID := map[string]*post.Post{}
 	for _, m := range h.Env.Messages(t, bus.PostsStream, "posts.hcldr.mastodon", 4, 5*time.Second) {
-		posts, bad := post.Decode(m.Data())
+		posts, bad := bus.DecodePosts(m.Headers(), m.Data())
 		if len(bad) > 0 {
 			t.Fatalf("bad lines: %v", bad)
 		}

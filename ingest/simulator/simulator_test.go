@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/chatnight/chatnight/ingest"
+	"github.com/chatnight/chatnight/pipeline/bus"
 	"github.com/chatnight/chatnight/pipeline/bus/bustest"
 	"github.com/chatnight/chatnight/pipeline/community"
 	"github.com/chatnight/chatnight/pipeline/post"
@@ -108,7 +109,7 @@ func TestPublishTwiceStoresOnce(t *testing.T) {
 	}
 	total := 0
 	for _, m := range msgs {
-		ps, bad := post.Decode(m.Data())
+		ps, bad := bus.DecodePosts(m.Headers(), m.Data())
 		if len(bad) > 0 {
 			t.Fatalf("bad lines: %v", bad[0].Err)
 		}

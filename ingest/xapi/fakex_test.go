@@ -195,7 +195,7 @@ func storedPosts(t *testing.T, env *bustest.Env, subject string) []*post.Post {
 	n := env.Count(t, bus.PostsStream, subject)
 	var out []*post.Post
 	for _, m := range env.Messages(t, bus.PostsStream, subject, n, 5*time.Second) {
-		posts, bad := post.Decode(m.Data())
+		posts, bad := bus.DecodePosts(m.Headers(), m.Data())
 		if len(bad) > 0 {
 			t.Fatalf("bad posts on %s: %v", m.Subject(), bad[0].Err)
 		}

@@ -30,6 +30,9 @@ const (
 
 	// HeaderBatchPosts tells how many posts a bulk message carries.
 	HeaderBatchPosts = "Chatnight-Posts"
+	// HeaderEncoding names the encoding of a posts message body (post.EncodingCompactV1);
+	// without it the body is JSON Lines, the format for external publishers.
+	HeaderEncoding = "Chatnight-Encoding"
 	// HeaderError carries the reason a message was dead-lettered.
 	HeaderError = "Chatnight-Error"
 	// HeaderOrigin says where a dead letter came from (source and offset).

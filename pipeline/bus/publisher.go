@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 	"time"
 
@@ -39,21 +40,31 @@ const maxPending = 4096
 // DefaultAckWait is how long Flush waits for one acknowledgement.
 const DefaultAckWait = 10 * time.Second
 
-// PublishPosts sends one message carrying posts on posts.<community>.<source>. msgID
-// must be stable for the same content: a post's own MsgID for single posts, a
-// deterministic batch id for bulk messages.
+// PublishPosts sends one message carrying posts on posts.<community>.<source>, in the
+// compact encoding (see PostsMsg). msgID must be stable for the same content: a post's
+// own MsgID for single posts, a deterministic batch id for bulk messages.
 func (p *Publisher) PublishPosts(ctx context.Context, community string, src post.Source, msgID string, posts ...*post.Post) error {
-	body, err := post.Encode(nil, posts...)
-	if err != nil {
-		return err
-	}
+	return p.PublishMsg(ctx, PostsMsg(community, src, msgID, posts...))
+}
+
+// PostsMsg is the message carrying posts on posts.<community>.<source>: compact
+// encoding (post.EncodingCompactV1, named by HeaderEncoding), which the processor
+// decodes several times faster than JSON, and the number of posts when there are
+// several.
+func PostsMsg(community string, src post.Source, msgID string, posts ...*post.Post) *nats.Msg {
 	msg := nats.NewMsg(PostsSubject(community, src))
-	msg.Data = body
+	msg.Data = post.EncodeCompact(nil, posts...)
 	msg.Header.Set(jetstream.MsgIDHeader, msgID)
+	msg.Header.Set(HeaderEncoding, post.EncodingCompactV1)
 	if len(posts) > 1 {
-		msg.Header.Set(HeaderBatchPosts, fmt.Sprint(len(posts)))
+		msg.Header.Set(HeaderBatchPosts, strconv.Itoa(len(posts)))
 	}
-	return p.PublishMsg(ctx, msg)
+	return msg
+}
+
+// DecodePosts decodes a posts message body in the encoding its header names.
+func DecodePosts(h nats.Header, body []byte) ([]*post.Post, []post.BadLine) {
+	return post.DecodeAs(h.Get(HeaderEncoding), body)
 }
 
 // PublishMsg sends a prepared message asynchronously.

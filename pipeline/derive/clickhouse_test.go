@@ -3,6 +3,7 @@ package derive
 import (
 	"context"
 	"fmt"
+	"github.com/chatnight/chatnight/pipeline/bursts"
 	"os"
 	"testing"
 	"time"
@@ -31,6 +32,7 @@ func TestClickHouseViews(t *testing.T) {
 	cfg, posts := loadNight(t)
 	d := New(cfg, threads.NewClickHouse(conn), time.Now)
 	w := storage.NewWriter(conn, nil)
+	place := bursts.New(w)
 	order := shuffled(posts, 2)
 	for i := 0; i < len(order); i += 9 {
 		b, err := d.Derive(ctx, order[i:min(i+9, len(order))])
@@ -40,6 +42,9 @@ func TestClickHouseViews(t *testing.T) {
 		if err := w.Write(ctx, b); err != nil {
 			t.Fatal(err)
 		}
+		if err := place.Place(ctx, b); err != nil {
+			t.Fatal(err)
+		}
 	}
 	// A redelivery changes nothing.
 	b, err := d.Derive(ctx, order[:40])
@@ -47,6 +52,9 @@ func TestClickHouseViews(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := w.Write(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	if err := place.Place(ctx, b); err != nil {
 		t.Fatal(err)
 	}
 

@@ -148,6 +148,9 @@ func notWebURL(s string) bool { return !WebURL(s) }
 // leading "#" or "＃". "#ＨＣＬＤＲ" and "#hcldr" are the same chat. Applying it twice
 // gives the same tag.
 func NormalizeTag(tag string) string {
+	if foldedASCII(tag) {
+		return tag // the common case, already folded: skip the Unicode work
+	}
 	// Each step can undo another's work (removing a space lets marks compose, folding
 	// case can decompose), so fold until nothing changes; it settles in one or two rounds.
 	for range 4 {
@@ -158,6 +161,18 @@ func NormalizeTag(tag string) string {
 		tag = folded
 	}
 	return tag
+}
+
+// foldedASCII reports a tag of lower-case ASCII letters, digits and '_' only, which
+// folding leaves as it is.
+func foldedASCII(tag string) bool {
+	for i := 0; i < len(tag); i++ {
+		c := tag[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 func foldTag(tag string) string {

@@ -10,11 +10,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime/pprof"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/chatnight/chatnight/pipeline/backoff"
+	"github.com/chatnight/chatnight/pipeline/bursts"
 	"github.com/chatnight/chatnight/pipeline/bus"
 	"github.com/chatnight/chatnight/pipeline/derive"
 	"github.com/chatnight/chatnight/pipeline/post"
@@ -61,6 +63,7 @@ type Processor struct {
 	overlay *threads.Overlay
 	stored  threads.Lookup // what is written, without the overlay
 	write   Writer
+	place   *bursts.Placer // nil when write is not a *storage.Writer (tests)
 	metrics *Metrics
 	log     *slog.Logger
 	pub     *bus.Publisher
@@ -76,7 +79,16 @@ type Writer interface {
 // New returns a processor.
 func New(cfg Config, js jetstream.JetStream, d *derive.Deriver, w Writer, m *Metrics, log *slog.Logger) *Processor {
 	ov := threads.NewOverlay(d.Lookup())
-	return &Processor{cfg: cfg.withDefaults(), js: js, derive: d.WithLookup(ov), overlay: ov, stored: d.Lookup(), write: w, metrics: m, log: log, pub: bus.NewPublisher(js)}
+	return &Processor{cfg: cfg.withDefaults(), js: js, derive: d.WithLookup(ov), overlay: ov, stored: d.Lookup(), write: w, place: placer(w), metrics: m, log: log, pub: bus.NewPublisher(js)}
+}
+
+// placer places detected sessions after writes through w: only a real writer, which
+// reads what it wrote back from ClickHouse.
+func placer(w Writer) *bursts.Placer {
+	if sw, ok := w.(*storage.Writer); ok {
+		return bursts.New(sw)
+	}
+	return nil
 }
 
 func (p *Processor) consumer(ctx context.Context) (jetstream.Consumer, error) {
@@ -244,18 +256,22 @@ func (p *Processor) Run(ctx context.Context) error {
 func (p *Processor) prepare(ctx context.Context, msgs []jetstream.Msg) (*derived, error) {
 	start := time.Now()
 	var posts []*post.Post
-	for _, m := range msgs {
-		good, bad := post.Decode(m.Data())
-		posts = append(posts, good...)
-		for _, b := range bad {
-			p.deadLetter(ctx, m, b)
+	pprof.Do(ctx, pprof.Labels(storage.StageLabel, "decode"), func(ctx context.Context) {
+		for _, m := range msgs {
+			good, bad := bus.DecodePosts(m.Headers(), m.Data())
+			posts = append(posts, good...)
+			for _, b := range bad {
+				p.deadLetter(ctx, m, b)
+			}
 		}
-	}
+	})
 	// Deriving reads ClickHouse (thread placement), so it waits out an outage too.
 	var res *derive.Result
 	err := p.retry(ctx, msgs, "derive rows", func() (err error) {
 		start := time.Now()
-		res, err = p.derive.DeriveLive(ctx, posts)
+		pprof.Do(ctx, pprof.Labels(storage.StageLabel, "derive"), func(ctx context.Context) {
+			res, err = p.derive.DeriveLive(ctx, posts)
+		})
 		p.metrics.DeriveDuration.Observe(time.Since(start).Seconds())
 		return err
 	})
@@ -283,7 +299,21 @@ func (p *Processor) commit(ctx context.Context, d *derived) error {
 	}
 	p.overlay.Remove(d.res.Batch)
 	for _, w := range written {
-		err = p.retry(ctx, w.msgs, "reconcile threads", func() error { return p.reconcile(ctx, w) })
+		err = p.retry(ctx, w.msgs, "reconcile threads", func() (err error) {
+			pprof.Do(ctx, pprof.Labels(storage.StageLabel, "reconcile"), func(ctx context.Context) { err = p.reconcile(ctx, w) })
+			return err
+		})
+		if err != nil {
+			return err
+		}
+	}
+	// Detected sessions are stored before the posts are announced, so the hub names a
+	// live post's session by reading it.
+	for _, w := range written {
+		if p.place == nil {
+			break
+		}
+		err = p.retry(ctx, w.msgs, "place detected sessions", func() error { return p.place.Place(ctx, w.res.Batch) })
 		if err != nil {
 			return err
 		}
@@ -292,12 +322,14 @@ func (p *Processor) commit(ctx context.Context, d *derived) error {
 	if err := p.pub.Flush(ctx); err != nil {
 		return fmt.Errorf("store dead letters: %w", err)
 	}
-	for _, m := range d.msgs {
-		if err := m.Ack(); err != nil {
-			// The write is done; a lost ack only means a harmless redelivery.
-			p.log.Warn("ack failed; the batch will be delivered again", "err", err)
+	pprof.Do(ctx, pprof.Labels(storage.StageLabel, "ack"), func(context.Context) {
+		for _, m := range d.msgs {
+			if err := m.Ack(); err != nil {
+				// The write is done; a lost ack only means a harmless redelivery.
+				p.log.Warn("ack failed; the batch will be delivered again", "err", err)
+			}
 		}
-	}
+	})
 	latency := time.Since(d.start)
 	posts := 0
 	for _, w := range written {
@@ -310,14 +342,15 @@ func (p *Processor) commit(ctx context.Context, d *derived) error {
 		p.cfg.OnCommit(posts, latency)
 	}
 	for _, w := range written {
-		p.announce(ctx, w.res)
+		pprof.Do(ctx, pprof.Labels(storage.StageLabel, "announce"), func(ctx context.Context) { p.announce(ctx, w.res) })
 	}
 	return nil
 }
 
 func (p *Processor) writeBatch(ctx context.Context, b *storage.Batch) error {
 	start := time.Now()
-	err := p.write.Write(ctx, b)
+	var err error
+	pprof.Do(ctx, pprof.Labels(storage.StageLabel, "write"), func(ctx context.Context) { err = p.write.Write(ctx, b) })
 	p.metrics.WriteDuration.Observe(time.Since(start).Seconds())
 	return err
 }
@@ -333,7 +366,7 @@ func (p *Processor) writeApart(ctx context.Context, d *derived, cause *permanent
 	p.log.Warn("ClickHouse refused a batch; writing its messages one by one", "batch", d.id, "messages", len(d.msgs), "err", brief(cause))
 	var written []*derived
 	for _, m := range d.msgs {
-		posts, _ := post.Decode(m.Data()) // bad lines were dead-lettered by prepare
+		posts, _ := bus.DecodePosts(m.Headers(), m.Data()) // bad lines were dead-lettered by prepare
 		var res *derive.Result
 		err := p.retry(ctx, []jetstream.Msg{m}, "derive rows", func() (err error) {
 			res, err = p.derive.DeriveLive(ctx, posts)

@@ -271,3 +271,64 @@ func Detect(communityID string, gap time.Duration, times []time.Time) []Session 
 	}
 	return out
 }
+
+// CellPrefix starts the id of every cell of community (CellID).
+func CellPrefix(communityID string) string { return communityID + "-C" }
+
+// CellSpan is when the first and last posts of a cell are.
+type CellSpan struct {
+	Cell    string    `ch:"session_id"`
+	FirstAt time.Time `ch:"first_at"`
+	LastAt  time.Time `ch:"last_at"`
+}
+
+// Burst is a detected session: a run of cells with no silence of the gap between
+// them. Start and End are its first and last post.
+type Burst struct {
+	Cells      []string // in time order
+	Start, End time.Time
+}
+
+// GroupCells groups cells into bursts, the rule of Detect over cells: sorted by first
+// post, a cell whose first post comes at least gap after the previous cell's last post
+// starts a new burst. A cell never spans two bursts, since it is shorter than gap.
+func GroupCells(spans []CellSpan, gap time.Duration) []Burst {
+	s := append([]CellSpan(nil), spans...)
+	sort.Slice(s, func(i, j int) bool {
+		if !s[i].FirstAt.Equal(s[j].FirstAt) {
+			return s[i].FirstAt.Before(s[j].FirstAt)
+		}
+		return s[i].Cell < s[j].Cell
+	})
+	var out []Burst
+	for i, c := range s {
+		if i == 0 || c.FirstAt.Sub(out[len(out)-1].End) >= gap {
+			out = append(out, Burst{Cells: []string{c.Cell}, Start: c.FirstAt.UTC(), End: c.LastAt.UTC()})
+			continue
+		}
+		b := &out[len(out)-1]
+		b.Cells = append(b.Cells, c.Cell)
+		if c.LastAt.After(b.End) {
+			b.End = c.LastAt.UTC()
+		}
+	}
+	return out
+}
+
+// Survivor names burst b, given the session each of its cells is recorded in ("" for
+// none yet): its first cell, the rule of Detect, so the name does not depend on the
+// order posts arrived in. A session growing forward, as a live one does, keeps its
+// id; merged are the other sessions recorded, which b absorbs (two bridged by a late
+// post, or one that a late post extended backwards into an earlier cell).
+func Survivor(b Burst, recorded func(cell string) string) (id string, merged []string) {
+	id = b.Cells[0]
+	seen := map[string]bool{id: true}
+	for _, c := range b.Cells {
+		if s := recorded(c); s != "" && !seen[s] {
+			seen[s] = true
+			merged = append(merged, s)
+		}
+	}
+	sort.Strings(merged)
+	return id, merged
+}

@@ -1,6 +1,7 @@
 package sessions
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -270,5 +271,55 @@ func TestDetect(t *testing.T) {
 	}
 	if Detect("open", gap, nil) != nil {
 		t.Error("Detect(nil) != nil")
+	}
+}
+
+func TestGroupCellsAndSurvivor(t *testing.T) {
+	gap := 30 * time.Minute
+	t0 := time.Date(2026, 3, 5, 15, 0, 0, 0, time.UTC)
+	span := func(cell string, first, last time.Duration) CellSpan {
+		return CellSpan{Cell: cell, FirstAt: t0.Add(first), LastAt: t0.Add(last)}
+	}
+	for _, tt := range []struct {
+		name   string
+		spans  []CellSpan
+		bursts [][]string
+	}{
+		{"one cell", []CellSpan{span("c0", 0, 10*time.Minute)}, [][]string{{"c0"}}},
+		{"a silence shorter than the gap joins", []CellSpan{span("c1", 35*time.Minute, 50*time.Minute), span("c0", 0, 10*time.Minute)},
+			[][]string{{"c0", "c1"}}},
+		{"a silence of the gap splits", []CellSpan{span("c0", 0, 10*time.Minute), span("c1", 40*time.Minute, 50*time.Minute)},
+			[][]string{{"c0"}, {"c1"}}},
+		{"a bridge joins three", []CellSpan{span("c0", 0, 10*time.Minute), span("c2", 65*time.Minute, 70*time.Minute),
+			span("c1", 38*time.Minute, 40*time.Minute)}, [][]string{{"c0", "c1", "c2"}}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			got := GroupCells(tt.spans, gap)
+			if len(got) != len(tt.bursts) {
+				t.Fatalf("bursts %+v, want %v", got, tt.bursts)
+			}
+			for i, b := range got {
+				if strings.Join(b.Cells, ",") != strings.Join(tt.bursts[i], ",") {
+					t.Errorf("burst %d: cells %v, want %v", i, b.Cells, tt.bursts[i])
+				}
+			}
+		})
+	}
+	b := Burst{Cells: []string{"c0", "c1", "c2"}}
+	for _, tt := range []struct {
+		name     string
+		recorded map[string]string
+		id       string
+		merged   []string
+	}{
+		{"new", nil, "c0", nil},
+		{"grown forward", map[string]string{"c0": "c0", "c1": "c0"}, "c0", nil},
+		{"bridged", map[string]string{"c0": "c0", "c2": "c2"}, "c0", []string{"c2"}},
+		{"extended backwards", map[string]string{"c1": "c1", "c2": "c1"}, "c0", []string{"c1"}},
+	} {
+		id, merged := Survivor(b, func(c string) string { return tt.recorded[c] })
+		if id != tt.id || strings.Join(merged, ",") != strings.Join(tt.merged, ",") {
+			t.Errorf("%s: survivor %s merging %v, want %s merging %v", tt.name, id, merged, tt.id, tt.merged)
+		}
 	}
 }

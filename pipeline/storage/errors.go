@@ -58,6 +58,7 @@ var recoverableCodes = map[int32]bool{
 	74:   true, // CANNOT_READ_FROM_FILE_DESCRIPTOR
 	75:   true, // CANNOT_WRITE_TO_FILE_DESCRIPTOR (a full disk)
 	76:   true, // CANNOT_OPEN_FILE
+	77:   true, // CANNOT_CLOSE_FILE
 	159:  true, // TIMEOUT_EXCEEDED
 	160:  true, // TOO_SLOW
 	173:  true, // CANNOT_ALLOCATE_MEMORY
@@ -81,6 +82,7 @@ var recoverableCodes = map[int32]bool{
 	425:  true, // SYSTEM_ERROR
 	439:  true, // CANNOT_SCHEDULE_TASK
 	999:  true, // KEEPER_EXCEPTION
+	1000: true, // POCO_EXCEPTION: in practice I/O errors
 	1001: true, // STD_EXCEPTION: in practice file system errors such as a full disk
 }
 

@@ -115,6 +115,26 @@ type TextRow struct {
 	AuthorID  string    `ch:"author_id"`
 }
 
+// DetectedCellRow is a row of chatnight.detected_cells: the detected session a cell
+// belongs to.
+type DetectedCellRow struct {
+	Community string `ch:"community"`
+	Cell      string `ch:"cell"`
+	SessionID string `ch:"session_id"`
+	Version   uint64 `ch:"version"`
+}
+
+// BurstRow is a row of chatnight.bursts: a detected session, or one merged into
+// another (MergedInto set).
+type BurstRow struct {
+	Community  string    `ch:"community"`
+	ID         string    `ch:"id"`
+	Start      time.Time `ch:"start"`
+	End        time.Time `ch:"end"`
+	MergedInto string    `ch:"merged_into"`
+	Version    uint64    `ch:"version"`
+}
+
 // Batch is everything one processor batch writes.
 type Batch struct {
 	// ID names the batch in ClickHouse's query ids and in logs; empty: none.

@@ -14,6 +14,11 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 )
 
+// StageLabel is the pprof label key naming the stage a goroutine works on (decode,
+// derive, lookup, write, engine insert, ...), so a CPU profile of a whole run splits
+// into a cost per stage: chatnight bench prints that budget.
+const StageLabel = "chatnight_stage"
+
 // Open connects to the ClickHouse at dsn and checks that it answers.
 func Open(ctx context.Context, dsn string) (driver.Conn, error) {
 	opts, err := clickhouse.ParseDSN(dsn)

@@ -10,16 +10,19 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 )
 
-// Insert statements of the tables the processor writes, one place each.
-const (
-	insertSessions = "INSERT INTO chatnight.sessions"
-	insertPosts    = "INSERT INTO chatnight.posts"
-	insertQAMarks  = "INSERT INTO chatnight.qa_marks"
-	insertEdges    = "INSERT INTO chatnight.edge_events"
-	insertSegments = "INSERT INTO chatnight.account_segments"
-	insertClaims   = "INSERT INTO chatnight.account_claims"
-	insertCopies   = "INSERT INTO chatnight.post_copies"
-	insertTexts    = "INSERT INTO chatnight.post_texts"
+// Insert statements of the tables the processor writes, one place each, naming the
+// columns in the order of columns.go.
+var (
+	insertSessions = insertStatement("chatnight.sessions", sessionColumns)
+	insertPosts    = insertStatement("chatnight.posts", postColumns)
+	insertQAMarks  = insertStatement("chatnight.qa_marks", qaMarkColumns)
+	insertEdges    = insertStatement("chatnight.edge_events", edgeColumns)
+	insertCells    = insertStatement("chatnight.detected_cells", detectedCellColumns)
+	insertBursts   = insertStatement("chatnight.bursts", burstColumns)
+	insertSegments = insertStatement("chatnight.account_segments", segmentColumns)
+	insertClaims   = insertStatement("chatnight.account_claims", claimColumns)
+	insertCopies   = insertStatement("chatnight.post_copies", copyColumns)
+	insertTexts    = insertStatement("chatnight.post_texts", textColumns)
 )
 
 // insertSettings apply to every insert: the materialized views on posts run side by
@@ -40,6 +43,9 @@ func NewWriter(conn driver.Conn, m *WriterMetrics) *Writer {
 	return &Writer{conn: conn, metrics: m, sessions: map[string]string{}}
 }
 
+// Conn is the connection w writes through.
+func (w *Writer) Conn() driver.Conn { return w.conn }
+
 // Write inserts b table by table. Posts go before what is derived from them, so a
 // reader never sees a Q/A mark or an edge whose post is missing. A failed Write may
 // have stored some tables: writing the same batch again is safe, since every table
@@ -54,7 +60,7 @@ func NewWriter(conn driver.Conn, m *WriterMetrics) *Writer {
 // table and reason; Classify tells whether to write the batch again.
 func (w *Writer) Write(ctx context.Context, b *Batch) error {
 	sessions, keys := w.newSessions(b.Sessions)
-	if err := insertRows(ctx, w, b.ID, insertSessions, "sessions", sessions); err != nil {
+	if err := insertRows(ctx, w, b.ID, insertSessions, "sessions", sessionColumns, sessions); err != nil {
 		return err
 	}
 	w.mu.Lock()
@@ -62,25 +68,34 @@ func (w *Writer) Write(ctx context.Context, b *Batch) error {
 		w.sessions[s.Community+"\x00"+s.ID] = keys[i]
 	}
 	w.mu.Unlock()
-	if err := insertRows(ctx, w, b.ID, insertPosts, "posts", b.Posts); err != nil {
+	if err := insertRows(ctx, w, b.ID, insertPosts, "posts", postColumns, b.Posts); err != nil {
 		return err
 	}
-	if err := insertRows(ctx, w, b.ID, insertCopies, "post_copies", b.Copies); err != nil {
+	if err := insertRows(ctx, w, b.ID, insertCopies, "post_copies", copyColumns, b.Copies); err != nil {
 		return err
 	}
-	if err := insertRows(ctx, w, b.ID, insertTexts, "post_texts", b.Texts); err != nil {
+	if err := insertRows(ctx, w, b.ID, insertTexts, "post_texts", textColumns, b.Texts); err != nil {
 		return err
 	}
-	if err := insertRows(ctx, w, b.ID, insertQAMarks, "qa_marks", b.QAMarks); err != nil {
+	if err := insertRows(ctx, w, b.ID, insertQAMarks, "qa_marks", qaMarkColumns, b.QAMarks); err != nil {
 		return err
 	}
-	if err := insertRows(ctx, w, b.ID, insertEdges, "edge_events", b.Edges); err != nil {
+	if err := insertRows(ctx, w, b.ID, insertEdges, "edge_events", edgeColumns, b.Edges); err != nil {
 		return err
 	}
-	if err := insertRows(ctx, w, b.ID, insertSegments, "account_segments", b.Segments); err != nil {
+	if err := insertRows(ctx, w, b.ID, insertSegments, "account_segments", segmentColumns, b.Segments); err != nil {
 		return err
 	}
-	return insertRows(ctx, w, b.ID, insertClaims, "account_claims", b.Claims)
+	return insertRows(ctx, w, b.ID, insertClaims, "account_claims", claimColumns, b.Claims)
+}
+
+// WriteDetected stores detected sessions placed after a batch (package bursts): the
+// cells first, then the sessions, so a reader finding a session finds its cells.
+func (w *Writer) WriteDetected(ctx context.Context, cells []DetectedCellRow, bursts []BurstRow) error {
+	if err := insertRows(ctx, w, "", insertCells, "detected_cells", detectedCellColumns, cells); err != nil {
+		return err
+	}
+	return insertRows(ctx, w, "", insertBursts, "bursts", burstColumns, bursts)
 }
 
 // newSessions returns the session rows not stored by w yet with the same content, and
@@ -101,7 +116,7 @@ func (w *Writer) newSessions(rows []SessionRow) ([]SessionRow, []string) {
 	return out, keys
 }
 
-func insertRows[T any](ctx context.Context, w *Writer, batchID, stmt, table string, rows []T) (err error) {
+func insertRows[T any](ctx context.Context, w *Writer, batchID, stmt, table string, cols []column[T], rows []T) (err error) {
 	if len(rows) == 0 {
 		return nil
 	}
@@ -117,10 +132,8 @@ func insertRows[T any](ctx context.Context, w *Writer, batchID, stmt, table stri
 		return fmt.Errorf("prepare insert into %s: %w", table, err)
 	}
 	defer batch.Close()
-	for i := range rows {
-		if err := batch.AppendStruct(&rows[i]); err != nil {
-			return fmt.Errorf("append row to %s: %w", table, &encodeError{err})
-		}
+	if err := appendColumns(batch, cols, rows); err != nil {
+		return fmt.Errorf("append rows to %s: %w", table, &encodeError{err})
 	}
 	if err := batch.Send(); err != nil {
 		return fmt.Errorf("insert %d rows into %s: %w", len(rows), table, err)

@@ -3,36 +3,35 @@ package api
 import (
 	"context"
 	"fmt"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"net/http"
 	"sort"
 	"strings"
 	"time"
-
-	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/chatnight/chatnight/pipeline/post"
 	"github.com/chatnight/chatnight/web/export"
 	"github.com/chatnight/chatnight/web/host"
 	"github.com/chatnight/chatnight/web/network"
 	"github.com/chatnight/chatnight/web/optout"
+	"github.com/chatnight/chatnight/web/readmodel"
 	"github.com/chatnight/chatnight/web/redact"
-	"github.com/chatnight/chatnight/web/stats"
-	"github.com/chatnight/chatnight/web/store"
 )
 
-// EnableAnalytics serves the analytics endpoints through conn and applies the opt-out
-// list o (nil: nobody is hidden) to every endpoint and the viewer's backfill.
+// EnableAnalytics serves the analytics endpoints, the host console and the welcome
+// figures through conn, and applies the opt-out list o (nil: nobody is hidden) to
+// every endpoint and the viewer's backfill.
 func (a *API) EnableAnalytics(conn driver.Conn, o *optout.OptOuts) {
-	a.analyzer = stats.New(conn)
-	a.analyzer.UseConfig(a.communities)
+	a.analytics = true
+	a.store.UseConfig(a.communities)
 	a.conn = conn
-	a.host = host.New(conn, a.analyzer)
+	a.host = host.New(conn, a.store)
 	a.optouts = o
 }
 
 // analysisOf is what an analytics handler needs besides its session: the analyzer
 // (?people=) and the opt-out list, answering any error itself (ok false).
-func (a *API) analysisOf(ctx context.Context, w http.ResponseWriter, r *http.Request) (*stats.Analyzer, *redact.Redactor, bool) {
+func (a *API) analysisOf(ctx context.Context, w http.ResponseWriter, r *http.Request) (*readmodel.Store, *redact.Redactor, bool) {
 	an, ok := a.analyzerFor(w, r)
 	if !ok {
 		return nil, nil, false
@@ -47,15 +46,12 @@ func (a *API) analysisOf(ctx context.Context, w http.ResponseWriter, r *http.Req
 
 // analyzerFor is the analyzer of a request: it counts people, or accounts with
 // ?people=accounts. ok is false (and a 400 answered) for any other value.
-func (a *API) analyzerFor(w http.ResponseWriter, r *http.Request) (*stats.Analyzer, bool) {
+func (a *API) analyzerFor(w http.ResponseWriter, r *http.Request) (*readmodel.Store, bool) {
 	switch r.URL.Query().Get("people") {
 	case "", "people":
-		return a.analyzer, true
+		return a.store, true
 	case "accounts":
-		if a.analyzer == nil {
-			return nil, true
-		}
-		return a.analyzer.Accounts(), true
+		return a.store.Accounts(), true
 	}
 	writeError(w, http.StatusBadRequest, "people must be people (link accounts into people) or accounts (one participant per account)")
 	return nil, false
@@ -71,7 +67,7 @@ func (a *API) redactor(ctx context.Context) (*redact.Redactor, error) {
 
 // redactPosts drops the posts of opted-out authors and pseudonymizes the accounts the
 // others refer to.
-func redactPosts(posts []store.Post, r *redact.Redactor) []store.Post {
+func redactPosts(posts []readmodel.Post, r *redact.Redactor) []readmodel.Post {
 	if r.Empty() {
 		return posts
 	}
@@ -84,7 +80,7 @@ func redactPosts(posts []store.Post, r *redact.Redactor) []store.Post {
 	return out
 }
 
-func redactParticipants(list []store.Participant, r *redact.Redactor) {
+func redactParticipants(list []readmodel.Participant, r *redact.Redactor) {
 	for i := range list {
 		p := &list[i]
 		if r.Hidden(p.AuthorID, p.Handle) {
@@ -97,19 +93,19 @@ func redactParticipants(list []store.Participant, r *redact.Redactor) {
 // GraphResponse is the JSON of /api/sessions/{id}/graph: the viewer's nodes and edges
 // and the network metrics of the session.
 type GraphResponse struct {
-	store.Graph
+	readmodel.Graph
 	Metrics network.Metrics `json:"metrics"`
 }
 
 // graphOf adds metrics to g and pseudonymizes opted-out nodes (their interactions
 // stay, under the pseudonym).
-func graphOf(g store.Graph, r *redact.Redactor) (GraphResponse, []stats.KindEdge) {
-	edges := make([]stats.KindEdge, len(g.Edges))
+func graphOf(g readmodel.Graph, r *redact.Redactor) (GraphResponse, []readmodel.KindEdge) {
+	edges := make([]readmodel.KindEdge, len(g.Edges))
 	for i, e := range g.Edges {
-		edges[i] = stats.KindEdge{Src: e.Src, Dst: e.Dst, Kind: e.Kind, Weight: e.Weight}
+		edges[i] = readmodel.KindEdge{Src: e.Src, Dst: e.Dst, Kind: e.Kind, Weight: e.Weight}
 	}
-	out := GraphResponse{Graph: store.Graph{Nodes: make([]store.Node, len(g.Nodes)), Edges: make([]store.Edge, len(g.Edges))}}
-	out.Metrics = stats.NetworkMetrics(edges, 0, r)
+	out := GraphResponse{Graph: readmodel.Graph{Nodes: make([]readmodel.Node, len(g.Nodes)), Edges: make([]readmodel.Edge, len(g.Edges))}}
+	out.Metrics = readmodel.NetworkMetrics(edges, 0, r)
 	for i, n := range g.Nodes {
 		n.ID, n.Handle = r.Account(n.ID, n.Handle)
 		out.Nodes[i] = n
@@ -123,7 +119,7 @@ func graphOf(g store.Graph, r *redact.Redactor) (GraphResponse, []stats.KindEdge
 }
 
 // exportGraph is the graph of a GEXF or GraphML export.
-func exportGraph(title string, g GraphResponse, edges []stats.KindEdge) export.ExportGraph {
+func exportGraph(title string, g GraphResponse, edges []readmodel.KindEdge) export.ExportGraph {
 	metrics := map[string]network.NodeMetrics{}
 	for _, m := range g.Metrics.PerNode {
 		metrics[m.ID] = m
@@ -158,10 +154,6 @@ func attachment(w http.ResponseWriter, contentType, name string) {
 	w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", name))
 }
 
-func analyticsSession(s store.Session) stats.Session {
-	return stats.Session{ID: s.ID, Community: s.Community, Start: s.Start, End: s.End, Kind: s.Kind, Cells: s.Cells}
-}
-
 // ownTags are the community's hashtags, normalized, left out of co-occurring ones.
 func (a *API) ownTags(communityID string) []string {
 	cm, ok := a.communities.Lookup(communityID)
@@ -175,19 +167,19 @@ func (a *API) ownTags(communityID string) []string {
 	return out
 }
 
-// handleSessionStats answers GET /api/sessions/{id}/stats.
-func (a *API) handleSessionStats(ctx context.Context, w http.ResponseWriter, r *http.Request, sess store.Session) {
+// handleSessionStats answers GET /api/sessions/{id}/readmodel.
+func (a *API) handleSessionStats(ctx context.Context, w http.ResponseWriter, r *http.Request, sess readmodel.Session) {
 	an, red, ok := a.analysisOf(ctx, w, r)
 	if !ok {
 		return
 	}
-	st, err := an.SessionStats(ctx, analyticsSession(sess), a.ownTags(sess.Community), red)
+	st, err := an.SessionStats(ctx, sess, a.ownTags(sess.Community), red)
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
 	cm, _ := a.communities.Lookup(sess.Community)
-	wel, _, err := a.host.SessionWelcome(ctx, cm, analyticsSession(sess), red)
+	wel, _, err := a.host.SessionWelcome(ctx, cm, sess, red)
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -233,7 +225,7 @@ func parseTime(s string) (time.Time, error) {
 }
 
 // handleTranscript answers GET /api/sessions/{id}/transcript?format=json|csv|md|html.
-func (a *API) handleTranscript(ctx context.Context, w http.ResponseWriter, r *http.Request, sess store.Session) {
+func (a *API) handleTranscript(ctx context.Context, w http.ResponseWriter, r *http.Request, sess readmodel.Session) {
 	f, ok := format(w, r, "json", "csv", "md", "html")
 	if !ok {
 		return
@@ -261,19 +253,19 @@ func (a *API) handleTranscript(ctx context.Context, w http.ResponseWriter, r *ht
 	}
 	types := map[string]string{"csv": "text/csv; charset=utf-8", "md": "text/markdown; charset=utf-8", "html": "text/html; charset=utf-8"}
 	attachment(w, types[f], sess.ID+"."+f)
-	if err := export.WriteTranscript(w, f, analyticsSession(sess), lines); err != nil {
+	if err := export.WriteTranscript(w, f, sess, lines); err != nil {
 		a.log.Warn("writing transcript failed", "session", sess.ID, "err", err)
 	}
 }
 
 // handleSessionPeople answers GET /api/sessions/{id}/people: the session's participants
 // who are linked people or hold segments, by account, for the viewer's badges.
-func (a *API) handleSessionPeople(ctx context.Context, w http.ResponseWriter, r *http.Request, sess store.Session) {
+func (a *API) handleSessionPeople(ctx context.Context, w http.ResponseWriter, r *http.Request, sess readmodel.Session) {
 	an, red, ok := a.analysisOf(ctx, w, r)
 	if !ok {
 		return
 	}
-	list, err := an.SessionPeople(ctx, analyticsSession(sess), red)
+	list, err := an.SessionPeople(ctx, sess, red)
 	if err != nil {
 		a.fail(w, r, err)
 		return

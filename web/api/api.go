@@ -16,17 +16,16 @@ import (
 	"github.com/chatnight/chatnight/pipeline/community"
 	"github.com/chatnight/chatnight/web/host"
 	"github.com/chatnight/chatnight/web/optout"
-	"github.com/chatnight/chatnight/web/stats"
-	"github.com/chatnight/chatnight/web/store"
+	"github.com/chatnight/chatnight/web/readmodel"
 )
 
 // API holds what the handlers share.
 type API struct {
-	store       *store.Store
+	store       *readmodel.Store
 	communities *community.Config
 	now         func() time.Time
 	log         *slog.Logger
-	analyzer    *stats.Analyzer // set by EnableAnalytics
+	analytics   bool            // set by EnableAnalytics
 	conn        driver.Conn     // set by EnableAnalytics: reads copies of posts
 	host        *host.Reader    // set by EnableAnalytics
 	optouts     *optout.OptOuts // nil: nobody is hidden
@@ -35,7 +34,7 @@ type API struct {
 }
 
 // New returns the API over st for the communities of cfg.
-func New(st *store.Store, cfg *community.Config, now func() time.Time, log *slog.Logger) *API {
+func New(st *readmodel.Store, cfg *community.Config, now func() time.Time, log *slog.Logger) *API {
 	if now == nil {
 		now = time.Now
 	}
@@ -55,7 +54,7 @@ func (a *API) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/sessions/{id}/participants", a.forSession(a.handleParticipants))
 	mux.HandleFunc("GET /api/sessions/{id}/graph", a.forSession(a.handleGraph))
 	mux.HandleFunc("GET /api/sessions/{id}/activity", a.forSession(a.handleActivity))
-	if a.analyzer != nil {
+	if a.analytics {
 		mux.HandleFunc("GET /api/communities/{id}/stats", a.handleCommunityStats)
 		mux.HandleFunc("GET /api/sessions/{id}/stats", a.forSession(a.handleSessionStats))
 		mux.HandleFunc("GET /api/sessions/{id}/people", a.forSession(a.handleSessionPeople))
@@ -71,10 +70,10 @@ func (a *API) Register(mux *http.ServeMux) {
 }
 
 // Snapshot implements hub.Backfiller.
-func (a *API) Snapshot(ctx context.Context, communityID, session string) (store.Snapshot, error) {
+func (a *API) Snapshot(ctx context.Context, communityID, session string) (readmodel.Snapshot, error) {
 	cm, ok := a.communities.Lookup(communityID)
 	if !ok {
-		return store.Snapshot{}, store.ErrNotFound
+		return readmodel.Snapshot{}, readmodel.ErrNotFound
 	}
 	snap, err := a.store.Snapshot(ctx, cm, session, a.now())
 	if err != nil || len(snap.Posts) == 0 {
@@ -82,7 +81,7 @@ func (a *API) Snapshot(ctx context.Context, communityID, session string) (store.
 	}
 	red, err := a.redactor(ctx)
 	if err != nil {
-		return store.Snapshot{}, err
+		return readmodel.Snapshot{}, err
 	}
 	snap.Posts = redactPosts(snap.Posts, red)
 	return snap, nil
@@ -95,23 +94,23 @@ func (a *API) ctx(r *http.Request) (context.Context, context.CancelFunc) {
 // session reads the session named in the path, answering 404 or 500 itself when it
 // returns false. The id is a scheduled session's or a detected session's; any cell of
 // a detected session resolves to that session (the response names its id).
-func (a *API) session(w http.ResponseWriter, r *http.Request, ctx context.Context) (store.Session, bool) {
+func (a *API) session(w http.ResponseWriter, r *http.Request, ctx context.Context) (readmodel.Session, bool) {
 	id := r.PathValue("id")
 	sess, ok, err := a.store.Session(ctx, id)
 	if err != nil {
 		a.fail(w, r, err)
-		return store.Session{}, false
+		return readmodel.Session{}, false
 	}
 	if !ok {
 		writeError(w, http.StatusNotFound, "unknown session "+quote(id))
-		return store.Session{}, false
+		return readmodel.Session{}, false
 	}
 	return sess, true
 }
 
 // sessionHandler answers a route under /api/sessions/{id}: ctx is bounded by the API's
 // timeout, sess is the session {id} names.
-type sessionHandler func(ctx context.Context, w http.ResponseWriter, r *http.Request, sess store.Session)
+type sessionHandler func(ctx context.Context, w http.ResponseWriter, r *http.Request, sess readmodel.Session)
 
 // forSession looks up the session of a /api/sessions/{id} route (unknown: 404) before h
 // answers.
@@ -126,7 +125,7 @@ func (a *API) forSession(h sessionHandler) http.HandlerFunc {
 }
 
 func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, readmodel.ErrNotFound) {
 		writeError(w, http.StatusNotFound, "not found")
 		return
 	}

@@ -5,19 +5,19 @@ import (
 	"time"
 
 	"github.com/chatnight/chatnight/pipeline/community"
-	"github.com/chatnight/chatnight/web/store"
+	"github.com/chatnight/chatnight/web/readmodel"
 )
 
 // Community is a community as /api/communities lists it.
 type Community struct {
-	ID        string         `json:"id"`
-	Name      string         `json:"name"`
-	Hashtags  []string       `json:"hashtags"`
-	Schedule  []Slot         `json:"schedule"`
-	Hosts     []string       `json:"hosts"`
-	Current   *store.Session `json:"current"`
-	Latest    *store.Session `json:"latest"`
-	NextStart *time.Time     `json:"next_start"`
+	ID        string             `json:"id"`
+	Name      string             `json:"name"`
+	Hashtags  []string           `json:"hashtags"`
+	Schedule  []Slot             `json:"schedule"`
+	Hosts     []string           `json:"hosts"`
+	Current   *readmodel.Session `json:"current"`
+	Latest    *readmodel.Session `json:"latest"`
+	NextStart *time.Time         `json:"next_start"`
 }
 
 // Slot is a weekly meeting time, in the slot's own time zone.
@@ -28,12 +28,12 @@ type Slot struct {
 	DurationMinutes int    `json:"duration_minutes"`
 }
 
-func (a *API) communityOf(cm *community.Community, latest map[string]store.Session, now time.Time) Community {
-	var lp *store.Session
+func (a *API) communityOf(cm *community.Community, latest map[string]readmodel.Session, now time.Time) Community {
+	var lp *readmodel.Session
 	if l, ok := latest[cm.ID]; ok {
 		lp = &l
 	}
-	st := store.StatusOf(cm, lp, now)
+	st := readmodel.StatusOf(cm, lp, now)
 	out := Community{ID: cm.ID, Name: cm.Name, Hashtags: cm.Hashtags, Schedule: []Slot{}, Hosts: []string{},
 		Current: st.Current, Latest: st.Latest, NextStart: st.NextStart}
 	for _, s := range cm.Schedule {
@@ -52,7 +52,7 @@ func (a *API) handleCommunities(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := a.ctx(r)
 	defer cancel()
 	now := a.now()
-	latest, err := a.store.LatestSessions(ctx, now)
+	latest, err := a.store.LatestSessions(ctx, a.communities.IDs(), now)
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -74,7 +74,7 @@ func (a *API) handleCommunity(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := a.ctx(r)
 	defer cancel()
 	now := a.now()
-	latest, err := a.store.LatestSessions(ctx, now)
+	latest, err := a.store.LatestSessions(ctx, []string{cm.ID}, now)
 	if err != nil {
 		a.fail(w, r, err)
 		return

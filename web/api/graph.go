@@ -5,8 +5,7 @@ import (
 	"net/http"
 
 	"github.com/chatnight/chatnight/web/export"
-	"github.com/chatnight/chatnight/web/stats"
-	"github.com/chatnight/chatnight/web/store"
+	"github.com/chatnight/chatnight/web/readmodel"
 )
 
 // handleGraph answers GET /api/sessions/{id}/graph[?format=json|gexf|graphml]: nodes
@@ -15,7 +14,7 @@ import (
 // merge the kinds into one weighted edge per pair, with the per-kind weights and the
 // node metrics as attributes, for Gephi. Opted-out accounts appear under their
 // pseudonym.
-func (a *API) handleGraph(ctx context.Context, w http.ResponseWriter, r *http.Request, sess store.Session) {
+func (a *API) handleGraph(ctx context.Context, w http.ResponseWriter, r *http.Request, sess readmodel.Session) {
 	f, ok := format(w, r, "json", "gexf", "graphml")
 	if !ok {
 		return
@@ -53,7 +52,7 @@ func (a *API) handleGraph(ctx context.Context, w http.ResponseWriter, r *http.Re
 // received summed, the handle of the account with the most posts) and their edges,
 // through the analyzer's mapping (none per account). Unless the graph spans several
 // networks and linked accounts, it is unchanged.
-func peopleGraph(ctx context.Context, an *stats.Analyzer, g store.Graph) (store.Graph, error) {
+func peopleGraph(ctx context.Context, an *readmodel.Store, g readmodel.Graph) (readmodel.Graph, error) {
 	if an == nil || an.PerAccount || len(g.Nodes) == 0 {
 		return g, nil
 	}
@@ -65,7 +64,7 @@ func peopleGraph(ctx context.Context, an *stats.Analyzer, g store.Graph) (store.
 	if err != nil || len(m.Linked()) == 0 {
 		return g, err
 	}
-	out := store.Graph{Nodes: []store.Node{}}
+	out := readmodel.Graph{Nodes: []readmodel.Node{}}
 	index := map[string]int{}
 	for _, n := range g.Nodes {
 		pid := m.Of(n.ID)
@@ -85,15 +84,15 @@ func peopleGraph(ctx context.Context, an *stats.Analyzer, g store.Graph) (store.
 		o.MentionsReceived += n.MentionsReceived
 		o.IsHost = o.IsHost || n.IsHost
 	}
-	edges := make([]stats.KindEdge, len(g.Edges))
+	edges := make([]readmodel.KindEdge, len(g.Edges))
 	for i, e := range g.Edges {
-		edges[i] = stats.KindEdge{Src: e.Src, Dst: e.Dst, Kind: e.Kind, Weight: e.Weight}
+		edges[i] = readmodel.KindEdge{Src: e.Src, Dst: e.Dst, Kind: e.Kind, Weight: e.Weight}
 	}
-	for _, e := range stats.PersonEdges(edges, m) {
-		out.Edges = append(out.Edges, store.Edge{Src: e.Src, Dst: e.Dst, Kind: e.Kind, Weight: e.Weight})
+	for _, e := range readmodel.PersonEdges(edges, m) {
+		out.Edges = append(out.Edges, readmodel.Edge{Src: e.Src, Dst: e.Dst, Kind: e.Kind, Weight: e.Weight})
 	}
 	if out.Edges == nil {
-		out.Edges = []store.Edge{}
+		out.Edges = []readmodel.Edge{}
 	}
 	return out, nil
 }

@@ -7,7 +7,7 @@ import (
 
 	"github.com/chatnight/chatnight/pipeline/community"
 	"github.com/chatnight/chatnight/web/host"
-	"github.com/chatnight/chatnight/web/stats"
+	"github.com/chatnight/chatnight/web/readmodel"
 )
 
 // handleHost answers GET /api/sessions/{id}/host: the host console of the session
@@ -45,7 +45,7 @@ func (a *API) handleHost(w http.ResponseWriter, r *http.Request) {
 // SessionStats is the JSON of /api/sessions/{id}/stats: the session's analytics and
 // its welcome figures.
 type SessionStats struct {
-	*stats.SessionStats
+	*readmodel.SessionStats
 	Welcome host.Welcome `json:"welcome"`
 }
 

@@ -4,19 +4,19 @@ import (
 	"context"
 	"net/http"
 
-	"github.com/chatnight/chatnight/web/store"
+	"github.com/chatnight/chatnight/web/readmodel"
 )
 
 // handleParticipants answers GET /api/sessions/{id}/participants: the leaderboard,
 // most posts first, with replies and mentions received and newcomers marked.
-func (a *API) handleParticipants(ctx context.Context, w http.ResponseWriter, r *http.Request, sess store.Session) {
+func (a *API) handleParticipants(ctx context.Context, w http.ResponseWriter, r *http.Request, sess readmodel.Session) {
 	list, err := a.store.Participants(ctx, sess)
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
 	if list == nil {
-		list = []store.Participant{}
+		list = []readmodel.Participant{}
 	}
 	red, err := a.redactor(ctx)
 	if err != nil {

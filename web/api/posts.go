@@ -5,14 +5,14 @@ import (
 	"net/http"
 
 	"github.com/chatnight/chatnight/pipeline/copies"
-	"github.com/chatnight/chatnight/web/store"
+	"github.com/chatnight/chatnight/web/readmodel"
 )
 
 // Transcript is the answer of /api/sessions/{id}/posts.
 type Transcript struct {
-	Session   store.Session `json:"session"`
-	Posts     []store.Post  `json:"posts"`
-	Truncated bool          `json:"truncated"` // more than store.MaxTranscript posts
+	Session   readmodel.Session `json:"session"`
+	Posts     []readmodel.Post  `json:"posts"`
+	Truncated bool              `json:"truncated"` // more than readmodel.MaxTranscript posts
 	// Copies says, for each post that also appeared elsewhere (a bridged copy stored
 	// once), everywhere it appeared: its own network first.
 	Copies map[string][]copies.Copy `json:"copies,omitempty"`
@@ -20,7 +20,7 @@ type Transcript struct {
 
 // handlePosts answers GET /api/sessions/{id}/posts: the session's posts in time order,
 // each with its Q/A marks (and, for answers, question_id) and thread placement.
-func (a *API) handlePosts(ctx context.Context, w http.ResponseWriter, r *http.Request, sess store.Session) {
+func (a *API) handlePosts(ctx context.Context, w http.ResponseWriter, r *http.Request, sess readmodel.Session) {
 	t, err := a.transcript(ctx, sess)
 	if err != nil {
 		a.fail(w, r, err)
@@ -30,7 +30,7 @@ func (a *API) handlePosts(ctx context.Context, w http.ResponseWriter, r *http.Re
 }
 
 // transcript reads a session's posts with opted-out accounts hidden.
-func (a *API) transcript(ctx context.Context, sess store.Session) (Transcript, error) {
+func (a *API) transcript(ctx context.Context, sess readmodel.Session) (Transcript, error) {
 	posts, err := a.store.Transcript(ctx, sess, 0)
 	if err != nil {
 		return Transcript{}, err
@@ -39,10 +39,10 @@ func (a *API) transcript(ctx context.Context, sess store.Session) (Transcript, e
 	if err != nil {
 		return Transcript{}, err
 	}
-	truncated := len(posts) >= store.MaxTranscript
+	truncated := len(posts) >= readmodel.MaxTranscript
 	posts = redactPosts(posts, red)
 	if posts == nil {
-		posts = []store.Post{}
+		posts = []readmodel.Post{}
 	}
 	t := Transcript{Session: sess, Posts: posts, Truncated: truncated}
 	if a.conn != nil && len(posts) > 0 {

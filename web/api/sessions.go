@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/chatnight/chatnight/web/store"
+	"github.com/chatnight/chatnight/web/readmodel"
 )
 
 // handleSessions answers GET /api/communities/{id}/sessions[?limit=N][&before=RFC3339]:
@@ -46,6 +46,6 @@ func (a *API) handleSessions(w http.ResponseWriter, r *http.Request) {
 }
 
 // handleSession answers GET /api/sessions/{id}.
-func (a *API) handleSession(ctx context.Context, w http.ResponseWriter, r *http.Request, sess store.Session) {
+func (a *API) handleSession(ctx context.Context, w http.ResponseWriter, r *http.Request, sess readmodel.Session) {
 	writeJSON(w, sess)
 }

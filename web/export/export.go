@@ -13,7 +13,7 @@ import (
 
 	"github.com/chatnight/chatnight/pipeline/copies"
 	"github.com/chatnight/chatnight/pipeline/post"
-	"github.com/chatnight/chatnight/web/stats"
+	"github.com/chatnight/chatnight/web/readmodel"
 )
 
 // Line is a post of a transcript export (already redacted).
@@ -47,7 +47,7 @@ func (l Line) appearedOn() string {
 var TranscriptFormats = []string{"csv", "md", "html"}
 
 // WriteTranscript writes lines in format csv, md or html.
-func WriteTranscript(w io.Writer, format string, sess stats.Session, lines []Line) error {
+func WriteTranscript(w io.Writer, format string, sess readmodel.Session, lines []Line) error {
 	switch format {
 	case "csv":
 		cw := csv.NewWriter(w)
@@ -148,7 +148,7 @@ var EdgeKinds = []string{"reply", "mention", "quote", "repost"}
 
 // MergeKinds sums edges of several kinds between the same accounts into one edge per
 // (src, dst), keeping the per-kind weights.
-func MergeKinds(edges []stats.KindEdge) []ExportEdge {
+func MergeKinds(edges []readmodel.KindEdge) []ExportEdge {
 	idx := map[[2]string]int{}
 	var out []ExportEdge
 	for _, e := range edges {

@@ -8,11 +8,11 @@ import (
 	"time"
 
 	"github.com/chatnight/chatnight/web/export"
-	"github.com/chatnight/chatnight/web/stats"
+	"github.com/chatnight/chatnight/web/readmodel"
 )
 
 func TestTranscriptFormats(t *testing.T) {
-	sess := stats.Session{ID: "s1", Community: "c", Start: time.Date(2026, 1, 1, 1, 0, 0, 0, time.UTC), End: time.Date(2026, 1, 1, 2, 0, 0, 0, time.UTC)}
+	sess := readmodel.Session{ID: "s1", Community: "c", Start: time.Date(2026, 1, 1, 1, 0, 0, 0, time.UTC), End: time.Date(2026, 1, 1, 2, 0, 0, 0, time.UTC)}
 	lines := []export.Line{
 		{ID: "1", CreatedAt: sess.Start, Kind: "original", Handle: "host", Marks: "Q1", Text: "Q1: <script>alert(1)</script> & *bold*"},
 		{ID: "2", CreatedAt: sess.Start.Add(time.Minute), Kind: "reply", Handle: "ana", Text: "=HYPERLINK(\"x\")\nsecond line", ReplyToID: "1",

@@ -10,9 +10,8 @@ import (
 
 	"github.com/chatnight/chatnight/pipeline/community"
 	"github.com/chatnight/chatnight/pipeline/storage"
+	"github.com/chatnight/chatnight/web/readmodel"
 	"github.com/chatnight/chatnight/web/redact"
-	"github.com/chatnight/chatnight/web/stats"
-	"github.com/chatnight/chatnight/web/store"
 )
 
 // Account names an account.
@@ -46,7 +45,7 @@ type Waiting struct {
 
 // View is what the host console shows of a session.
 type View struct {
-	Session store.Session `json:"session"`
+	Session readmodel.Session `json:"session"`
 	// At is the moment waiting times are measured at: now, or for a session long over
 	// an hour after its end (or last post).
 	At           time.Time  `json:"at"`
@@ -61,12 +60,12 @@ const reviewAfter = time.Hour
 
 // HostView computes the host console of sess from its transcript posts (opted-out
 // accounts already dropped) at now.
-func (rd *Reader) HostView(ctx context.Context, cm *community.Community, sess store.Session, posts []store.Post, now time.Time, r *redact.Redactor) (*View, error) {
+func (rd *Reader) HostView(ctx context.Context, cm *community.Community, sess readmodel.Session, posts []readmodel.Post, now time.Time, r *redact.Redactor) (*View, error) {
 	waitingAfter := cm.WaitingAfter
 	if waitingAfter <= 0 {
 		waitingAfter = community.DefaultWaitingAfter
 	}
-	_, newcomers, err := rd.SessionWelcome(ctx, cm, stats.Session{ID: sess.ID, Community: sess.Community, Start: sess.Start,
+	_, newcomers, err := rd.SessionWelcome(ctx, cm, readmodel.Session{ID: sess.ID, Community: sess.Community, Start: sess.Start,
 		End: sess.End, Kind: sess.Kind, Cells: sess.Cells}, r)
 	if err != nil {
 		return nil, err
@@ -118,7 +117,7 @@ func (rd *Reader) HostView(ctx context.Context, cm *community.Community, sess st
 
 // questions lists the questions of posts (the hosts' only, when the community has
 // hosts), newest first, each counted with its answers.
-func questions(posts []store.Post, hostsOnly bool) []Question {
+func questions(posts []readmodel.Post, hostsOnly bool) []Question {
 	byNum := map[int]*Question{}
 	seen := map[int]map[string]bool{}
 	for _, p := range posts {

@@ -2,7 +2,7 @@ package host
 
 // Statements of the host view and the welcome analytics. Values are bound as
 // ClickHouse query parameters; {community}, {from}, {to}, {cells} and {owners} are those
-// of stats.SessionParams.
+// of readmodel.SessionParams.
 
 const (
 	// queryFirstPosts is, for some authors, their first post in each session read.

@@ -3,7 +3,7 @@
 // welcomed them) and the welcome analytics (how many newcomers got a reply from
 // someone else soon, who welcomes, and whether welcomed newcomers come back).
 //
-// Who is a newcomer is never decided here: it comes from stats.Attendance, the one
+// Who is a newcomer is never decided here: it comes from readmodel.Attendance, the one
 // newcomer rule of the read model (the author's first post in the community is in that
 // session), so re-pointing that rule re-points the console and the analytics too.
 package host
@@ -19,18 +19,18 @@ import (
 
 	"github.com/chatnight/chatnight/pipeline/community"
 	"github.com/chatnight/chatnight/pipeline/storage"
+	"github.com/chatnight/chatnight/web/readmodel"
 	"github.com/chatnight/chatnight/web/redact"
-	"github.com/chatnight/chatnight/web/stats"
 )
 
 // Reader computes the host view and the welcome analytics through one connection.
 type Reader struct {
 	conn driver.Conn
-	an   *stats.Analyzer
+	an   *readmodel.Store
 }
 
 // New reads through conn, asking an who took part in which session.
-func New(conn driver.Conn, an *stats.Analyzer) *Reader { return &Reader{conn: conn, an: an} }
+func New(conn driver.Conn, an *readmodel.Store) *Reader { return &Reader{conn: conn, an: an} }
 
 // Newcomer is a participant whose first post in the community is in a session.
 type Newcomer struct {
@@ -47,7 +47,7 @@ type Newcomer struct {
 	MinutesToWelcome *float64 `json:"minutes_to_welcome"`
 	// Welcomed: that first reply came within the welcome window.
 	Welcomed bool `json:"welcomed"`
-	// Returned: they posted again in one of the next stats.Later sessions.
+	// Returned: they posted again in one of the next readmodel.Later sessions.
 	Returned bool `json:"returned"`
 
 	welcomers []string // every other account that replied within the window
@@ -71,7 +71,7 @@ type Welcome struct {
 	MedianMinutesToWelcome *float64   `json:"median_minutes_to_welcome"`
 	Welcomers              []Welcomer `json:"welcomers"` // most newcomers first
 	// Returned… count the newcomers of each group who posted again in any of the next
-	// stats.Later sessions; LaterSessions says how many of those are known yet (the
+	// readmodel.Later sessions; LaterSessions says how many of those are known yet (the
 	// smallest over the sessions summed).
 	ReturnedWelcomed   int `json:"returned_welcomed"`
 	ReturnedUnwelcomed int `json:"returned_unwelcomed"`
@@ -85,7 +85,7 @@ type Welcome struct {
 
 // Point is one session of a welcome series.
 type Point struct {
-	Session stats.Session `json:"session"`
+	Session readmodel.Session `json:"session"`
 	Welcome
 }
 
@@ -107,7 +107,7 @@ func window(cm *community.Community) time.Duration {
 }
 
 // SessionWelcome computes the welcome figures of sess and lists its newcomers.
-func (rd *Reader) SessionWelcome(ctx context.Context, cm *community.Community, sess stats.Session, r *redact.Redactor) (Welcome, []Newcomer, error) {
+func (rd *Reader) SessionWelcome(ctx context.Context, cm *community.Community, sess readmodel.Session, r *redact.Redactor) (Welcome, []Newcomer, error) {
 	att, err := rd.an.Attendance(ctx, sess.Community, sess.Start, sess.Start.Add(time.Millisecond))
 	if err != nil {
 		return Welcome{}, nil, err
@@ -120,7 +120,7 @@ func (rd *Reader) SessionWelcome(ctx context.Context, cm *community.Community, s
 		return emptyWelcome(window(cm)), []Newcomer{}, nil
 	}
 	att.Period = 1
-	att.Sessions = att.Sessions[:min(len(att.Sessions), 1+stats.Later)]
+	att.Sessions = att.Sessions[:min(len(att.Sessions), 1+readmodel.Later)]
 	points, newcomers, err := rd.welcome(ctx, cm, att, r)
 	if err != nil {
 		return Welcome{}, nil, fmt.Errorf("welcome of session %s: %w", sess.ID, err)
@@ -144,7 +144,7 @@ func (rd *Reader) SeriesOf(ctx context.Context, cm *community.Community, from, t
 	}
 	out.Sessions = points
 	out.Total = summarize(newcomers, window(cm), r)
-	out.Total.LaterSessions = stats.Later
+	out.Total.LaterSessions = readmodel.Later
 	for _, p := range points {
 		out.Total.LaterSessions = min(out.Total.LaterSessions, p.LaterSessions)
 	}
@@ -172,7 +172,7 @@ type replyRow struct {
 
 // welcome computes the figures of the period's sessions of att (att.Sessions[:Period])
 // and returns them with the period's newcomers.
-func (rd *Reader) welcome(ctx context.Context, cm *community.Community, att *stats.Attendance, r *redact.Redactor) ([]Point, []Newcomer, error) {
+func (rd *Reader) welcome(ctx context.Context, cm *community.Community, att *readmodel.Attendance, r *redact.Redactor) ([]Point, []Newcomer, error) {
 	win := window(cm)
 	period := att.Sessions[:att.Period]
 	var all []Newcomer
@@ -227,7 +227,7 @@ func (rd *Reader) welcome(ctx context.Context, cm *community.Community, att *sta
 	for i := range all {
 		n := &all[i]
 		at := index[n.SessionID]
-		for _, later := range att.Sessions[at+1 : min(len(att.Sessions), at+1+stats.Later)] {
+		for _, later := range att.Sessions[at+1 : min(len(att.Sessions), at+1+readmodel.Later)] {
 			for _, au := range att.Authors[later.ID] {
 				if au.AuthorID == n.AuthorID {
 					n.Returned = true
@@ -242,7 +242,7 @@ func (rd *Reader) welcome(ctx context.Context, cm *community.Community, att *sta
 	points := make([]Point, len(period))
 	for i, s := range period {
 		points[i] = Point{Session: s, Welcome: summarize(bySession[s.ID], win, r)}
-		points[i].LaterSessions = min(stats.Later, len(att.Sessions)-i-1)
+		points[i].LaterSessions = min(readmodel.Later, len(att.Sessions)-i-1)
 	}
 	for i := range all {
 		n := &all[i]
@@ -254,7 +254,7 @@ func (rd *Reader) welcome(ctx context.Context, cm *community.Community, att *sta
 	return points, all, nil
 }
 
-func sessionEnd(list []stats.Session, id string) time.Time {
+func sessionEnd(list []readmodel.Session, id string) time.Time {
 	for _, s := range list {
 		if s.ID == id {
 			return s.End
@@ -265,13 +265,13 @@ func sessionEnd(list []stats.Session, id string) time.Time {
 
 // facts reads, for the newcomers ids of period, their first post in each session and
 // the replies they got from others.
-func (rd *Reader) facts(ctx context.Context, period []stats.Session, ids map[string]bool, win time.Duration) (map[string]firstPostRow, map[string][]replyRow, error) {
+func (rd *Reader) facts(ctx context.Context, period []readmodel.Session, ids map[string]bool, win time.Duration) (map[string]firstPostRow, map[string][]replyRow, error) {
 	list := make([]string, 0, len(ids))
 	for id := range ids {
 		list = append(list, id)
 	}
 	sort.Strings(list)
-	p := stats.SessionParams(period)
+	p := readmodel.SessionParams(period)
 	// Replies count up to the welcome window after the last session's end.
 	end := period[0].End
 	for _, s := range period {

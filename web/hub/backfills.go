@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"sync"
 
-	"github.com/chatnight/chatnight/web/store"
+	"github.com/chatnight/chatnight/web/readmodel"
 )
 
 // Backfills are the hub's largest allocations: a session of 20,000 posts is tens of MB in
@@ -19,7 +19,7 @@ import (
 type sharedSnapshot struct {
 	done chan struct{} // closed when snap and err are set
 	last uint64
-	snap store.Snapshot
+	snap readmodel.Snapshot
 	err  error
 	refs int
 }
@@ -39,7 +39,7 @@ func newBackfills(max int) *backfills {
 // sequence, read before calling; a shared snapshot comes with the sequence its own query
 // started from, which the caller uses instead (catching up from there).
 func (b *backfills) get(ctx context.Context, community, session string, last uint64,
-	fetch func(context.Context) (store.Snapshot, error)) (*sharedSnapshot, func(), error) {
+	fetch func(context.Context) (readmodel.Snapshot, error)) (*sharedSnapshot, func(), error) {
 	key := community + "\x00" + session
 	b.mu.Lock()
 	if s, ok := b.held[key]; ok {

@@ -13,17 +13,17 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/chatnight/chatnight/pipeline/live"
-	"github.com/chatnight/chatnight/web/store"
+	"github.com/chatnight/chatnight/web/readmodel"
 )
 
 // bigSnapshot builds what the store returns for a 20,000-post session: a fresh copy per call.
-func bigSnapshot(n, textLen int) store.Snapshot {
-	posts := make([]store.Post, n)
+func bigSnapshot(n, textLen int) readmodel.Snapshot {
+	posts := make([]readmodel.Post, n)
 	for i := range posts {
-		posts[i] = store.Post{Post: live.Post{ID: fmt.Sprintf("sim:%d", i), Source: "sim", Kind: "original",
+		posts[i] = readmodel.Post{Post: live.Post{ID: fmt.Sprintf("sim:%d", i), Source: "sim", Kind: "original",
 			AuthorID: "sim:ana", AuthorHandle: "ana", CreatedAt: time.Now().UTC(), Text: strings.Repeat("x", textLen), SessionID: "s1"}}
 	}
-	return store.Snapshot{Posts: posts}
+	return readmodel.Snapshot{Posts: posts}
 }
 
 // TestBackfillMemoryIsBounded: 64 viewers (the per-address cap lifted) open the same 20,000-post session
@@ -32,7 +32,7 @@ func bigSnapshot(n, textLen int) store.Snapshot {
 func TestBackfillMemoryIsBounded(t *testing.T) {
 	const posts, textLen = 20_000, 1000 // about 20 MB of text per snapshot
 	var calls atomic.Int64
-	bf := snapshotFunc(func(ctx context.Context, community, session string) (store.Snapshot, error) {
+	bf := snapshotFunc(func(ctx context.Context, community, session string) (readmodel.Snapshot, error) {
 		calls.Add(1)
 		time.Sleep(200 * time.Millisecond) // a query takes a while: viewers arrive meanwhile
 		return bigSnapshot(posts, textLen), nil
@@ -108,7 +108,7 @@ func TestBackfillMemoryIsBounded(t *testing.T) {
 func TestDistinctBackfillsAreCapped(t *testing.T) {
 	var inFlight, most atomic.Int64
 	gate := make(chan struct{})
-	bf := snapshotFunc(func(ctx context.Context, community, session string) (store.Snapshot, error) {
+	bf := snapshotFunc(func(ctx context.Context, community, session string) (readmodel.Snapshot, error) {
 		n := inFlight.Add(1)
 		defer inFlight.Add(-1)
 		for {
@@ -120,7 +120,7 @@ func TestDistinctBackfillsAreCapped(t *testing.T) {
 		select {
 		case <-gate:
 		case <-ctx.Done():
-			return store.Snapshot{}, ctx.Err()
+			return readmodel.Snapshot{}, ctx.Err()
 		}
 		return bigSnapshot(10, 10), nil
 	})

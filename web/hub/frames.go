@@ -10,7 +10,7 @@ import (
 
 	"github.com/chatnight/chatnight/pipeline/live"
 	"github.com/chatnight/chatnight/pipeline/sessions"
-	"github.com/chatnight/chatnight/web/store"
+	"github.com/chatnight/chatnight/web/readmodel"
 )
 
 // Message types the server sends; every message is one JSON object in a text frame.
@@ -27,24 +27,24 @@ const (
 // has a larger sequence. Resumed says the client's `since` was honoured, so no
 // backfill follows; otherwise Posts backfill posts follow in messages of type backfill.
 type Hello struct {
-	Type       string         `json:"type"`
-	Community  string         `json:"community"`
-	Seq        uint64         `json:"seq"`
-	Resumed    bool           `json:"resumed"`
-	Session    *store.Session `json:"session"`
-	Current    bool           `json:"current"`
-	Posts      int            `json:"posts"`
-	ServerTime time.Time      `json:"server_time"`
+	Type       string             `json:"type"`
+	Community  string             `json:"community"`
+	Seq        uint64             `json:"seq"`
+	Resumed    bool               `json:"resumed"`
+	Session    *readmodel.Session `json:"session"`
+	Current    bool               `json:"current"`
+	Posts      int                `json:"posts"`
+	ServerTime time.Time          `json:"server_time"`
 }
 
 // Backfill carries posts of the session in time order. Last is set on the final chunk
 // (also when there are no posts at all).
 type Backfill struct {
-	Type      string       `json:"type"`
-	Seq       uint64       `json:"seq"`
-	SessionID string       `json:"session_id"`
-	Posts     []store.Post `json:"posts"`
-	Last      bool         `json:"last"`
+	Type      string           `json:"type"`
+	Seq       uint64           `json:"seq"`
+	SessionID string           `json:"session_id"`
+	Posts     []readmodel.Post `json:"posts"`
+	Last      bool             `json:"last"`
 }
 
 // Live carries the events of one LIVE-stream message with its stream sequence.

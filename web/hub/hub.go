@@ -41,7 +41,7 @@ import (
 	"github.com/chatnight/chatnight/pipeline/bus"
 	"github.com/chatnight/chatnight/pipeline/live"
 	"github.com/chatnight/chatnight/pipeline/post"
-	"github.com/chatnight/chatnight/web/store"
+	"github.com/chatnight/chatnight/web/readmodel"
 )
 
 // Options tune the hub; zero values take the defaults.
@@ -111,9 +111,9 @@ func (o Options) withDefaults() Options {
 }
 
 // Backfiller reads what a viewer sees first: the requested session, or the current or
-// most recent one, with its posts. It returns store.ErrNotFound for an unknown session.
+// most recent one, with its posts. It returns readmodel.ErrNotFound for an unknown session.
 type Backfiller interface {
-	Snapshot(ctx context.Context, community, session string) (store.Snapshot, error)
+	Snapshot(ctx context.Context, community, session string) (readmodel.Snapshot, error)
 }
 
 // Hub owns the rooms and the viewers' connections.
@@ -353,7 +353,7 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	open, err := h.opening(r.Context(), rm, q.Get("session"), since, hasSince)
 	if err != nil {
 		switch {
-		case errors.Is(err, store.ErrNotFound):
+		case errors.Is(err, readmodel.ErrNotFound):
 			h.reject(w, http.StatusNotFound, RejectBad, fmt.Sprintf("unknown session %q", q.Get("session")))
 		default:
 			h.log.Warn("websocket backfill failed", "community", rm.id, "err", err)
@@ -386,7 +386,7 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // go of the shared snapshot posts come from; call it once they are sent.
 type opening struct {
 	hello   Hello
-	posts   []store.Post
+	posts   []readmodel.Post
 	release func()
 }
 
@@ -420,7 +420,7 @@ func (h *Hub) opening(ctx context.Context, rm *room, session string, since uint6
 	}
 	// The resume point is read before ClickHouse is queried; a snapshot shared with other
 	// viewers comes with its own, earlier one.
-	shared, release, err := h.snaps.get(ctx, rm.id, session, last, func(ctx context.Context) (store.Snapshot, error) {
+	shared, release, err := h.snaps.get(ctx, rm.id, session, last, func(ctx context.Context) (readmodel.Snapshot, error) {
 		start := time.Now()
 		defer func() { h.metrics.backfill.Observe(time.Since(start).Seconds()) }()
 		return h.backfill.Snapshot(ctx, rm.id, session)
@@ -489,7 +489,7 @@ func (h *Hub) greet(c *client, open opening) error {
 		n := min(len(posts), h.opts.BackfillChunk)
 		msg := Backfill{Type: TypeBackfill, Seq: open.hello.Seq, SessionID: sid, Posts: posts[:n], Last: n == len(posts)}
 		if msg.Posts == nil {
-			msg.Posts = []store.Post{}
+			msg.Posts = []readmodel.Post{}
 		}
 		data, err := json.Marshal(msg)
 		if err != nil {

@@ -20,20 +20,20 @@ import (
 	"github.com/chatnight/chatnight/pipeline/bus"
 	"github.com/chatnight/chatnight/pipeline/bus/bustest"
 	"github.com/chatnight/chatnight/pipeline/live"
-	"github.com/chatnight/chatnight/web/store"
+	"github.com/chatnight/chatnight/web/readmodel"
 )
 
 const testCommunity = "hcldr"
 
 // snapshotFunc adapts a function to Backfiller.
-type snapshotFunc func(ctx context.Context, community, session string) (store.Snapshot, error)
+type snapshotFunc func(ctx context.Context, community, session string) (readmodel.Snapshot, error)
 
-func (f snapshotFunc) Snapshot(ctx context.Context, community, session string) (store.Snapshot, error) {
+func (f snapshotFunc) Snapshot(ctx context.Context, community, session string) (readmodel.Snapshot, error) {
 	return f(ctx, community, session)
 }
 
-func emptySnapshot(context.Context, string, string) (store.Snapshot, error) {
-	return store.Snapshot{}, nil
+func emptySnapshot(context.Context, string, string) (readmodel.Snapshot, error) {
+	return readmodel.Snapshot{}, nil
 }
 
 type testHub struct {
@@ -208,13 +208,13 @@ func waitFor(t testing.TB, what string, timeout time.Duration, cond func() bool)
 }
 
 func TestBackfillThenLive(t *testing.T) {
-	th := startHub(t, Options{BackfillChunk: 2}, snapshotFunc(func(ctx context.Context, community, session string) (store.Snapshot, error) {
-		sess := &store.Session{ID: "s1", Community: community}
-		var posts []store.Post
+	th := startHub(t, Options{BackfillChunk: 2}, snapshotFunc(func(ctx context.Context, community, session string) (readmodel.Snapshot, error) {
+		sess := &readmodel.Session{ID: "s1", Community: community}
+		var posts []readmodel.Post
 		for i := range 5 {
-			posts = append(posts, store.Post{Post: live.Post{ID: fmt.Sprintf("sim:%d", i)}})
+			posts = append(posts, readmodel.Post{Post: live.Post{ID: fmt.Sprintf("sim:%d", i)}})
 		}
-		return store.Snapshot{Session: sess, Current: true, Posts: posts}, nil
+		return readmodel.Snapshot{Session: sess, Current: true, Posts: posts}, nil
 	}))
 	before := th.publish(t, testCommunity, postEvent("sim:old", 1))
 	conn := th.mustDial(t, "community="+testCommunity)
@@ -263,9 +263,9 @@ func TestNotifyOptOuts(t *testing.T) {
 func TestPublishDuringBackfillArrivesLive(t *testing.T) {
 	var th *testHub
 	var published uint64
-	th = startHub(t, Options{}, snapshotFunc(func(ctx context.Context, community, session string) (store.Snapshot, error) {
+	th = startHub(t, Options{}, snapshotFunc(func(ctx context.Context, community, session string) (readmodel.Snapshot, error) {
 		published = th.publish(t, testCommunity, postEvent("sim:racing", 1))
-		return store.Snapshot{}, nil
+		return readmodel.Snapshot{}, nil
 	}))
 	conn := th.mustDial(t, "community="+testCommunity)
 	hello, _ := readOpening(t, conn)
@@ -499,11 +499,11 @@ func TestPerIPLimit(t *testing.T) {
 }
 
 func TestRefusals(t *testing.T) {
-	th := startHub(t, Options{}, snapshotFunc(func(ctx context.Context, community, session string) (store.Snapshot, error) {
+	th := startHub(t, Options{}, snapshotFunc(func(ctx context.Context, community, session string) (readmodel.Snapshot, error) {
 		if session != "" {
-			return store.Snapshot{}, store.ErrNotFound
+			return readmodel.Snapshot{}, readmodel.ErrNotFound
 		}
-		return store.Snapshot{}, nil
+		return readmodel.Snapshot{}, nil
 	}))
 	tests := []struct {
 		query string

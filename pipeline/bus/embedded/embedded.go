@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
 )
 
 // Options configure the embedded server.
@@ -169,6 +170,11 @@ func freeBytes(dir string) uint64 {
 
 // ClientURL is the nats:// URL clients connect to.
 func (s *Server) ClientURL() string { return s.ns.ClientURL() }
+
+// InProcess is the client option that connects to the server in process, through a
+// pipe instead of loopback TCP: the process's own clients skip the socket system calls
+// on every message. Other processes still connect to ClientURL.
+func (s *Server) InProcess() nats.Option { return nats.InProcessServer(s.ns) }
 
 // Shutdown stops the server and waits until it is down.
 func (s *Server) Shutdown() {

@@ -21,7 +21,8 @@ import (
 //
 // Materialized views run where the rows land: they read the local table they watch and
 // write the local table they fill. Plain views stay over the Distributed tables. Other
-// statements (inserts that backfill) run once, through the Distributed tables.
+// statements (inserts that backfill) run once, through the Distributed tables. A plain
+// view a later migration replaces is dropped ON CLUSTER.
 //
 // Queries that join or IN-subquery two Distributed tables need
 // distributed_product_mode = 'global' in the users' profile (deploy/compose sets it).
@@ -39,6 +40,8 @@ var (
 	reMV        = regexp.MustCompile(`(?is)^CREATE MATERIALIZED VIEW IF NOT EXISTS chatnight\.(\w+)\s+TO\s+chatnight\.(\w+)\s+AS\s+(.*)$`)
 	reView      = regexp.MustCompile(`(?is)^CREATE VIEW IF NOT EXISTS chatnight\.(\w+)\s+AS\s+(.*)$`)
 	reInsert    = regexp.MustCompile(`(?is)^INSERT INTO `)
+	reDropView  = regexp.MustCompile(`(?is)^DROP VIEW IF EXISTS chatnight\.(\w+)\s*$`)
+	reDropIndex = regexp.MustCompile(`(?is)^ALTER TABLE chatnight\.(\w+)\s+(DROP INDEX IF EXISTS \w+(?:\s*,\s*DROP INDEX IF EXISTS \w+)*)\s*$`)
 	reOrderBy   = regexp.MustCompile(`(?is)\bORDER BY\s+(\([^)]*\)|[\w.]+)`)
 	reTableRef  = regexp.MustCompile(`\bchatnight\.(\w+)\b`)
 	reCommunity = regexp.MustCompile(`(?m)^\s*community\s`)
@@ -160,6 +163,18 @@ func (c *converter) statement(migration, stmt string) ([]ClusterStatement, error
 	if g := reView.FindStringSubmatch(stmt); g != nil {
 		return []ClusterStatement{{migration, "view", "chatnight." + g[1],
 			"CREATE VIEW IF NOT EXISTS chatnight." + g[1] + c.on() + " AS\n" + g[2]}}, nil
+	}
+	if g := reDropView.FindStringSubmatch(stmt); g != nil {
+		// A plain view replaced by a later migration: views live on every node.
+		return []ClusterStatement{{migration, "drop view", "", "DROP VIEW IF EXISTS chatnight." + g[1] + c.on()}}, nil
+	}
+	if g := reDropIndex.FindStringSubmatch(stmt); g != nil {
+		if !c.tables[g[1]] {
+			return nil, fmt.Errorf("index dropped from %s, which is not a table of the migrations", g[1])
+		}
+		// Skip indexes live on the local tables; the Distributed ones have none.
+		return []ClusterStatement{{migration, "alter table", "chatnight." + g[1] + LocalSuffix + " (drop indexes)",
+			"ALTER TABLE chatnight." + g[1] + LocalSuffix + c.on() + " " + g[2]}}, nil
 	}
 	if reInsert.MatchString(stmt) {
 		return []ClusterStatement{{migration, "insert", "", stmt}}, nil

@@ -24,6 +24,7 @@ func TestClusterDDLCoversEveryTable(t *testing.T) {
 		t.Fatalf("%d cluster migrations for %d migrations", len(ms), len(singles))
 	}
 	byName := map[string]ClusterStatement{}
+	named := map[string]bool{}
 	var all []ClusterStatement
 	all = append(all, book...)
 	for _, m := range ms {
@@ -34,7 +35,12 @@ func TestClusterDDLCoversEveryTable(t *testing.T) {
 			t.Errorf("%s %s: no ON CLUSTER:\n%s", s.Kind, s.Name, s.SQL)
 		}
 		if s.Name != "" {
-			byName[s.Name] = s
+			// Per migration: a later migration may replace a view of an earlier one.
+			byName[s.Migration+"|"+s.Name] = s
+			named[s.Name] = true
+		}
+		if s.Kind == "drop view" && !strings.HasPrefix(s.SQL, "DROP VIEW IF EXISTS chatnight.") {
+			t.Errorf("drop view: %s", s.SQL)
 		}
 	}
 
@@ -51,7 +57,7 @@ func TestClusterDDLCoversEveryTable(t *testing.T) {
 				g := createTable.FindStringSubmatch(stmt)
 				tables[g[1]] = true
 				counts["table"]++
-				local, ok := byName["chatnight."+g[1]+LocalSuffix]
+				local, ok := byName[m.Name+"|chatnight."+g[1]+LocalSuffix]
 				if !ok || local.Kind != "local table" {
 					t.Errorf("table %s (%s): no local table", g[1], m.Name)
 					continue
@@ -69,7 +75,7 @@ func TestClusterDDLCoversEveryTable(t *testing.T) {
 				if i := strings.Index(stmt, "ORDER BY"); i < 0 || !strings.Contains(local.SQL, stmt[i:]) {
 					t.Errorf("table %s: local table lost its ORDER BY and what follows", g[1])
 				}
-				dist, ok := byName["chatnight."+g[1]]
+				dist, ok := byName[m.Name+"|chatnight."+g[1]]
 				if !ok || dist.Kind != "distributed table" {
 					t.Errorf("table %s: no Distributed table of the same name", g[1])
 					continue
@@ -84,7 +90,7 @@ func TestClusterDDLCoversEveryTable(t *testing.T) {
 			case createMV.MatchString(stmt):
 				g := createMV.FindStringSubmatch(stmt)
 				counts["materialized view"]++
-				mv := byName["chatnight."+g[1]]
+				mv := byName[m.Name+"|chatnight."+g[1]]
 				if mv.Kind != "materialized view" || !strings.Contains(mv.SQL, " TO chatnight."+g[2]+LocalSuffix+" AS") {
 					t.Errorf("materialized view %s does not write %s_local:\n%s", g[1], g[2], mv.SQL)
 				}
@@ -96,7 +102,7 @@ func TestClusterDDLCoversEveryTable(t *testing.T) {
 			case createView.MatchString(stmt):
 				g := createView.FindStringSubmatch(stmt)
 				counts["view"]++
-				v := byName["chatnight."+g[1]]
+				v := byName[m.Name+"|chatnight."+g[1]]
 				if v.Kind != "view" || !strings.HasSuffix(v.SQL, g[2]) || strings.Contains(v.SQL, LocalSuffix) {
 					t.Errorf("view %s is not the single-node query over the Distributed tables:\n%s", g[1], v.SQL)
 				}
@@ -104,7 +110,7 @@ func TestClusterDDLCoversEveryTable(t *testing.T) {
 		}
 	}
 	for table := range tables {
-		if _, ok := byName["chatnight."+table]; !ok {
+		if !named["chatnight."+table] {
 			t.Errorf("table %s has no cluster form", table)
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"embed"
 	"fmt"
 	"io/fs"
+	"math"
 	"sort"
 	"strconv"
 	"strings"
@@ -83,6 +84,12 @@ ENGINE = ReplacingMergeTree ORDER BY version`
 // Migrate applies the migrations not applied yet and returns their names. Statements
 // use IF NOT EXISTS, so a migration cut short by a crash is safe to run again.
 func Migrate(ctx context.Context, conn driver.Conn) ([]string, error) {
+	return MigrateTo(ctx, conn, math.MaxUint32)
+}
+
+// MigrateTo is Migrate up to version last: the schema of an earlier release, for
+// tests of upgrades.
+func MigrateTo(ctx context.Context, conn driver.Conn, last uint32) ([]string, error) {
 	migrations, err := Migrations()
 	if err != nil {
 		return nil, err
@@ -99,7 +106,7 @@ func Migrate(ctx context.Context, conn driver.Conn) ([]string, error) {
 	}
 	var done []string
 	for _, m := range migrations {
-		if applied[m.Version] {
+		if applied[m.Version] || m.Version > last {
 			continue
 		}
 		for i, stmt := range m.Statements {

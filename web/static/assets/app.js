@@ -9,6 +9,9 @@ import {Parents} from './parents.js';
 import {refetch} from './refetch.js';
 import {PeopleBadges} from './people.js';
 
+// PSEUDONYM starts the id of an opted-out participant (redact.PseudonymPrefix).
+const PSEUDONYM = 'participant-';
+
 const $ = (id) => document.getElementById(id);
 
 const state = {
@@ -23,6 +26,9 @@ const state = {
   archive: null, // Dataset of the selected past session
   archiveSession: null,
   newcomers: new Map(), // session id -> Set of author ids
+  // session id -> participants the read model counts whose posts are withheld (opted
+  // out, named by a pseudonym), so the leaderboard counts them as the API does
+  withheld: new Map(),
   selectedPerson: '',
   pendingFocus: '',
 };
@@ -48,6 +54,7 @@ const board = new Leaderboard($('board'), {
   isNewcomer,
   badges: (id) => people.badges(id),
   selected: () => state.selectedPerson,
+  withheld,
 });
 const chart = new ActivityChart($('activity'));
 const graph = new Graph($('graph'), {onPerson: (id) => selectPerson(id)});
@@ -71,6 +78,12 @@ function sessionLabel(sid, first) {
   const start = s ? new Date(s.start) : first ? new Date(first) : null;
   const kind = s && s.kind === 'detected' ? 'Session (detected)' : 'Session';
   return start ? `${kind} · ${fmt.day(start)}, ${fmt.time(start)}` : kind;
+}
+
+function withheld() {
+  if (state.mode === 'replay') return [];
+  const sids = state.mode === 'archive' ? [state.archiveSession?.id] : [...state.live.sessions.keys()];
+  return sids.flatMap((sid) => state.withheld.get(sid) || []);
 }
 
 function isNewcomer(id) {
@@ -181,6 +194,7 @@ async function chooseCommunity(id, opts = {}) {
     state.live = new Dataset();
     state.liveSession = null;
     state.newcomers.clear();
+    state.withheld.clear();
     state.sessionMeta.clear();
     state.selectedPerson = '';
     live.lastSeq = 0;
@@ -263,6 +277,9 @@ async function loadNewcomers(sid) {
   try {
     const list = await getJSON(`/api/sessions/${encodeURIComponent(sid)}/participants`);
     state.newcomers.set(sid, new Set(list.filter((p) => p.newcomer).map((p) => p.author_id)));
+    state.withheld.set(sid, list.filter((p) => p.author_id.startsWith(PSEUDONYM)).map((p) => ({
+      id: p.author_id, handle: p.handle, name: '', posts: p.posts, replies: p.replies_received,
+      mentions: p.mentions_received, host: p.is_host, withheld: true})));
     await people.load(sid);
     refreshPanels();
   } catch {

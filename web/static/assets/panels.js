@@ -8,12 +8,15 @@ import {EDGE_KINDS} from './model.js';
 export class Leaderboard {
   constructor(root, hooks) {
     this.root = root;
-    this.hooks = hooks; // onPerson(id), isNewcomer(id), badges(id) (optional: more badges)
+    this.hooks = hooks; // onPerson(id), isNewcomer(id), selected(), withheld(), badges(id) (optional: more badges)
     this.showAll = false;
   }
 
   render(data) {
+    // Participants whose posts are withheld (opted out) count as the API counts them,
+    // under their pseudonym.
     const people = [...data.people.values()].filter((p) => p.posts > 0)
+      .concat((this.hooks.withheld ? this.hooks.withheld() : []).filter((w) => !data.people.has(w.id)))
       .sort((a, b) => b.posts - a.posts || b.replies + b.mentions - a.replies - a.mentions || a.handle.localeCompare(b.handle));
     const shown = this.showAll ? people : people.slice(0, 15);
     const rows = shown.map((p, i) => {
@@ -26,6 +29,7 @@ export class Leaderboard {
           '@' + p.handle),
           p.host ? el('span', {class: 'badge host-badge'}, 'Host') : null,
           isNew ? el('span', {class: 'badge new-badge', title: 'First chat in this community'}, 'New') : null,
+          p.withheld ? el('span', {class: 'badge', title: 'Opted out: posts hidden, counted under a pseudonym'}, 'Opted out') : null,
           ...(this.hooks.badges ? this.hooks.badges(p.id) : [])),
         el('td', {}, String(p.posts)),
         el('td', {}, String(p.replies)),

@@ -11,6 +11,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"math"
 	"os"
 	"sync"
 	"testing"
@@ -61,14 +62,22 @@ func Main(m *testing.M) int {
 // temporary directory removed when the process exits cleanly.
 func Start(t testing.TB) *Env {
 	t.Helper()
-	once.Do(func() { shared, err = start() })
+	return StartAt(t, math.MaxUint32)
+}
+
+// StartAt is Start with the migrations up to version last applied, for tests of
+// upgrades (which apply the others themselves). The store is shared by the whole test
+// binary, so a binary should start it one way only.
+func StartAt(t testing.TB, last uint32) *Env {
+	t.Helper()
+	once.Do(func() { shared, err = start(last) })
 	if err != nil {
 		t.Fatalf("embedded ClickHouse: %v", err)
 	}
 	return shared
 }
 
-func start() (*Env, error) {
+func start(last uint32) (*Env, error) {
 	var err error
 	if dir, err = os.MkdirTemp("", "chatnight-chdbtest-"); err != nil {
 		return nil, err
@@ -94,7 +103,7 @@ func start() (*Env, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := schema.Migrate(ctx, conn); err != nil {
+	if _, err := schema.MigrateTo(ctx, conn, last); err != nil {
 		return nil, err
 	}
 	return &Env{Addr: srv.Addr(), DSN: dsn, Conn: conn, Engine: engine, Server: srv}, nil

@@ -8,12 +8,14 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/timezone"
 
+	"github.com/chatnight/chatnight/pipeline/storage"
 	"github.com/chatnight/chatnight/pipeline/storage/chdb"
 )
 
@@ -119,7 +121,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	start := time.Now()
 	rec := &exchange{}
-	err := h.serve(r.Context(), w, r, rec)
+	var err error
+	pprof.Do(r.Context(), pprof.Labels(storage.StageLabel, "endpoint"), func(ctx context.Context) {
+		err = h.serve(ctx, w, r, rec)
+	})
 	attrs := []any{
 		slog.String("user", rec.user), slog.String("query_id", rec.queryID),
 		slog.String("query", abbreviate(rec.sql)), slog.Duration("elapsed", time.Since(start)),
@@ -270,12 +275,31 @@ func (h *Handler) insert(ctx context.Context, req *request, ins *insertSplit, da
 		return nil, requestError(codeCannotParseInput, "%v", err)
 	}
 	defer sp.Close()
-	return h.rw.Insert(ctx, chdb.Statement{
-		SQL:      ins.head,
-		Format:   ins.format,
-		Settings: req.settings,
-		Database: req.database,
-	}, sp)
+	var res *chdb.Result
+	pprof.Do(ctx, pprof.Labels(storage.StageLabel, "engine insert "+insertTable(ins.head)), func(ctx context.Context) {
+		res, err = h.rw.Insert(ctx, chdb.Statement{
+			SQL:      ins.head,
+			Format:   ins.format,
+			Settings: req.settings,
+			Database: req.database,
+		}, sp)
+	})
+	return res, err
+}
+
+// insertTable is the table an insert head ("INSERT INTO db.t (a, b)") names, for
+// profiles.
+func insertTable(head string) string {
+	f := strings.Fields(strings.ReplaceAll(head, "(", " ("))
+	for i := 0; i+1 < len(f); i++ {
+		if strings.EqualFold(f[i], "INTO") {
+			if strings.EqualFold(f[i+1], "TABLE") && i+2 < len(f) {
+				return f[i+2]
+			}
+			return f[i+1]
+		}
+	}
+	return "?"
 }
 
 func (h *Handler) query(ctx context.Context, w http.ResponseWriter, r *http.Request, req *request, sql string) error {
@@ -310,12 +334,15 @@ func (h *Handler) query(ctx context.Context, w http.ResponseWriter, r *http.Requ
 		outFormat = f
 	}
 
-	res, err := conn.Run(ctx, chdb.Statement{
-		SQL:      sql,
-		Format:   format,
-		Params:   req.params,
-		Settings: req.settings,
-		Database: req.database,
+	var res *chdb.Result
+	pprof.Do(ctx, pprof.Labels(storage.StageLabel, "engine query"), func(ctx context.Context) {
+		res, err = conn.Run(ctx, chdb.Statement{
+			SQL:      sql,
+			Format:   format,
+			Params:   req.params,
+			Settings: req.settings,
+			Database: req.database,
+		})
 	})
 	if err != nil {
 		return err

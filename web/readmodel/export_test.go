@@ -1,4 +1,4 @@
-package stats_test
+package readmodel_test
 
 import (
 	"bytes"
@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/chatnight/chatnight/web/export"
-	"github.com/chatnight/chatnight/web/stats"
+	"github.com/chatnight/chatnight/web/readmodel"
 )
 
 // xmlGraph reads the parts of GEXF and GraphML that Gephi needs, namespaces aside.
@@ -50,11 +50,11 @@ type xmlGraph struct {
 func sessionGraph(t *testing.T) export.ExportGraph {
 	f := load(t)
 	sess := f.session(t, 0)
-	edges, err := stats.New(f.conn).Edges(context.Background(), []stats.Session{sess})
+	edges, err := readmodel.New(f.conn).Edges(context.Background(), []readmodel.Session{sess})
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := stats.NetworkMetrics(edges, 0, nil)
+	m := readmodel.NetworkMetrics(edges, 0, nil)
 	g := export.ExportGraph{Title: sess.ID, Edges: export.MergeKinds(edges)}
 	for _, n := range m.PerNode {
 		g.Nodes = append(g.Nodes, export.ExportNode{ID: n.ID, Label: strings.TrimPrefix(n.ID, "sim:") + " <&>", PageRank: n.PageRank, Community: n.Community})

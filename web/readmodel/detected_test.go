@@ -1,7 +1,8 @@
-package stats_test
+package readmodel_test
 
 import (
 	"context"
+	"github.com/chatnight/chatnight/pipeline/bursts"
 	"testing"
 	"time"
 
@@ -11,7 +12,7 @@ import (
 	"github.com/chatnight/chatnight/pipeline/storage"
 	"github.com/chatnight/chatnight/pipeline/storage/chdb/chdbtest"
 	"github.com/chatnight/chatnight/pipeline/threads"
-	"github.com/chatnight/chatnight/web/stats"
+	"github.com/chatnight/chatnight/web/readmodel"
 )
 
 // TestDetectedSession stores a scheduled session and an off-schedule chat over three
@@ -45,10 +46,10 @@ func TestDetectedSession(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := storage.NewWriter(env.Conn, nil).Write(ctx, b); err != nil {
+	if err := bursts.WriteAndPlace(ctx, storage.NewWriter(env.Conn, nil), b); err != nil {
 		t.Fatal(err)
 	}
-	an := stats.New(env.Conn)
+	an := readmodel.New(env.Conn)
 	detectedID := sessions.CellID(id, at)
 
 	latest, ok, err := an.LatestSession(ctx, id, at.Add(3*time.Hour))

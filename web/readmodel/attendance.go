@@ -1,4 +1,4 @@
-package stats
+package readmodel
 
 import (
 	"context"
@@ -25,9 +25,9 @@ type Attendance struct {
 
 // Attendance reads the sessions of community that started in [from, to) (at most
 // MaxPeriodSessions) and up to Later after them, with their authors.
-func (a *Analyzer) Attendance(ctx context.Context, community string, from, to time.Time) (*Attendance, error) {
-	all, err := a.sessions(ctx, querySessionsFrom, params{"community": community, "from": chTime(from),
-		"limit": strconv.Itoa(MaxPeriodSessions + Later)})
+func (s *Store) Attendance(ctx context.Context, community string, from, to time.Time) (*Attendance, error) {
+	all, err := s.list(ctx, querySessionsFrom, params{"community": community, "from": chTime(from),
+		"limit": strconv.Itoa(MaxPeriodSessions + Later)}, false)
 	if err != nil {
 		return nil, fmt.Errorf("read sessions of %s: %w", community, err)
 	}
@@ -40,8 +40,17 @@ func (a *Analyzer) Attendance(ctx context.Context, community string, from, to ti
 		return out, nil
 	}
 	out.Sessions = all[:min(len(all), n+Later)]
-	if out.Counts, out.Authors, out.People, err = a.counts(ctx, out.Sessions, nil); err != nil {
+	if out.Counts, err = s.counts(ctx, out.Sessions); err != nil {
 		return nil, fmt.Errorf("community %s: %w", community, err)
+	}
+	if out.Authors, out.People, err = s.personAuthors(ctx, out.Sessions, nil); err != nil {
+		return nil, fmt.Errorf("community %s: %w", community, err)
+	}
+	for i := range out.Sessions {
+		id := out.Sessions[i].ID
+		c := out.Counts[id].withPeople(out.Authors[id])
+		out.Counts[id] = c
+		out.Sessions[i].Posts, out.Sessions[i].Participants = c.Posts, c.Participants
 	}
 	return out, nil
 }

@@ -1,4 +1,4 @@
-package store
+package readmodel
 
 import (
 	"context"
@@ -73,12 +73,12 @@ func (s *Store) Snapshot(ctx context.Context, cm *community.Community, sessionID
 		st := StatusOf(cm, &sess, now)
 		snap.Current = st.Current != nil && st.Current.ID == sess.ID
 	} else {
-		latest, err := s.LatestSessions(ctx, now)
+		l, ok, err := s.LatestSession(ctx, cm.ID, now)
 		if err != nil {
 			return snap, err
 		}
 		var lp *Session
-		if l, ok := latest[cm.ID]; ok {
+		if ok {
 			lp = &l
 		}
 		st := StatusOf(cm, lp, now)
@@ -104,9 +104,8 @@ func (s *Store) Snapshot(ctx context.Context, cm *community.Community, sessionID
 	return snap, nil
 }
 
-// maxResolved bounds the cells a Resolver remembers; a cell found to be the first of
-// its session is asked again after recheckFirst, in case posts of an earlier cell of
-// the same burst were written after it (by another processor).
+// maxResolved bounds the cells a Resolver remembers; each answer is asked again after
+// recheckFirst, in case the cell's session was merged into another since.
 const (
 	maxResolved  = 4096
 	recheckFirst = 30 * time.Second
@@ -118,11 +117,11 @@ type resolved struct {
 }
 
 // Resolver names the session the live posts of a cell belong to, for the hub
-// (hub.Options.Resolve): the detected session the cell is part of. Processors publish a
-// batch after writing it, so the cell of a live post is already in detected_sessions.
-// Answers are cached: a cell's session only changes when posts arrive out of order
-// across a burst's start, and the page then still shows the posts, under that cell.
-// Cells found to start their session are asked again after recheckFirst.
+// (hub.Options.Resolve): the detected session the cell is part of, as stored in
+// chatnight.detected_cells. Processors place a batch's detected sessions before
+// announcing its posts, so the cell of a live post is already placed. Answers are
+// cached for recheckFirst: a cell's session only changes when a late post merges two
+// sessions, and the page then still shows the posts, under the old session.
 type Resolver struct {
 	store *Store
 	log   *slog.Logger
@@ -152,13 +151,13 @@ func (r *Resolver) SessionOf(ctx context.Context, community, sessionID string) s
 	r.mu.Lock()
 	c, ok := r.cache[key]
 	r.mu.Unlock()
-	if ok && (c.id != sessionID || now.Sub(c.at) < recheckFirst) {
+	if ok && now.Sub(c.at) < recheckFirst {
 		return c.id
 	}
 	ctx, cancel := context.WithTimeout(ctx, r.wait)
 	defer cancel()
-	sess, found, err := r.store.Session(ctx, sessionID)
-	if err != nil || !found || sess.Community != community {
+	cm, id, found, err := r.store.resolve(ctx, sessionID)
+	if err != nil || !found || cm != community {
 		if err != nil {
 			r.log.Warn("resolving a cell to its detected session failed", "community", community, "cell", sessionID, "err", err)
 		}
@@ -168,7 +167,7 @@ func (r *Resolver) SessionOf(ctx context.Context, community, sessionID string) s
 	if len(r.cache) >= maxResolved {
 		clear(r.cache)
 	}
-	r.cache[key] = resolved{id: sess.ID, at: now}
+	r.cache[key] = resolved{id: id, at: now}
 	r.mu.Unlock()
-	return sess.ID
+	return id
 }

@@ -1,4 +1,4 @@
-package stats_test
+package readmodel_test
 
 import (
 	"context"
@@ -14,8 +14,8 @@ import (
 	"github.com/chatnight/chatnight/pipeline/storage"
 	"github.com/chatnight/chatnight/pipeline/storage/chdb/chdbtest"
 	"github.com/chatnight/chatnight/pipeline/threads"
+	"github.com/chatnight/chatnight/web/readmodel"
 	"github.com/chatnight/chatnight/web/redact"
-	"github.com/chatnight/chatnight/web/stats"
 )
 
 // peopleNight is a chat night on three networks:
@@ -85,7 +85,7 @@ func TestPeopleInParticipantsAndGraph(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	an := stats.New(env.Conn)
+	an := readmodel.New(env.Conn)
 	an.People = cfg.People
 	sess, ok, err := an.Session(ctx, "ppltest-20260304T013000Z")
 	if err != nil || !ok {
@@ -99,7 +99,7 @@ func TestPeopleInParticipantsAndGraph(t *testing.T) {
 		t.Errorf("people: participants %d newcomers %d posts %d reach %d; want 4, 4, 7, 168",
 			st.Counts.Participants, st.Newcomers, st.Posts, st.PotentialReach)
 	}
-	wantTop := []stats.Account{
+	wantTop := []readmodel.Account{
 		{ID: "bluesky:did:plc:colin", Handle: "colin@hc.example", Count: 3, Newcomer: true,
 			Accounts: []string{"bluesky:did:plc:colin", "mastodon:colin@hc.example"},
 			Networks: map[string]uint64{"bluesky": 1, "mastodon": 2},
@@ -117,7 +117,7 @@ func TestPeopleInParticipantsAndGraph(t *testing.T) {
 	if !reflect.DeepEqual(st.TopParticipants, wantTop) {
 		t.Errorf("top participants:\n got %+v\nwant %+v", st.TopParticipants, wantTop)
 	}
-	wantSegments := []stats.SegmentCount{
+	wantSegments := []readmodel.SegmentCount{
 		{Segment: "nurse", Label: "Nurse", Participants: 1, Posts: 2},
 		{Segment: "health_it", Label: "Health IT", Participants: 1, Posts: 3},
 		{Segment: "consultant", Label: "Consultant", Participants: 1, Posts: 3},
@@ -125,11 +125,11 @@ func TestPeopleInParticipantsAndGraph(t *testing.T) {
 	if !reflect.DeepEqual(st.Segments, wantSegments) {
 		t.Errorf("segments:\n got %+v\nwant %+v", st.Segments, wantSegments)
 	}
-	edges, err := an.Edges(ctx, []stats.Session{sess})
+	edges, err := an.Edges(ctx, []readmodel.Session{sess})
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantEdges := []stats.KindEdge{
+	wantEdges := []readmodel.KindEdge{
 		{Src: "bluesky:did:plc:bea", Dst: "bluesky:did:plc:colin", Kind: "reply", Weight: 1},
 		{Src: "bluesky:did:plc:bea", Dst: "mastodon:ana@nurses.example", Kind: "mention", Weight: 1},
 		{Src: "mastodon:ana@nurses.example", Dst: "x:20", Kind: "reply", Weight: 1},

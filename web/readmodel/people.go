@@ -1,4 +1,4 @@
-package stats
+package readmodel
 
 import (
 	"context"
@@ -27,10 +27,26 @@ type SegmentCount struct {
 	Posts        uint64 `json:"posts"`
 }
 
+// Accounts returns a copy of s that counts accounts rather than people.
+func (s *Store) Accounts() *Store {
+	c := *s
+	c.PerAccount = true
+	return &c
+}
+
+func (s *Store) rules(community string) *segments.Rules {
+	if s.Rules != nil {
+		if r := s.Rules(community); r != nil {
+			return r
+		}
+	}
+	return segments.Default()
+}
+
 // UseConfig takes the declared people and the communities' segment rules from cfg.
-func (a *Analyzer) UseConfig(cfg *community.Config) {
-	a.People = cfg.People
-	a.Rules = func(id string) *segments.Rules {
+func (s *Store) UseConfig(cfg *community.Config) {
+	s.People = cfg.People
+	s.Rules = func(id string) *segments.Rules {
 		if cm, ok := cfg.Lookup(id); ok {
 			return cm.SegmentRules()
 		}
@@ -40,18 +56,18 @@ func (a *Analyzer) UseConfig(cfg *community.Config) {
 
 // Mapping is the account -> person mapping of ids (and of the accounts linked to
 // them); nil, every account its own person, in the per-account view.
-func (a *Analyzer) Mapping(ctx context.Context, ids []string) (*people.Mapping, error) {
+func (s *Store) Mapping(ctx context.Context, ids []string) (*people.Mapping, error) {
 	set := make(map[string]struct{}, len(ids))
 	for _, id := range ids {
 		set[id] = struct{}{}
 	}
-	return a.mapping(ctx, set)
+	return s.mapping(ctx, set)
 }
 
 // mapping loads the account -> person mapping of accounts; nil (every account its own
 // person) in the per-account view.
-func (a *Analyzer) mapping(ctx context.Context, accounts map[string]struct{}) (*people.Mapping, error) {
-	if a.PerAccount {
+func (s *Store) mapping(ctx context.Context, accounts map[string]struct{}) (*people.Mapping, error) {
+	if s.PerAccount {
 		return nil, nil
 	}
 	ids := make([]string, 0, len(accounts))
@@ -61,11 +77,71 @@ func (a *Analyzer) mapping(ctx context.Context, accounts map[string]struct{}) (*
 		}
 	}
 	sort.Strings(ids)
-	m, err := people.Load(ctx, a.conn, ids, a.People)
+	m, err := people.Load(ctx, s.conn, ids, s.People)
 	if err != nil {
 		return nil, fmt.Errorf("link accounts into people: %w", err)
 	}
 	return m, nil
+}
+
+// personAuthors reads the authors of sessions (all of one community) and maps them
+// onto people: the one place the read model's per-account results (the write-time
+// aggregates) become per-person ones. edges are the sessions' account edges, whose
+// accounts the mapping covers too. Each session's people come most posts first.
+func (s *Store) personAuthors(ctx context.Context, list []Session, edges []KindEdge) (map[string][]SessionAuthor, *people.Mapping, error) {
+	authors, err := s.authors(ctx, list)
+	if err != nil {
+		return nil, nil, err
+	}
+	ids := map[string]struct{}{}
+	for _, au := range authors {
+		ids[au.AuthorID] = struct{}{}
+	}
+	for _, e := range edges {
+		ids[e.Src], ids[e.Dst] = struct{}{}, struct{}{}
+	}
+	m, err := s.mapping(ctx, ids)
+	if err != nil {
+		return nil, nil, err
+	}
+	accounts := map[string][]SessionAuthor{}
+	for _, au := range authors {
+		accounts[au.SessionID] = append(accounts[au.SessionID], au)
+	}
+	out := make(map[string][]SessionAuthor, len(accounts))
+	for sid, list := range accounts {
+		ps := byPerson(list, m)
+		for _, p := range ps {
+			sort.Slice(p.Members, func(i, j int) bool { return p.Members[i].AuthorID < p.Members[j].AuthorID })
+		}
+		sort.SliceStable(ps, func(i, j int) bool {
+			if ps[i].Posts != ps[j].Posts {
+				return ps[i].Posts > ps[j].Posts
+			}
+			return ps[i].AuthorID < ps[j].AuthorID
+		})
+		out[sid] = ps
+	}
+	return out, m, nil
+}
+
+// edgeMapping is the account -> person mapping of the accounts of edges.
+func (s *Store) edgeMapping(ctx context.Context, edges []KindEdge) (*people.Mapping, error) {
+	if s.PerAccount {
+		return nil, nil
+	}
+	ids := map[string]struct{}{}
+	for _, e := range edges {
+		ids[e.Src], ids[e.Dst] = struct{}{}, struct{}{}
+	}
+	return s.mapping(ctx, ids)
+}
+
+// withPeople is c with its participants counted as people (newcomers, returning and
+// reach from them).
+func (c Counts) withPeople(persons []SessionAuthor) Counts {
+	c.Participants, c.Newcomers, c.PotentialReach = uint64(len(persons)), 0, 0
+	return c.withAuthors(persons)
 }
 
 // byPerson merges a session's author rows (one per account) into one per person: posts
@@ -83,21 +159,28 @@ func byPerson(authors []SessionAuthor, m *people.Mapping) []SessionAuthor {
 		if !ok {
 			i = len(out)
 			index[pid] = i
-			out = append(out, SessionAuthor{SessionID: au.SessionID, AuthorID: pid, Handle: au.Handle, FirstHere: au.FirstHere,
-				Networks: map[string]uint64{}})
+			out = append(out, SessionAuthor{SessionID: au.SessionID, AuthorID: pid, Handle: au.Handle, Name: au.Name,
+				FirstHere: au.FirstHere, FirstSeen: au.FirstSeen, Newcomer: true, Networks: map[string]uint64{}})
 			if p := m.Person(pid); p != nil {
 				out[i].Why = p.Why
 			}
 		}
 		o := &out[i]
 		if b, ok := bestID[pid]; !ok || au.Posts > best[pid] || au.Posts == best[pid] && au.AuthorID < b {
-			best[pid], bestID[pid], o.Handle = au.Posts, au.AuthorID, au.Handle
+			best[pid], bestID[pid], o.Handle, o.Name = au.Posts, au.AuthorID, au.Handle, au.Name
 		}
 		o.Posts += au.Posts
 		o.Followers += au.Followers
 		if au.FirstHere.Before(o.FirstHere) {
 			o.FirstHere = au.FirstHere
 		}
+		if au.FirstSeen.Before(o.FirstSeen) {
+			o.FirstSeen = au.FirstSeen
+		}
+		// A person is new when every one of their accounts is (the one newcomer rule,
+		// per account: its first post in the community is in this session).
+		o.Newcomer = o.Newcomer && au.Newcomer
+		o.IsHost = o.IsHost || au.IsHost
 		o.Networks[network] += au.Posts
 		o.Members = append(o.Members, au)
 	}
@@ -159,26 +242,6 @@ func PersonEdges(edges []KindEdge, m *people.Mapping) []KindEdge {
 	return out
 }
 
-// personCounts maps a top list of accounts onto people, summing counts.
-func personCounts(rows []accountRow, m *people.Mapping) []accountRow {
-	if m == nil || len(m.Linked()) == 0 {
-		return rows
-	}
-	index := map[string]int{}
-	var out []accountRow
-	for _, r := range rows {
-		pid := m.Of(r.ID)
-		if i, ok := index[pid]; ok {
-			out[i].N += r.N
-			continue
-		}
-		index[pid] = len(out)
-		out = append(out, accountRow{ID: pid, Handle: r.Handle, N: r.N})
-	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].N > out[j].N })
-	return out
-}
-
 // querySegments reads the stored segments of some accounts of a community.
 const querySegments = `
 SELECT account_id, segments, reasons
@@ -187,7 +250,7 @@ WHERE community = {community:String} AND account_id IN {accounts:Array(String)}`
 
 // addSegments sets each author's segments: those of all their accounts, each segment
 // once with the first reason found. Hidden people get none.
-func (a *Analyzer) addSegments(ctx context.Context, community string, authors map[string][]SessionAuthor, r *redact.Redactor) error {
+func (s *Store) addSegments(ctx context.Context, community string, authors map[string][]SessionAuthor, r *redact.Redactor) error {
 	var ids []string
 	seen := map[string]bool{}
 	for _, list := range authors {
@@ -212,16 +275,16 @@ func (a *Analyzer) addSegments(ctx context.Context, community string, authors ma
 			Reasons   []string `ch:"reasons"`
 		}
 		p := params{"community": community, "accounts": storage.ArrayParam(ids[i:min(i+5000, len(ids))])}
-		if err := a.conn.Select(a.ctx(ctx, p), &rows, querySegments); err != nil {
+		if err := s.conn.Select(s.ctx(ctx, p), &rows, querySegments); err != nil {
 			return fmt.Errorf("read segments: %w", err)
 		}
 		for _, row := range rows {
-			for j, s := range row.Segments {
+			for j, seg := range row.Segments {
 				reason := ""
 				if j < len(row.Reasons) {
 					reason = row.Reasons[j]
 				}
-				stored[row.AccountID] = append(stored[row.AccountID], segments.Assignment{Segment: s, Reason: reason})
+				stored[row.AccountID] = append(stored[row.AccountID], segments.Assignment{Segment: seg, Reason: reason})
 			}
 		}
 	}
@@ -308,10 +371,10 @@ type AccountPerson struct {
 
 // SessionPeople lists, per account of sess, the person and segments of those who are
 // linked or hold a segment. Hidden people are left out.
-func (a *Analyzer) SessionPeople(ctx context.Context, sess Session, r *redact.Redactor) ([]AccountPerson, error) {
-	_, authors, _, err := a.counts(ctx, []Session{sess}, nil)
+func (s *Store) SessionPeople(ctx context.Context, sess Session, r *redact.Redactor) ([]AccountPerson, error) {
+	authors, _, err := s.personAuthors(ctx, []Session{sess}, nil)
 	if err == nil {
-		err = a.addSegments(ctx, sess.Community, authors, r)
+		err = s.addSegments(ctx, sess.Community, authors, r)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("session %s: %w", sess.ID, err)

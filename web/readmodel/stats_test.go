@@ -1,9 +1,10 @@
-package stats_test
+package readmodel_test
 
 import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/chatnight/chatnight/pipeline/bursts"
 	"math"
 	"os"
 	"sort"
@@ -23,7 +24,7 @@ import (
 	"github.com/chatnight/chatnight/pipeline/storage/chdb/chdbtest"
 	"github.com/chatnight/chatnight/pipeline/threads"
 	"github.com/chatnight/chatnight/web/optout"
-	"github.com/chatnight/chatnight/web/stats"
+	"github.com/chatnight/chatnight/web/readmodel"
 )
 
 func TestMain(m *testing.M) { os.Exit(chdbtest.Main(m)) }
@@ -98,7 +99,7 @@ func load(t testing.TB) *fixture {
 					err = mem.Write(ctx, b)
 				}
 				if err == nil {
-					err = w.Write(ctx, b)
+					err = bursts.WriteAndPlace(ctx, w, b)
 				}
 				if err != nil {
 					fixtureErr = err
@@ -114,9 +115,9 @@ func load(t testing.TB) *fixture {
 	return shared
 }
 
-func (f *fixture) session(t testing.TB, i int) stats.Session {
+func (f *fixture) session(t testing.TB, i int) readmodel.Session {
 	t.Helper()
-	s, ok, err := stats.New(f.conn).Session(context.Background(), f.nights[i].id)
+	s, ok, err := readmodel.New(f.conn).Session(context.Background(), f.nights[i].id)
 	if err != nil || !ok {
 		t.Fatalf("session %s: %v %v", f.nights[i].id, ok, err)
 	}
@@ -175,7 +176,7 @@ func expect(f *fixture) []expected {
 func TestSessionStatsMatchGeneratedNights(t *testing.T) {
 	f := load(t)
 	want := expect(f)
-	an := stats.New(f.conn)
+	an := readmodel.New(f.conn)
 	for i := range f.nights {
 		t.Run(f.nights[i].id, func(t *testing.T) {
 			st, err := an.SessionStats(context.Background(), f.session(t, i), []string{testCommunity}, nil)
@@ -307,7 +308,7 @@ func densePageRank(w map[[2]string]float64) map[string]float64 {
 	return res
 }
 
-func checkPageRank(t *testing.T, posts []*post.Post, st *stats.SessionStats) {
+func checkPageRank(t *testing.T, posts []*post.Post, st *readmodel.SessionStats) {
 	t.Helper()
 	w := edgesOf(posts)
 	pr := densePageRank(w)
@@ -327,7 +328,7 @@ func checkPageRank(t *testing.T, posts []*post.Post, st *stats.SessionStats) {
 func TestCommunityStatsRetentionAndRegulars(t *testing.T) {
 	f := load(t)
 	want := expect(f)
-	an := stats.New(f.conn)
+	an := readmodel.New(f.conn)
 	// All nights but the last: the last one is known and used for retention only.
 	to := f.nights[testNights-1].start
 	st, err := an.CommunityStats(context.Background(), testCommunity, firstNight.Add(-time.Hour), to, nil)
@@ -419,7 +420,7 @@ func deref(p *float64) any {
 func TestOptOutHidesEverywhereInStats(t *testing.T) {
 	f := load(t)
 	ctx := context.Background()
-	an := stats.New(f.conn)
+	an := readmodel.New(f.conn)
 	// The most active crowd member of the first night.
 	counts := map[string]int{}
 	for _, p := range f.nights[0].posts {
