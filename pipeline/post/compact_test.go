@@ -17,7 +17,7 @@ func compactSample() *Post {
 		ReplyToID: "x:0", ReplyToAuthorID: "x:8", RootID: "x:0", QuoteOfID: "x:5", QuoteOfAuthorID: "x:6",
 		RepostOfID: "x:7", RepostOfAuthorID: "x:4",
 		Mentions: []Account{{ID: "x:8", Handle: "bob", Followers: 1 << 40}, {Handle: "cy"}}, Hashtags: []string{"hcldr", "hitsm"},
-		URLs: []string{"https://e.org"}, Raw: []byte("{\"id\":\"1\"}\x00\xff"),
+		URLs: []string{"https://e.org"}, Raw: []byte(`{"id":"1","t":"✓"}`),
 	}
 }
 
