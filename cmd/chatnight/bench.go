@@ -23,6 +23,7 @@ import (
 	"github.com/chatnight/chatnight/ingest/simulator"
 	"github.com/chatnight/chatnight/pipeline/bus"
 	"github.com/chatnight/chatnight/pipeline/community"
+	"github.com/chatnight/chatnight/pipeline/copies"
 	"github.com/chatnight/chatnight/pipeline/derive"
 	"github.com/chatnight/chatnight/pipeline/post"
 	"github.com/chatnight/chatnight/pipeline/processor"
@@ -349,7 +350,7 @@ func benchE2E(ctx context.Context, st *stack, cfg *community.Config, src *nightS
 		}
 		m, _ := processor.NewMetrics(nil) // unregistered (one per processor): cannot fail
 		p := processor.New(processor.Config{BatchPosts: o.BatchPosts, BatchWait: o.BatchWait, OnCommit: onCommit}, st.js,
-			derive.New(cfg, threads.NewClickHouse(st.ch), time.Now), w, m, st.log.With("tier", "process", "n", i))
+			derive.New(cfg, threads.NewClickHouse(st.ch), time.Now).WithCrossPosts(copies.NewClickHouse(st.ch, cfg.People)), w, m, st.log.With("tier", "process", "n", i))
 		procs.Add(1)
 		go func() {
 			defer procs.Done()

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"sort"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -28,6 +29,7 @@ func reportCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	sessionID := fs.String("session", "latest", `session id, or "latest": the last one that started`)
 	format := fs.String("format", "text", "output: text, json or md")
 	top := fs.Int("top", readmodel.DefaultTop, "length of each top list")
+	peopleMode := fs.String("people", "people", "people: count linked accounts as one person; accounts: one participant per account")
 	fromFlag := fs.String("from", "", "instead of one session: the welcome series of the sessions from this date (2006-01-02 or RFC 3339)")
 	toFlag := fs.String("to", "", "end of the --from period (default now)")
 	if err := parseFlags(fs, args); err != nil {
@@ -41,6 +43,9 @@ func reportCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	if *format != "text" && *format != "json" && *format != "md" {
 		return usagef(fs, "--format %q: use text, json or md", *format)
+	}
+	if *peopleMode != "people" && *peopleMode != "accounts" {
+		return fmt.Errorf("--people %q: use people or accounts", *peopleMode)
 	}
 	var from, to time.Time
 	if *fromFlag != "" || *toFlag != "" {
@@ -58,8 +63,16 @@ func reportCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err := connectToolClickHouse(ctx, st, fs, &o); err != nil {
 		return err
 	}
+	cfg, err := o.communities()
+	if err != nil {
+		return err
+	}
 	an := readmodel.New(st.ch)
 	an.Top = *top
+	an.UseConfig(cfg)
+	if *peopleMode == "accounts" {
+		an = an.Accounts()
+	}
 	hr := host.New(st.ch, an)
 	if !from.IsZero() {
 		red, err := optout.NewOptOuts(st.ch, log).Load(ctx)
@@ -221,7 +234,32 @@ func writeReport(w io.Writer, s *readmodel.SessionStats, md bool) {
 		}
 		table([]string{"#", "account", what}, rows)
 	}
-	accounts("Top participants", "posts", s.TopParticipants)
+	heading("Top participants")
+	var tops [][]string
+	for i, a := range s.TopParticipants {
+		var segs []string
+		for _, as := range a.Segments {
+			segs = append(segs, as.Segment)
+		}
+		tops = append(tops, []string{fmt.Sprint(i + 1), "@" + a.Handle, n(a.Count), perNetwork(a.Networks), strings.Join(segs, ", ")})
+	}
+	table([]string{"#", "person", "posts", "networks", "segments"}, tops)
+	for _, a := range s.TopParticipants {
+		if len(a.Why) > 0 {
+			fmt.Fprintf(w, "%s@%s is %s: linked because %s\n", bullet(md), a.Handle, strings.Join(a.Accounts, " + "), strings.Join(a.Why, "; "))
+		}
+	}
+	for _, a := range s.TopParticipants {
+		for _, as := range a.Segments {
+			fmt.Fprintf(w, "%s@%s %s\n", bullet(md), a.Handle, as.Reason)
+		}
+	}
+	heading("Segments")
+	var segRows [][]string
+	for _, c := range s.Segments {
+		segRows = append(segRows, []string{c.Label, n(c.Participants), n(c.Posts)})
+	}
+	table([]string{"segment", "participants", "posts"}, segRows)
 	accounts("Most mentioned", "mentions", s.MostMentioned)
 	accounts("Most replied to", "replies", s.MostRepliedTo)
 	heading("Questions")
@@ -253,6 +291,23 @@ func writeReport(w io.Writer, s *readmodel.SessionStats, md bool) {
 		pr = append(pr, []string{"@" + cmp.Or(m.Handle, m.ID), fmt.Sprintf("%.4f", m.PageRank), fmt.Sprintf("%.4f", m.Betweenness), fmt.Sprint(m.InDegree), fmt.Sprint(m.OutDegree)})
 	}
 	table([]string{"account", "pagerank", "betweenness", "in", "out"}, pr)
+}
+
+// perNetwork renders posts per network ("bluesky 1, mastodon 2"); "" for one account.
+func perNetwork(m map[string]uint64) string {
+	var parts []string
+	for k, v := range m {
+		parts = append(parts, fmt.Sprintf("%s %d", k, v))
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, ", ")
+}
+
+func bullet(md bool) string {
+	if md {
+		return "- "
+	}
+	return "  "
 }
 
 // optional formats a figure that may be unknown.

@@ -18,6 +18,7 @@ import (
 	"github.com/chatnight/chatnight/ingest/simulator"
 	"github.com/chatnight/chatnight/pipeline/backoff"
 	"github.com/chatnight/chatnight/pipeline/community"
+	"github.com/chatnight/chatnight/pipeline/copies"
 	"github.com/chatnight/chatnight/pipeline/derive"
 	"github.com/chatnight/chatnight/pipeline/processor"
 	"github.com/chatnight/chatnight/pipeline/sessions"
@@ -112,7 +113,7 @@ func runTiers(ctx context.Context, o *Options, stdout, stderr io.Writer, t tiers
 			return err
 		}
 		p := processor.New(processor.Config{BatchPosts: o.BatchPosts, BatchWait: o.BatchWait}, st.js,
-			derive.New(cfg, threads.NewClickHouse(st.ch), time.Now), w, m, log.With("tier", "process"))
+			derive.New(cfg, threads.NewClickHouse(st.ch), time.Now).WithCrossPosts(copies.NewClickHouse(st.ch, cfg.People)), w, m, log.With("tier", "process"))
 		g.Go(func() error { return p.Run(ctx) })
 	}
 	if t.serve {

@@ -74,7 +74,7 @@ type dashboard struct {
 func loadDashboards(t *testing.T) map[string]dashboard {
 	t.Helper()
 	files, err := filepath.Glob("dashboards/*.json")
-	if err != nil || len(files) != 4 {
+	if err != nil || len(files) != 5 {
 		t.Fatalf("dashboards: %v %v", files, err)
 	}
 	out := map[string]dashboard{}
@@ -173,6 +173,13 @@ func populate(t *testing.T, conn driver.Conn) timeRange {
 		for j, p := range posts {
 			if j%10 == 0 {
 				p.Hashtags = append(p.Hashtags, "nursing") // a co-occurring hashtag
+			}
+			// Bios for the segments dashboard: some authors a nurse, some in health IT.
+			switch len(p.Author.Handle) % 3 {
+			case 0:
+				p.Author.Bio = "ICU nurse, RN"
+			case 1:
+				p.Author.Bio = "Health IT consultant"
 			}
 		}
 		b, err := d.Derive(ctx, posts)

@@ -80,9 +80,18 @@ func DecodeEvent(raw []byte) (*Event, error) {
 
 // Profile is what is known of an account beyond its DID.
 type Profile struct {
-	Handle    string
-	Name      string
-	Followers uint64
+	Handle      string
+	Name        string
+	Followers   uint64
+	Description string // the profile's bio, plain text
+}
+
+// fill sets what pr knows of the account on a.
+func (pr Profile) fill(a *post.Account) {
+	if pr.Handle != "" {
+		a.Handle = pr.Handle
+	}
+	a.Name, a.Followers, a.Bio = pr.Name, pr.Followers, pr.Description
 }
 
 // Parser turns events into posts. The zero Parser is ParseEvent.
@@ -357,10 +366,7 @@ func (ps Parser) account(did, hint string) post.Account {
 	}
 	if ps.Profile != nil {
 		if pr, ok := ps.Profile(did); ok {
-			if pr.Handle != "" {
-				a.Handle = pr.Handle
-			}
-			a.Name, a.Followers = pr.Name, pr.Followers
+			pr.fill(&a)
 		}
 	}
 	return a

@@ -312,7 +312,7 @@ func (j *Jetstream) handlePost(ctx context.Context, em *ingest.Emitter, ev *Even
 		return nil
 	}
 	if pr, ok := j.cfg.Profiles.Resolve(ctx, ev.DID); ok {
-		p.Author.Handle, p.Author.Name, p.Author.Followers = pr.Handle, pr.Name, pr.Followers
+		pr.fill(&p.Author)
 	}
 	n, err := em.PostTo(ctx, p, j.cfg.Communities, false)
 	if err != nil {
@@ -359,7 +359,7 @@ func (j *Jetstream) handleRepost(ctx context.Context, em *ingest.Emitter, ev *Ev
 		return nil
 	}
 	if pr, ok := j.cfg.Profiles.Resolve(ctx, ev.DID); ok {
-		p.Author.Handle, p.Author.Name, p.Author.Followers = pr.Handle, pr.Name, pr.Followers
+		pr.fill(&p.Author)
 	}
 	// A repost joins the chat of the post it shares.
 	p.Hashtags = slices.Clone(tags)

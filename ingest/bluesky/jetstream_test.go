@@ -123,7 +123,7 @@ func TestJetstreamFiltersResumesAndReconnects(t *testing.T) {
 	})
 	appview := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/xrpc/app.bsky.actor.getProfile" && r.URL.Query().Get("actor") == didAna {
-			fmt.Fprintf(w, `{"did":%q,"handle":"ana.nurses.example","displayName":"Ana, RN","followersCount":321}`, didAna)
+			fmt.Fprintf(w, `{"did":%q,"handle":"ana.nurses.example","displayName":"Ana, RN","followersCount":321,"description":"Oncology nurse (RN). Views mine."}`, didAna)
 			return
 		}
 		w.WriteHeader(http.StatusBadRequest)
@@ -175,7 +175,7 @@ func TestJetstreamFiltersResumesAndReconnects(t *testing.T) {
 	}
 	eq(t, "p1 handle from the identity event", byRkey(didHost, CollectionPost, "3l6p1aaaaaaaa").Author.Handle, "hcldr.bsky.social")
 	eq(t, "p5 author from getProfile", byRkey(didAna, CollectionPost, "3l6p5aaaaaaaa").Author,
-		post.Account{ID: "bluesky:" + didAna, Handle: "ana.nurses.example", Name: "Ana, RN", Followers: 321})
+		post.Account{ID: "bluesky:" + didAna, Handle: "ana.nurses.example", Name: "Ana, RN", Followers: 321, Bio: "Oncology nurse (RN). Views mine."})
 	r0 := byRkey(didRepost, CollectionRepost, "3l6r0aaaaaaaa")
 	eq(t, "early repost kept", r0.RepostOfID, "bluesky:"+p1)
 	eq(t, "early repost routed by its post's tags", r0.Hashtags, []string{"hcldr"})

@@ -34,7 +34,7 @@ const (
 	outagePause      = 30 * time.Second // after a failed request, use the cache only for a while
 )
 
-// Profiles resolves DIDs to handles, display names and follower counts with a
+// Profiles resolves DIDs to handles, display names, follower counts and bios with a
 // bounded cache, filled by identity events (Note) and by
 // GET {api}/xrpc/app.bsky.actor.getProfile?actor=<did> (Resolve). It is best effort:
 // a lookup waits at most about two seconds, a failed request pauses lookups for a
@@ -203,6 +203,7 @@ func (p *Profiles) fetch(ctx context.Context, did string) (Profile, error) {
 		Handle         string `json:"handle"`
 		DisplayName    string `json:"displayName"`
 		FollowersCount int64  `json:"followersCount"`
+		Description    string `json:"description"`
 	}
 	if err := json.Unmarshal(body, &v); err != nil {
 		return Profile{}, fmt.Errorf("getProfile %s: %w", did, err)
@@ -210,7 +211,8 @@ func (p *Profiles) fetch(ctx context.Context, did string) (Profile, error) {
 	if v.DID != did || v.Handle == "" || v.Handle == "handle.invalid" {
 		return Profile{}, notFound{fmt.Errorf("getProfile %s: no valid handle", did)}
 	}
-	return Profile{Handle: strings.ToLower(v.Handle), Name: v.DisplayName, Followers: uint64(max(v.FollowersCount, 0))}, nil
+	return Profile{Handle: strings.ToLower(v.Handle), Name: v.DisplayName, Followers: uint64(max(v.FollowersCount, 0)),
+		Description: v.Description}, nil
 }
 
 // xrpcError renders an XRPC error body {"error": "...", "message": "..."}, bounded.

@@ -49,6 +49,34 @@ type Account struct {
 	URL            string  `json:"url"`
 	DisplayName    string  `json:"display_name"`
 	FollowersCount int64   `json:"followers_count"`
+	Note           string  `json:"note"` // the bio, HTML
+	Fields         []Field `json:"fields"`
+}
+
+// Field is a profile metadata field; VerifiedAt is set when the instance found a
+// rel="me" link back to the profile on the page Value links to.
+type Field struct {
+	Name       string  `json:"name"`
+	Value      string  `json:"value"` // HTML
+	VerifiedAt *string `json:"verified_at"`
+}
+
+// verifiedLinks are the URLs of the account's verified fields.
+func (a *Account) verifiedLinks() []string {
+	var out []string
+	for _, f := range a.Fields {
+		if f.VerifiedAt == nil || *f.VerifiedAt == "" {
+			continue
+		}
+		_, links := convertHTML(f.Value)
+		for _, l := range links {
+			if u, err := url.Parse(l.Href); err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != "" {
+				out = append(out, l.Href)
+				break
+			}
+		}
+	}
+	return out
 }
 
 // Mention is an account mentioned in a status.
@@ -206,10 +234,12 @@ func (ps Parser) header(st *Status, raw []byte, source post.Source) (*post.Post,
 		ID:     PostID(st.URI),
 		Source: source,
 		Author: post.Account{
-			ID:        AccountID(acct),
-			Handle:    acct,
-			Name:      st.Account.DisplayName,
-			Followers: uint64(max(st.Account.FollowersCount, 0)),
+			ID:            AccountID(acct),
+			Handle:        acct,
+			Name:          st.Account.DisplayName,
+			Followers:     uint64(max(st.Account.FollowersCount, 0)),
+			Bio:           HTMLToText(st.Account.Note),
+			VerifiedLinks: st.Account.verifiedLinks(),
 		},
 		CreatedAt: created,
 		URL:       firstNonEmpty(st.URL, st.URI),

@@ -29,7 +29,7 @@ const metricsSource = "x"
 const (
 	expansions  = "author_id,referenced_tweets.id,referenced_tweets.id.author_id,entities.mentions.username"
 	tweetFields = "created_at,conversation_id,in_reply_to_user_id,referenced_tweets,entities,public_metrics,lang,author_id,note_tweet"
-	userFields  = "username,name,public_metrics"
+	userFields  = "username,name,public_metrics,description"
 )
 
 func fieldParams(v url.Values) url.Values {

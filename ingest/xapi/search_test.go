@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -109,7 +110,7 @@ func TestSearchPagingCursorAndDuplicates(t *testing.T) {
 	for k, want := range map[string]string{
 		"query": "#hcldr OR #healthleaders", "max_results": "100",
 		"expansions":  "author_id,referenced_tweets.id,referenced_tweets.id.author_id,entities.mentions.username",
-		"user.fields": "username,name,public_metrics",
+		"user.fields": "username,name,public_metrics,description",
 	} {
 		if got := first.Get(k); got != want {
 			t.Errorf("first request %s = %q, want %q", k, got, want)
@@ -142,7 +143,7 @@ func TestSearchPagingCursorAndDuplicates(t *testing.T) {
 	rt := byID["x:1780400000000000008"]
 	if rt.Community != "hcldr" || rt.Source != post.SourceX || rt.Kind != post.KindRepost ||
 		rt.RepostOfID != "x:1780300000000000001" || rt.RepostOfAuthorID != "x:501" ||
-		rt.Author != (post.Account{ID: "x:503", Handle: "user503", Name: "User 503", Followers: 10}) ||
+		!reflect.DeepEqual(rt.Author, post.Account{ID: "x:503", Handle: "user503", Name: "User 503", Followers: 10}) ||
 		!slices.Equal(rt.Hashtags, []string{"hcldr", "patientvoice"}) ||
 		rt.URL != "https://x.com/user503/status/1780400000000000008" {
 		t.Errorf("retweet stored as %+v", rt)

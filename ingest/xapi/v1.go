@@ -29,6 +29,7 @@ type v1Tweet struct {
 		ID             idString `json:"id"`
 		ScreenName     string   `json:"screen_name"`
 		Name           string   `json:"name"`
+		Description    string   `json:"description"`
 		FollowersCount uint64   `json:"followers_count"`
 	} `json:"user"`
 	InReplyToStatusIDStr idString        `json:"in_reply_to_status_id_str"`
@@ -166,6 +167,7 @@ func parseV1(raw []byte, src post.Source, depth int) ([]*post.Post, error) {
 			Handle:    t.User.ScreenName,
 			Name:      t.User.Name,
 			Followers: t.User.FollowersCount,
+			Bio:       PlainText(t.User.Description),
 		},
 		CreatedAt: created,
 		Text:      PlainText(text),

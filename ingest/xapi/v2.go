@@ -74,6 +74,7 @@ type User struct {
 	ID            string `json:"id"`
 	Username      string `json:"username"`
 	Name          string `json:"name"`
+	Description   string `json:"description"`
 	PublicMetrics struct {
 		FollowersCount uint64 `json:"followers_count"`
 	} `json:"public_metrics"`
@@ -312,6 +313,7 @@ func (ix *index) post(t *Tweet, src post.Source) (*post.Post, error) {
 	if u != nil {
 		p.Author.Handle, p.Author.Name = u.Username, u.Name
 		p.Author.Followers = u.PublicMetrics.FollowersCount
+		p.Author.Bio = PlainText(u.Description)
 	}
 	p.URL = StatusURL(p.Author.Handle, t.ID)
 	if t.ConversationID != "" {

@@ -7,15 +7,24 @@ import (
 	"strings"
 	"time"
 
+	"github.com/chatnight/chatnight/pipeline/people"
 	"github.com/chatnight/chatnight/pipeline/post"
+	"github.com/chatnight/chatnight/pipeline/segments"
 )
 
 // Config is the whole communities file.
 type Config struct {
 	Communities []Community `yaml:"communities"`
 	Sources     Sources     `yaml:"sources"`
+	// People links accounts the evidence cannot (see package people).
+	People []people.Declared `yaml:"people"`
+	// SegmentRules names a segment rules file replacing the built-in
+	// deploy/segments.yaml, relative to this file.
+	SegmentRules string `yaml:"segment_rules"`
 	// Path is the file it was read from ("" for the built-in defaults).
 	Path string `yaml:"-"`
+
+	rules *segments.Rules // the base segment rules (after Load)
 }
 
 // Community is one hashtag chat.
@@ -37,6 +46,11 @@ type Community struct {
 	// WelcomeWindow is how soon a newcomer's first post must get a reply from someone
 	// else to count as welcomed; default DefaultWelcomeWindow.
 	WelcomeWindow time.Duration `yaml:"welcome_window"`
+	// Segments override the segment rules for this community: a segment of the same
+	// name replaces the base rules' (disabled: true drops it), a new one is added.
+	Segments []segments.Segment `yaml:"segments"`
+
+	rules *segments.Rules // the community's segment rules (after Load)
 }
 
 // Slot is one weekly meeting time.
@@ -50,6 +64,28 @@ type Slot struct {
 	hour     int
 	minute   int
 	location *time.Location
+}
+
+// SegmentRules are the segment rules of the community: the base rules with its
+// overrides. A community built by hand (not loaded) gets the built-in rules.
+func (c *Community) SegmentRules() *segments.Rules {
+	if c.rules == nil {
+		if r, err := segments.Default().With(c.Segments); err == nil {
+			c.rules = r
+		} else {
+			c.rules = segments.Default()
+		}
+	}
+	return c.rules
+}
+
+// BaseSegmentRules are the rules communities start from (the built-in ones unless
+// segment_rules names a file).
+func (c *Config) BaseSegmentRules() *segments.Rules {
+	if c.rules == nil {
+		return segments.Default()
+	}
+	return c.rules
 }
 
 // DefaultSessionGap is used when a community does not set session_gap.

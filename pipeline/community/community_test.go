@@ -25,6 +25,12 @@ func TestDefaultsAndExample(t *testing.T) {
 	if h, m := s.Clock(); s.Day() != time.Tuesday || h != 20 || m != 30 || s.Location().String() != "America/New_York" || s.Duration != time.Hour {
 		t.Errorf("hcldr slot = %v %02d:%02d %v %v", s.Day(), h, m, s.Location(), s.Duration)
 	}
+	if len(ex.People) != 1 || len(ex.People[0].Accounts) != 3 {
+		t.Errorf("example people: %+v", ex.People)
+	}
+	if got := hcldr.SegmentRules().Assign("Healthcare leader and ICU RN"); len(got) != 2 || got[0].Segment != "nurse" || got[1].Segment != "leader" {
+		t.Errorf("example hcldr segments: %+v", got)
+	}
 	if hcldr.WaitingAfter != 2*time.Minute || hcldr.WelcomeWindow != 15*time.Minute {
 		t.Errorf("hcldr waiting_after %v, welcome_window %v; want the example's 2m and 15m", hcldr.WaitingAfter, hcldr.WelcomeWindow)
 	}
@@ -92,6 +98,37 @@ func TestParseErrorsNameFileLineAndField(t *testing.T) {
     waiting_after: -3m
 `, []string{"bad.yaml:4:", "communities[0].waiting_after"}},
 		{"syntax", "communities: [\n", []string{"bad.yaml:"}},
+		{"person of one account", `people:
+  - name: Ana
+    accounts: ["x:ana"]
+communities:
+  - id: hcldr
+    hashtags: [hcldr]
+`, []string{"bad.yaml:3:", "people[0].accounts", "at least two"}},
+		{"person account without network", `people:
+  - name: Ana
+    accounts: ["x:ana", "ana@nurses.example"]
+communities:
+  - id: hcldr
+    hashtags: [hcldr]
+`, []string{"bad.yaml:", "people[0].accounts[1]", "network:handle"}},
+		{"bad segment override", `communities:
+  - id: hcldr
+    hashtags: [hcldr]
+    segments:
+      - {name: astronaut, disabled: true}
+`, []string{"bad.yaml:5:", "communities[0].segments", "astronaut"}},
+		{"bad segment pattern", `communities:
+  - id: hcldr
+    hashtags: [hcldr]
+    segments:
+      - {name: icu, patterns: ["("]}
+`, []string{"bad.yaml:5:", "communities[0].segments", "icu"}},
+		{"missing segment rules", `segment_rules: nowhere.yaml
+communities:
+  - id: hcldr
+    hashtags: [hcldr]
+`, []string{"bad.yaml:1:", "segment_rules", "nowhere.yaml"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

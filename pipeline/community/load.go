@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 	"github.com/goccy/go-yaml/parser"
 
 	"github.com/chatnight/chatnight/pipeline/post"
+	"github.com/chatnight/chatnight/pipeline/segments"
 )
 
 //go:embed defaults.yaml
@@ -105,6 +107,35 @@ func (c *Config) check() error {
 	if len(c.Communities) == 0 {
 		return errAt("$.communities", "at least one community is needed")
 	}
+	c.rules = segments.Default()
+	if c.SegmentRules != "" {
+		path := c.SegmentRules
+		if !filepath.IsAbs(path) && c.Path != "" {
+			path = filepath.Join(filepath.Dir(c.Path), path)
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return errAt("$.segment_rules", "read segment rules: %v", err)
+		}
+		if c.rules, err = segments.Parse(path, data); err != nil {
+			return errAt("$.segment_rules", "%v", err)
+		}
+	}
+	for i, p := range c.People {
+		at := fmt.Sprintf("$.people[%d]", i)
+		if strings.TrimSpace(p.Name) == "" {
+			return errAt(at+".name", "a person needs a name")
+		}
+		if len(p.Accounts) < 2 {
+			return errAt(at+".accounts", "person %q: list at least two accounts to link", p.Name)
+		}
+		for j, a := range p.Accounts {
+			network, rest, ok := strings.Cut(a, ":")
+			if !ok || rest == "" || !networks[network] {
+				return errAt(fmt.Sprintf("%s.accounts[%d]", at, j), "account %q: write network:handle (x:colin_hung, mastodon:colin@mastodon.social, bluesky:colin.bsky.social) or an account id", a)
+			}
+		}
+	}
 	seen := map[string]bool{}
 	for i := range c.Communities {
 		cm := &c.Communities[i]
@@ -155,6 +186,11 @@ func (c *Config) check() error {
 				return errAt(at+".hosts."+network, "unknown network %q (use x, mastodon, bluesky or sim)", network)
 			}
 		}
+		rules, err := c.rules.With(cm.Segments)
+		if err != nil {
+			return errAt(at+".segments", "%v", err)
+		}
+		cm.rules = rules
 		for j, s := range cm.Sources {
 			if !networks[s] || s == "sim" {
 				return errAt(fmt.Sprintf("%s.sources[%d]", at, j), "unknown source %q (use x, mastodon or bluesky)", s)

@@ -23,13 +23,22 @@ package derive
 
 import (
 	"context"
+	"fmt"
 	"sort"
+	"strconv"
+	"strings"
+	"sync"
 	"time"
 
+	"github.com/chatnight/chatnight/ingest/lru"
+
 	"github.com/chatnight/chatnight/pipeline/community"
+	"github.com/chatnight/chatnight/pipeline/copies"
 	"github.com/chatnight/chatnight/pipeline/graph"
+	"github.com/chatnight/chatnight/pipeline/people"
 	"github.com/chatnight/chatnight/pipeline/post"
 	"github.com/chatnight/chatnight/pipeline/qa"
+	"github.com/chatnight/chatnight/pipeline/segments"
 	"github.com/chatnight/chatnight/pipeline/sessions"
 	"github.com/chatnight/chatnight/pipeline/storage"
 	"github.com/chatnight/chatnight/pipeline/threads"
@@ -40,6 +49,91 @@ type Deriver struct {
 	cfg    *community.Config
 	lookup threads.Lookup
 	now    func() time.Time
+	bios   *bioCache // shared by copies made by WithLookup
+	cross  *crossPosts
+}
+
+// crossPosts finds the same text posted by one person's accounts (package copies): in
+// the recent posts this Deriver kept (a bounded window: what is being written may not
+// be readable yet) and, through the lookup, in what is stored.
+//
+// Only posts by accounts that may be linked at all are looked for: accounts holding
+// evidence (a Bridgy Fed handle, a verified link), accounts whose id or handle some
+// evidence or the config names. The stored evidence is read once, then kept up to date
+// from the batches; evidence another processor stores meanwhile is seen after a restart.
+type crossPosts struct {
+	lookup copies.CrossPosts
+	mu     sync.Mutex
+	recent *lru.Cache[string, []copies.Texted] // community + text hash -> kept posts
+	// loaded says the stored evidence was read; linkable are accounts holding
+	// evidence, evidenceKeys the keys evidence names.
+	loaded       bool
+	linkable     map[string]bool
+	evidenceKeys map[string]bool
+}
+
+// noteEvidence records the evidence among claims.
+func (cp *crossPosts) noteEvidence(claims []people.Claim) {
+	for _, c := range claims {
+		if c.Reason == "" {
+			continue
+		}
+		if c.AccountID != "" {
+			cp.linkable[c.AccountID] = true
+		}
+		cp.evidenceKeys[c.Key] = true
+	}
+}
+
+// mayBeLinked says whether the author of p may be linked to another account.
+func (cp *crossPosts) mayBeLinked(p *post.Post) bool {
+	if cp.linkable[p.Author.ID] {
+		return true
+	}
+	for _, c := range people.Claims(p.Author.ID, p.Author.Handle, nil) {
+		if cp.evidenceKeys[c.Key] {
+			return true
+		}
+	}
+	return false
+}
+
+// crossWindowSize bounds the texts remembered.
+const crossWindowSize = 50000
+
+// WithCrossPosts returns a copy of d that stores the same text posted by one person's
+// accounts within copies.CrossPostWindow once, reading stored texts and people
+// through lk.
+func (d *Deriver) WithCrossPosts(lk copies.CrossPosts) *Deriver {
+	c := *d
+	c.cross = &crossPosts{lookup: lk, recent: lru.New[string, []copies.Texted](crossWindowSize),
+		linkable: map[string]bool{}, evidenceKeys: map[string]bool{}}
+	return &c
+}
+
+// bioCache remembers the segments of recent bios per community: authors post many
+// times a night, and matching a bio against the rules costs a fraction of a millisecond.
+type bioCache struct {
+	mu    sync.Mutex
+	cache *lru.Cache[string, []segments.Assignment]
+}
+
+// bioCacheSize bounds the bios remembered (about 1 KB each).
+const bioCacheSize = 20000
+
+func (c *bioCache) assign(cm *community.Community, bio string) []segments.Assignment {
+	key := cm.ID + "\x00" + bio
+	c.mu.Lock()
+	as, ok := c.cache.Get(key)
+	c.mu.Unlock()
+	if ok {
+		return as
+	}
+	as = cm.SegmentRules().Assign(bio)
+	c.mu.Lock()
+	c.cache.Put(key, as)
+	c.mu.Unlock()
+	return as
 }
 
 // New returns a Deriver. lookup reads the stored posts (threads.NewClickHouse in the
@@ -49,7 +143,7 @@ func New(cfg *community.Config, lookup threads.Lookup, now func() time.Time) *De
 	if now == nil {
 		now = time.Now
 	}
-	return &Deriver{cfg: cfg, lookup: lookup, now: now}
+	return &Deriver{cfg: cfg, lookup: lookup, now: now, bios: &bioCache{cache: lru.New[string, []segments.Assignment](bioCacheSize)}}
 }
 
 // Lookup returns what d reads stored posts through.
@@ -117,21 +211,33 @@ func (d *Deriver) DeriveLive(ctx context.Context, posts []*post.Post) (*Result, 
 	now := d.now().UTC()
 	version := uint64(now.UnixNano())
 
-	// Dedupe, keeping the last copy at the place of the first.
+	posts, copyRows, bridged, err := d.bridged(ctx, posts, version)
+	if err != nil {
+		return nil, err
+	}
+	posts, crossRows, linked, err := d.crossPosted(ctx, posts, bridged, version)
+	if err != nil {
+		return nil, err
+	}
+	copyRows = append(copyRows, crossRows...)
+	// Dedupe, keeping the last copy at the place of the first; a post beats a bridged
+	// copy of it.
 	type key struct{ community, id string }
 	index := make(map[key]int, len(posts))
 	uniq := make([]*post.Post, 0, len(posts))
 	for _, p := range posts {
 		k := key{p.Community, p.ID}
 		if i, ok := index[k]; ok {
-			uniq[i] = p
+			if !bridged[p] || bridged[uniq[i]] {
+				uniq[i] = p
+			}
 			continue
 		}
 		index[k] = len(uniq)
 		uniq = append(uniq, p)
 	}
 
-	b := &storage.Batch{Posts: make([]storage.PostRow, len(uniq))}
+	b := &storage.Batch{Posts: make([]storage.PostRow, len(uniq)), Copies: copyRows}
 	res := &Result{Batch: b, Live: make([]Live, 0, len(uniq))}
 	comms := map[string]*community.Community{}
 	byCommunity := map[string][]*storage.PostRow{}
@@ -193,6 +299,8 @@ func (d *Deriver) DeriveLive(ctx context.Context, posts []*post.Post) (*Result, 
 		}
 		res.Live = append(res.Live, live(row, marks, false))
 	}
+	b.Segments, b.Claims = d.accountRows(uniq, comms, version)
+	b.Texts = d.textRows(uniq, linked)
 
 	// Stored posts placed again, and what their new parent implies for them.
 	for _, c := range order {
@@ -232,6 +340,333 @@ func (d *Deriver) DeriveLive(ctx context.Context, posts []*post.Post) (*Result, 
 		}
 	}
 	return res, nil
+}
+
+// bridged replaces each bridged copy among posts by the post it copies (package
+// copies) and returns the copies' rows. A copy whose original is stored (or waiting to
+// be) adds only its copies row. A copy that comes first stands in for its original,
+// under the original's id, author and, for the copies' time to match, the copy's
+// time: an original arriving after it takes the stored time, so it replaces the
+// stand-in rather than adding a second row. bridged marks the stand-ins.
+func (d *Deriver) bridged(ctx context.Context, posts []*post.Post, version uint64) ([]*post.Post, []storage.CopyRow, map[*post.Post]bool, error) {
+	var rows []storage.CopyRow
+	marked := map[*post.Post]bool{}
+	ids := map[string][]string{} // community -> ids whose stored row matters
+	out := make([]*post.Post, 0, len(posts))
+	for _, p := range posts {
+		o, c, ok := copies.Bridged(p)
+		if !ok {
+			if p.Network() == "bluesky" {
+				ids[p.Community] = append(ids[p.Community], p.ID)
+			}
+			out = append(out, p)
+			continue
+		}
+		rows = append(rows, storage.CopyRow{Community: p.Community, PostID: o.ID, Network: c.Network, CopyID: c.ID,
+			URL: c.URL, CreatedAt: p.CreatedAt, Version: version})
+		marked[o] = true
+		ids[p.Community] = append(ids[p.Community], o.ID)
+		out = append(out, o)
+	}
+	if len(rows) == 0 && len(ids) == 0 {
+		return posts, nil, nil, nil
+	}
+	stored := map[[2]string]storage.PostRow{}
+	for c, list := range ids {
+		found, err := d.lookup.Posts(ctx, c, list)
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("look up stored originals of bridged copies: %w", err)
+		}
+		for _, r := range found {
+			stored[[2]string{c, r.ID}] = r
+		}
+	}
+	if len(stored) == 0 {
+		return out, rows, marked, nil
+	}
+	kept := out[:0]
+	for _, p := range out {
+		r, ok := stored[[2]string{p.Community, p.ID}]
+		switch {
+		case ok && marked[p]:
+			continue // the original (or this copy) is stored already
+		case ok && !r.CreatedAt.Equal(p.CreatedAt):
+			moved := *p
+			moved.CreatedAt = r.CreatedAt
+			p = &moved
+		}
+		kept = append(kept, p)
+	}
+	return kept, rows, marked, nil
+}
+
+// crossPostable says whether p can be a cross-post: a post of its own with text.
+func crossPostable(p *post.Post) bool {
+	return p.Kind != post.KindRepost && strings.TrimSpace(p.Text) != ""
+}
+
+// crossPosted drops each post whose text one of its author's other accounts (same
+// person) posted within copies.CrossPostWindow in a post kept earlier (remembered,
+// stored, or earlier in this batch by time), and returns the copies rows saying where
+// else those posts appeared. Whichever was stored first stays the post, so delivering
+// either again changes nothing.
+//
+// linked marks the posts whose authors may be linked: only their texts are stored for
+// later look-ups (every text is remembered in the window).
+func (d *Deriver) crossPosted(ctx context.Context, posts []*post.Post, bridged map[*post.Post]bool, version uint64) (_ []*post.Post, _ []storage.CopyRow, linked map[*post.Post]bool, _ error) {
+	if d.cross == nil || len(posts) == 0 {
+		return posts, nil, nil, nil
+	}
+	cp := d.cross
+	cp.mu.Lock()
+	if !cp.loaded {
+		ev, err := cp.lookup.Evidence(ctx)
+		if err != nil {
+			cp.mu.Unlock()
+			return nil, nil, nil, err
+		}
+		cp.noteEvidence(ev)
+		cp.loaded = true
+	}
+	for _, p := range posts {
+		cp.noteEvidence(people.Claims(p.Author.ID, p.Author.Handle, p.Author.VerifiedLinks))
+	}
+	linked = map[*post.Post]bool{}
+	for _, p := range posts {
+		linked[p] = cp.mayBeLinked(p)
+	}
+	cp.mu.Unlock()
+	type span struct{ from, to time.Time }
+	hashes := map[string]map[uint64]bool{}
+	spans := map[string]*span{}
+	var candidates, texted []*post.Post
+	for _, p := range posts {
+		if !crossPostable(p) || bridged[p] {
+			continue
+		}
+		// Every post's text is remembered (its twin may come from an account that is
+		// found to be linked later); only linked accounts' posts are looked for.
+		texted = append(texted, p)
+		if !linked[p] {
+			continue
+		}
+		candidates = append(candidates, p)
+		if hashes[p.Community] == nil {
+			hashes[p.Community] = map[uint64]bool{}
+			spans[p.Community] = &span{p.CreatedAt, p.CreatedAt}
+		}
+		hashes[p.Community][copies.TextHash(p.Text)] = true
+		sp := spans[p.Community]
+		if p.CreatedAt.Before(sp.from) {
+			sp.from = p.CreatedAt
+		}
+		if p.CreatedAt.After(sp.to) {
+			sp.to = p.CreatedAt
+		}
+	}
+	if len(candidates) == 0 {
+		d.remember(texted)
+		return posts, nil, linked, nil
+	}
+	// Everything known with the same texts: stored, remembered.
+	known := map[string][]copies.Texted{} // community + hash
+	key := func(c string, h uint64) string { return c + "\x00" + strconv.FormatUint(h, 16) }
+	cp.mu.Lock()
+	for c, hs := range hashes {
+		for h := range hs {
+			if r, ok := cp.recent.Get(key(c, h)); ok {
+				known[key(c, h)] = append(known[key(c, h)], r...)
+			}
+		}
+	}
+	cp.mu.Unlock()
+	for c, hs := range hashes {
+		list := make([]uint64, 0, len(hs))
+		for h := range hs {
+			list = append(list, h)
+		}
+		sort.Slice(list, func(i, j int) bool { return list[i] < list[j] })
+		sp := spans[c]
+		stored, err := cp.lookup.SameText(ctx, c, list, sp.from.Add(-copies.CrossPostWindow), sp.to.Add(copies.CrossPostWindow))
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		for _, t := range stored {
+			known[key(c, t.TextHash)] = append(known[key(c, t.TextHash)], t)
+		}
+	}
+	// Who is one person: the authors concerned, with the batch's own claims.
+	accounts := map[string]bool{}
+	var extra []people.Claim
+	for _, p := range candidates {
+		if !accounts[p.Author.ID] {
+			accounts[p.Author.ID] = true
+			extra = append(extra, people.Claims(p.Author.ID, p.Author.Handle, p.Author.VerifiedLinks)...)
+		}
+	}
+	matched := false
+	for _, p := range candidates {
+		for _, t := range known[key(p.Community, copies.TextHash(p.Text))] {
+			if t.AuthorID != p.Author.ID {
+				accounts[t.AuthorID], matched = true, true
+			}
+		}
+	}
+	batchTwins := false
+	seen := map[string]string{}
+	for _, p := range candidates {
+		k := key(p.Community, copies.TextHash(p.Text))
+		if a, ok := seen[k]; ok && a != p.Author.ID {
+			batchTwins = true
+		}
+		seen[k] = p.Author.ID
+	}
+	if !matched && !batchTwins {
+		d.remember(texted)
+		return posts, nil, linked, nil
+	}
+	ids := make([]string, 0, len(accounts))
+	for a := range accounts {
+		ids = append(ids, a)
+	}
+	sort.Strings(ids)
+	m, err := cp.lookup.People(ctx, ids, extra)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("link the authors of possible cross-posts: %w", err)
+	}
+	// In time order, each post is a copy of an earlier kept one by the same person.
+	order := append([]*post.Post(nil), candidates...)
+	sort.SliceStable(order, func(i, j int) bool { return order[i].CreatedAt.Before(order[j].CreatedAt) })
+	dropped := map[*post.Post]bool{}
+	var rows []storage.CopyRow
+	for _, p := range order {
+		k := key(p.Community, copies.TextHash(p.Text))
+		var canon *copies.Texted
+		for i := range known[k] {
+			t := &known[k][i]
+			if t.ID == p.ID {
+				canon = nil // this post is stored already: it is the kept one
+				break
+			}
+			if t.AuthorID != p.Author.ID && m.Of(t.AuthorID) == m.Of(p.Author.ID) &&
+				absDuration(t.CreatedAt.Sub(p.CreatedAt)) <= copies.CrossPostWindow && canon == nil {
+				canon = t
+			}
+		}
+		if canon != nil {
+			dropped[p] = true
+			network := p.Network()
+			rows = append(rows, storage.CopyRow{Community: p.Community, PostID: canon.ID, Network: network, CopyID: p.ID,
+				URL: p.URL, CreatedAt: p.CreatedAt, Version: version})
+			continue
+		}
+		known[k] = append(known[k], copies.Texted{Community: p.Community, TextHash: copies.TextHash(p.Text), CreatedAt: p.CreatedAt, ID: p.ID, AuthorID: p.Author.ID})
+	}
+	kept := make([]*post.Post, 0, len(posts))
+	var keptCandidates []*post.Post
+	for _, p := range posts {
+		if dropped[p] {
+			continue
+		}
+		kept = append(kept, p)
+		if crossPostable(p) && !bridged[p] {
+			keptCandidates = append(keptCandidates, p)
+		}
+	}
+	d.remember(keptCandidates)
+	return kept, rows, linked, nil
+}
+
+// remember adds kept posts to the window of recent texts.
+func (d *Deriver) remember(posts []*post.Post) {
+	cp := d.cross
+	cp.mu.Lock()
+	defer cp.mu.Unlock()
+	for _, p := range posts {
+		h := copies.TextHash(p.Text)
+		k := p.Community + "\x00" + strconv.FormatUint(h, 16)
+		list, _ := cp.recent.Get(k)
+		dup := false
+		for _, t := range list {
+			dup = dup || t.ID == p.ID
+		}
+		if dup {
+			continue
+		}
+		if len(list) >= 8 {
+			list = list[1:]
+		}
+		cp.recent.Put(k, append(list, copies.Texted{Community: p.Community, TextHash: h, CreatedAt: p.CreatedAt, ID: p.ID, AuthorID: p.Author.ID}))
+	}
+}
+
+func absDuration(d time.Duration) time.Duration {
+	if d < 0 {
+		return -d
+	}
+	return d
+}
+
+// textRows index the batch's posts of linked authors by text, for finding cross-posts
+// later.
+func (d *Deriver) textRows(posts []*post.Post, linked map[*post.Post]bool) []storage.TextRow {
+	if d.cross == nil {
+		return nil
+	}
+	var out []storage.TextRow
+	for _, p := range posts {
+		if crossPostable(p) && linked[p] {
+			out = append(out, storage.TextRow{Community: p.Community, TextHash: copies.TextHash(p.Text), CreatedAt: p.CreatedAt, ID: p.ID, AuthorID: p.Author.ID})
+		}
+	}
+	return out
+}
+
+// accountRows are the segments and identity claims of the authors of posts: segments
+// from the bio of each author's newest post that has one (by its community's rules),
+// claims from the author's id, handle and verified links. A segment row's version is
+// the time of that post, so the newest bio wins whatever order posts are written in.
+func (d *Deriver) accountRows(posts []*post.Post, comms map[string]*community.Community, version uint64) ([]storage.SegmentRow, []storage.ClaimRow) {
+	type key struct{ community, account string }
+	newest := map[key]*post.Post{}
+	var order []key
+	claimed := map[string]bool{}
+	var claims []storage.ClaimRow
+	for _, p := range posts {
+		a := &p.Author
+		if a.ID == "" {
+			continue
+		}
+		if a.Bio != "" {
+			k := key{p.Community, a.ID}
+			if n, ok := newest[k]; !ok {
+				order = append(order, k)
+				newest[k] = p
+			} else if p.CreatedAt.After(n.CreatedAt) {
+				newest[k] = p
+			}
+		}
+		for _, c := range people.Claims(a.ID, a.Handle, a.VerifiedLinks) {
+			ck := c.AccountID + "\x00" + c.Key
+			if claimed[ck] {
+				continue
+			}
+			claimed[ck] = true
+			claims = append(claims, storage.ClaimRow{AccountID: c.AccountID, Claim: c.Key, Reason: c.Reason, Version: version})
+		}
+	}
+	segs := make([]storage.SegmentRow, 0, len(order))
+	for _, k := range order {
+		p := newest[k]
+		row := storage.SegmentRow{Community: k.community, AccountID: k.account, Segments: []string{}, Reasons: []string{},
+			Version: uint64(p.CreatedAt.UnixMilli())}
+		for _, as := range d.bios.assign(comms[k.community], p.Author.Bio) {
+			row.Segments = append(row.Segments, as.Segment)
+			row.Reasons = append(row.Reasons, as.Reason)
+		}
+		segs = append(segs, row)
+	}
+	return segs, claims
 }
 
 // communityOf returns the configured community, or for a community missing from the

@@ -88,6 +88,11 @@ const (
 	MaxMentions = 256
 	MaxHashtags = 256
 	MaxURLs     = 256
+	// MaxBioBytes bounds an author's bio (Mastodon notes are the longest, about 500
+	// characters of text in HTML); MaxVerifiedLinks their verified profile links
+	// (Mastodon allows 4 fields, some instances more).
+	MaxBioBytes      = 16 << 10
+	MaxVerifiedLinks = 16
 	// MaxClockSkew is how far in the future created_at may be: sources' clocks run ahead.
 	MaxClockSkew = 24 * time.Hour
 )
@@ -132,7 +137,13 @@ func (p *Post) validateSizes() error {
 		return fmt.Errorf("post %q: %d urls are over the limit of %d", abbrev(p.ID), len(p.URLs), MaxURLs)
 	case strings.IndexByte(p.Text, 0) >= 0:
 		return fmt.Errorf("post %q: text contains a NUL byte", abbrev(p.ID))
-	case !utf8.Valid(p.Raw) || !utf8.ValidString(p.Text) || !utf8.ValidString(p.Author.Name) || !utf8.ValidString(p.Author.Handle):
+	case len(p.Author.Bio) > MaxBioBytes:
+		return fmt.Errorf("post %q: author bio of %d bytes is over the %d-byte limit", abbrev(p.ID), len(p.Author.Bio), MaxBioBytes)
+	case strings.IndexByte(p.Author.Bio, 0) >= 0:
+		return fmt.Errorf("post %q: author bio contains a NUL byte", abbrev(p.ID))
+	case len(p.Author.VerifiedLinks) > MaxVerifiedLinks:
+		return fmt.Errorf("post %q: %d verified links are over the limit of %d", abbrev(p.ID), len(p.Author.VerifiedLinks), MaxVerifiedLinks)
+	case !utf8.Valid(p.Raw) || !utf8.ValidString(p.Text) || !utf8.ValidString(p.Author.Name) || !utf8.ValidString(p.Author.Handle) || !utf8.ValidString(p.Author.Bio):
 		// JSON decoding turns invalid bytes into U+FFFD without a word; the source record
 		// still has them, and the README promises a dead letter, never a rewrite.
 		return fmt.Errorf("post %q: the source record is not valid UTF-8", abbrev(p.ID))
@@ -153,6 +164,11 @@ func (p *Post) validateSizes() error {
 		{"repost_of_id", p.RepostOfID}, {"repost_of_author_id", p.RepostOfAuthorID},
 	} {
 		if err := check(f.name, f.v); err != nil {
+			return err
+		}
+	}
+	for _, u := range p.Author.VerifiedLinks {
+		if err := check("author.verified_links", u); err != nil {
 			return err
 		}
 	}

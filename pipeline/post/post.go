@@ -43,6 +43,13 @@ type Account struct {
 	Handle    string `json:"handle,omitempty"`
 	Name      string `json:"name,omitempty"`
 	Followers uint64 `json:"followers,omitempty"` // as seen at ingest time; 0 when unknown
+	// Bio is the profile description as plain text (Mastodon note, Bluesky profile
+	// description, X user description), "" when the source did not say. Only the
+	// author's is filled; the processor turns it into segments and does not store it.
+	Bio string `json:"bio,omitempty"`
+	// VerifiedLinks are the profile links the network verified (Mastodon fields with
+	// verified_at): evidence that this account and the site's owner are one person.
+	VerifiedLinks []string `json:"verified_links,omitempty"`
 }
 
 // Post is the canonical post.

@@ -19,6 +19,7 @@ import (
 	"github.com/chatnight/chatnight/ingest/simulator"
 	"github.com/chatnight/chatnight/pipeline/bus/bustest"
 	"github.com/chatnight/chatnight/pipeline/community"
+	"github.com/chatnight/chatnight/pipeline/copies"
 	"github.com/chatnight/chatnight/pipeline/derive"
 	"github.com/chatnight/chatnight/pipeline/storage"
 	"github.com/chatnight/chatnight/pipeline/storage/chdb/chdbtest"
@@ -40,6 +41,10 @@ func TestMain(m *testing.M) {
 
 // benchBatchPosts sets BenchmarkProcessor's batch size: go test -bench Processor -batch-posts 10000.
 var benchBatchPosts = flag.Int("batch-posts", 5000, "posts per batch in BenchmarkProcessor")
+
+// benchCrossPosts looks for cross-posts as `chatnight run` does; -cross-posts=false
+// measures without, side by side.
+var benchCrossPosts = flag.Bool("cross-posts", true, "find cross-posts in BenchmarkProcessor, as chatnight run does")
 
 // BenchmarkProcessor measures the processor alone on the embedded engine: a backlog of
 // simulated posts is published first, then the processor drains it. It reports posts/s
@@ -67,7 +72,11 @@ func BenchmarkProcessor(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		p := New(Config{BatchPosts: *benchBatchPosts}, env.JS, derive.New(cfg, threads.NewClickHouse(store.Conn), time.Now), storage.NewWriter(store.Conn, wm), m, log)
+		d := derive.New(cfg, threads.NewClickHouse(store.Conn), time.Now)
+		if *benchCrossPosts {
+			d = d.WithCrossPosts(copies.NewClickHouse(store.Conn, cfg.People))
+		}
+		p := New(Config{BatchPosts: *benchBatchPosts}, env.JS, d, storage.NewWriter(store.Conn, wm), m, log)
 		b.StartTimer()
 		start := time.Now()
 		done := make(chan error, 1)

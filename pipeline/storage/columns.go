@@ -142,3 +142,36 @@ var burstColumns = []column[BurstRow]{
 	col("merged_into", func(r *BurstRow) string { return r.MergedInto }),
 	col("version", func(r *BurstRow) uint64 { return r.Version }),
 }
+
+var segmentColumns = []column[SegmentRow]{
+	col("community", func(r *SegmentRow) string { return r.Community }),
+	col("account_id", func(r *SegmentRow) string { return r.AccountID }),
+	col("segments", func(r *SegmentRow) []string { return nonNil(r.Segments) }),
+	col("reasons", func(r *SegmentRow) []string { return nonNil(r.Reasons) }),
+	col("version", func(r *SegmentRow) uint64 { return r.Version }),
+}
+
+var claimColumns = []column[ClaimRow]{
+	col("account_id", func(r *ClaimRow) string { return r.AccountID }),
+	col("claim", func(r *ClaimRow) string { return r.Claim }),
+	col("reason", func(r *ClaimRow) string { return r.Reason }),
+	col("version", func(r *ClaimRow) uint64 { return r.Version }),
+}
+
+var copyColumns = []column[CopyRow]{
+	col("community", func(r *CopyRow) string { return r.Community }),
+	col("post_id", func(r *CopyRow) string { return r.PostID }),
+	col("network", func(r *CopyRow) string { return r.Network }),
+	col("copy_id", func(r *CopyRow) string { return r.CopyID }),
+	col("url", func(r *CopyRow) string { return r.URL }),
+	col("created_at", func(r *CopyRow) time.Time { return r.CreatedAt }),
+	col("version", func(r *CopyRow) uint64 { return r.Version }),
+}
+
+var textColumns = []column[TextRow]{
+	col("community", func(r *TextRow) string { return r.Community }),
+	col("text_hash", func(r *TextRow) uint64 { return r.TextHash }),
+	col("created_at", func(r *TextRow) time.Time { return r.CreatedAt }),
+	col("id", func(r *TextRow) string { return r.ID }),
+	col("author_id", func(r *TextRow) string { return r.AuthorID }),
+}

@@ -77,6 +77,44 @@ type EdgeRow struct {
 	Version   uint64    `ch:"version"`
 }
 
+// SegmentRow is a row of chatnight.account_segments: an account's segments in a
+// community and why (Reasons, same order).
+type SegmentRow struct {
+	Community string   `ch:"community"`
+	AccountID string   `ch:"account_id"`
+	Segments  []string `ch:"segments"`
+	Reasons   []string `ch:"reasons"`
+	Version   uint64   `ch:"version"`
+}
+
+// ClaimRow is a row of chatnight.account_claims (see package people).
+type ClaimRow struct {
+	AccountID string `ch:"account_id"`
+	Claim     string `ch:"claim"`
+	Reason    string `ch:"reason"`
+	Version   uint64 `ch:"version"`
+}
+
+// CopyRow is a row of chatnight.post_copies: PostID appeared as CopyID on Network.
+type CopyRow struct {
+	Community string    `ch:"community"`
+	PostID    string    `ch:"post_id"`
+	Network   string    `ch:"network"`
+	CopyID    string    `ch:"copy_id"`
+	URL       string    `ch:"url"`
+	CreatedAt time.Time `ch:"created_at"`
+	Version   uint64    `ch:"version"`
+}
+
+// TextRow is a row of chatnight.post_texts: a stored post by the hash of its text.
+type TextRow struct {
+	Community string    `ch:"community"`
+	TextHash  uint64    `ch:"text_hash"`
+	CreatedAt time.Time `ch:"created_at"`
+	ID        string    `ch:"id"`
+	AuthorID  string    `ch:"author_id"`
+}
+
 // DetectedCellRow is a row of chatnight.detected_cells: the detected session a cell
 // belongs to.
 type DetectedCellRow struct {
@@ -105,10 +143,16 @@ type Batch struct {
 	Posts    []PostRow
 	QAMarks  []QAMarkRow
 	Edges    []EdgeRow
+	Segments []SegmentRow
+	Claims   []ClaimRow
+	Copies   []CopyRow
+	Texts    []TextRow
 }
 
 // Len is the number of rows in the batch.
-func (b *Batch) Len() int { return len(b.Sessions) + len(b.Posts) + len(b.QAMarks) + len(b.Edges) }
+func (b *Batch) Len() int {
+	return len(b.Sessions) + len(b.Posts) + len(b.QAMarks) + len(b.Edges) + len(b.Segments) + len(b.Claims) + len(b.Copies) + len(b.Texts)
+}
 
 // Live is the viewer's form of a stored post with its Q/A marks: what processors
 // announce on live.<community> and what the web tier reads back.

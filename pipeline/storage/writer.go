@@ -19,6 +19,10 @@ var (
 	insertEdges    = insertStatement("chatnight.edge_events", edgeColumns)
 	insertCells    = insertStatement("chatnight.detected_cells", detectedCellColumns)
 	insertBursts   = insertStatement("chatnight.bursts", burstColumns)
+	insertSegments = insertStatement("chatnight.account_segments", segmentColumns)
+	insertClaims   = insertStatement("chatnight.account_claims", claimColumns)
+	insertCopies   = insertStatement("chatnight.post_copies", copyColumns)
+	insertTexts    = insertStatement("chatnight.post_texts", textColumns)
 )
 
 // insertSettings apply to every insert: the materialized views on posts run side by
@@ -67,10 +71,22 @@ func (w *Writer) Write(ctx context.Context, b *Batch) error {
 	if err := insertRows(ctx, w, b.ID, insertPosts, "posts", postColumns, b.Posts); err != nil {
 		return err
 	}
+	if err := insertRows(ctx, w, b.ID, insertCopies, "post_copies", copyColumns, b.Copies); err != nil {
+		return err
+	}
+	if err := insertRows(ctx, w, b.ID, insertTexts, "post_texts", textColumns, b.Texts); err != nil {
+		return err
+	}
 	if err := insertRows(ctx, w, b.ID, insertQAMarks, "qa_marks", qaMarkColumns, b.QAMarks); err != nil {
 		return err
 	}
-	return insertRows(ctx, w, b.ID, insertEdges, "edge_events", edgeColumns, b.Edges)
+	if err := insertRows(ctx, w, b.ID, insertEdges, "edge_events", edgeColumns, b.Edges); err != nil {
+		return err
+	}
+	if err := insertRows(ctx, w, b.ID, insertSegments, "account_segments", segmentColumns, b.Segments); err != nil {
+		return err
+	}
+	return insertRows(ctx, w, b.ID, insertClaims, "account_claims", claimColumns, b.Claims)
 }
 
 // WriteDetected stores detected sessions placed after a batch (package bursts): the

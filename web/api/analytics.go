@@ -23,8 +23,38 @@ import (
 // every endpoint and the viewer's backfill.
 func (a *API) EnableAnalytics(conn driver.Conn, o *optout.OptOuts) {
 	a.analytics = true
+	a.store.UseConfig(a.communities)
+	a.conn = conn
 	a.host = host.New(conn, a.store)
 	a.optouts = o
+}
+
+// analysisOf is what an analytics handler needs besides its session: the analyzer
+// (?people=) and the opt-out list, answering any error itself (ok false).
+func (a *API) analysisOf(ctx context.Context, w http.ResponseWriter, r *http.Request) (*readmodel.Store, *redact.Redactor, bool) {
+	an, ok := a.analyzerFor(w, r)
+	if !ok {
+		return nil, nil, false
+	}
+	red, err := a.redactor(ctx)
+	if err != nil {
+		a.fail(w, r, err)
+		return nil, nil, false
+	}
+	return an, red, true
+}
+
+// analyzerFor is the analyzer of a request: it counts people, or accounts with
+// ?people=accounts. ok is false (and a 400 answered) for any other value.
+func (a *API) analyzerFor(w http.ResponseWriter, r *http.Request) (*readmodel.Store, bool) {
+	switch r.URL.Query().Get("people") {
+	case "", "people":
+		return a.store, true
+	case "accounts":
+		return a.store.Accounts(), true
+	}
+	writeError(w, http.StatusBadRequest, "people must be people (link accounts into people) or accounts (one participant per account)")
+	return nil, false
 }
 
 // redactor is the opt-out list to apply to a response (nil hides nothing).
@@ -137,14 +167,13 @@ func (a *API) ownTags(communityID string) []string {
 	return out
 }
 
-// handleSessionStats answers GET /api/sessions/{id}/stats.
+// handleSessionStats answers GET /api/sessions/{id}/readmodel.
 func (a *API) handleSessionStats(ctx context.Context, w http.ResponseWriter, r *http.Request, sess readmodel.Session) {
-	red, err := a.redactor(ctx)
-	if err != nil {
-		a.fail(w, r, err)
+	an, red, ok := a.analysisOf(ctx, w, r)
+	if !ok {
 		return
 	}
-	st, err := a.store.SessionStats(ctx, sess, a.ownTags(sess.Community), red)
+	st, err := an.SessionStats(ctx, sess, a.ownTags(sess.Community), red)
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -161,6 +190,10 @@ func (a *API) handleSessionStats(ctx context.Context, w http.ResponseWriter, r *
 // handleCommunityStats answers GET /api/communities/{id}/stats?from=&to= (RFC 3339 or
 // 2006-01-02; default the last 90 days).
 func (a *API) handleCommunityStats(w http.ResponseWriter, r *http.Request) {
+	an, ok := a.analyzerFor(w, r)
+	if !ok {
+		return
+	}
 	cm, ok := a.pathCommunity(w, r)
 	if !ok {
 		return
@@ -176,7 +209,7 @@ func (a *API) handleCommunityStats(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	st, err := a.store.CommunityStats(ctx, cm.ID, from, to, red)
+	st, err := an.CommunityStats(ctx, cm.ID, from, to, red)
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -215,11 +248,27 @@ func (a *API) handleTranscript(ctx context.Context, w http.ResponseWriter, r *ht
 		}
 		sort.Strings(marks)
 		lines[i] = export.Line{ID: p.ID, CreatedAt: p.CreatedAt, Kind: p.Kind, AuthorID: p.AuthorID, Handle: p.AuthorHandle,
-			Name: p.AuthorName, Marks: strings.Join(marks, " "), ReplyToID: p.ReplyToID, Text: p.Text, URL: p.URL}
+			Name: p.AuthorName, Marks: strings.Join(marks, " "), ReplyToID: p.ReplyToID, Text: p.Text, URL: p.URL,
+			Copies: t.Copies[p.ID]}
 	}
 	types := map[string]string{"csv": "text/csv; charset=utf-8", "md": "text/markdown; charset=utf-8", "html": "text/html; charset=utf-8"}
 	attachment(w, types[f], sess.ID+"."+f)
 	if err := export.WriteTranscript(w, f, sess, lines); err != nil {
 		a.log.Warn("writing transcript failed", "session", sess.ID, "err", err)
 	}
+}
+
+// handleSessionPeople answers GET /api/sessions/{id}/people: the session's participants
+// who are linked people or hold segments, by account, for the viewer's badges.
+func (a *API) handleSessionPeople(ctx context.Context, w http.ResponseWriter, r *http.Request, sess readmodel.Session) {
+	an, red, ok := a.analysisOf(ctx, w, r)
+	if !ok {
+		return
+	}
+	list, err := an.SessionPeople(ctx, sess, red)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, list)
 }

@@ -4,6 +4,8 @@
 package api
 
 import (
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
 	"context"
 	"encoding/json"
 	"errors"
@@ -24,6 +26,7 @@ type API struct {
 	now         func() time.Time
 	log         *slog.Logger
 	analytics   bool            // set by EnableAnalytics
+	conn        driver.Conn     // set by EnableAnalytics: reads copies of posts
 	host        *host.Reader    // set by EnableAnalytics
 	optouts     *optout.OptOuts // nil: nobody is hidden
 	// Timeout bounds each request's ClickHouse reads.
@@ -54,6 +57,7 @@ func (a *API) Register(mux *http.ServeMux) {
 	if a.analytics {
 		mux.HandleFunc("GET /api/communities/{id}/stats", a.handleCommunityStats)
 		mux.HandleFunc("GET /api/sessions/{id}/stats", a.forSession(a.handleSessionStats))
+		mux.HandleFunc("GET /api/sessions/{id}/people", a.forSession(a.handleSessionPeople))
 		mux.HandleFunc("GET /api/sessions/{id}/transcript", a.forSession(a.handleTranscript))
 		mux.HandleFunc("GET /api/sessions/{id}/host", a.handleHost)
 		mux.HandleFunc("GET /api/communities/{id}/welcome", a.handleWelcome)

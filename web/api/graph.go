@@ -19,13 +19,16 @@ func (a *API) handleGraph(ctx context.Context, w http.ResponseWriter, r *http.Re
 	if !ok {
 		return
 	}
+	an, red, ok := a.analysisOf(ctx, w, r)
+	if !ok {
+		return
+	}
 	g, err := a.store.Graph(ctx, sess)
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	red, err := a.redactor(ctx)
-	if err != nil {
+	if g, err = peopleGraph(ctx, an, g); err != nil {
 		a.fail(w, r, err)
 		return
 	}
@@ -43,4 +46,53 @@ func (a *API) handleGraph(ctx context.Context, w http.ResponseWriter, r *http.Re
 	if err != nil {
 		a.log.Warn("writing graph failed", "session", sess.ID, "err", err)
 	}
+}
+
+// peopleGraph merges the nodes of each person's accounts into one (posts and what they
+// received summed, the handle of the account with the most posts) and their edges,
+// through the analyzer's mapping (none per account). Unless the graph spans several
+// networks and linked accounts, it is unchanged.
+func peopleGraph(ctx context.Context, an *readmodel.Store, g readmodel.Graph) (readmodel.Graph, error) {
+	if an == nil || an.PerAccount || len(g.Nodes) == 0 {
+		return g, nil
+	}
+	ids := make([]string, len(g.Nodes))
+	for i, n := range g.Nodes {
+		ids[i] = n.ID
+	}
+	m, err := an.Mapping(ctx, ids)
+	if err != nil || len(m.Linked()) == 0 {
+		return g, err
+	}
+	out := readmodel.Graph{Nodes: []readmodel.Node{}}
+	index := map[string]int{}
+	for _, n := range g.Nodes {
+		pid := m.Of(n.ID)
+		i, ok := index[pid]
+		if !ok {
+			index[pid] = len(out.Nodes)
+			n.ID = pid
+			out.Nodes = append(out.Nodes, n)
+			continue
+		}
+		o := &out.Nodes[i]
+		if n.Posts > o.Posts {
+			o.Handle = n.Handle
+		}
+		o.Posts += n.Posts
+		o.RepliesReceived += n.RepliesReceived
+		o.MentionsReceived += n.MentionsReceived
+		o.IsHost = o.IsHost || n.IsHost
+	}
+	edges := make([]readmodel.KindEdge, len(g.Edges))
+	for i, e := range g.Edges {
+		edges[i] = readmodel.KindEdge{Src: e.Src, Dst: e.Dst, Kind: e.Kind, Weight: e.Weight}
+	}
+	for _, e := range readmodel.PersonEdges(edges, m) {
+		out.Edges = append(out.Edges, readmodel.Edge{Src: e.Src, Dst: e.Dst, Kind: e.Kind, Weight: e.Weight})
+	}
+	if out.Edges == nil {
+		out.Edges = []readmodel.Edge{}
+	}
+	return out, nil
 }

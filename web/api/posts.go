@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 
+	"github.com/chatnight/chatnight/pipeline/copies"
 	"github.com/chatnight/chatnight/web/readmodel"
 )
 
@@ -12,6 +13,9 @@ type Transcript struct {
 	Session   readmodel.Session `json:"session"`
 	Posts     []readmodel.Post  `json:"posts"`
 	Truncated bool              `json:"truncated"` // more than readmodel.MaxTranscript posts
+	// Copies says, for each post that also appeared elsewhere (a bridged copy stored
+	// once), everywhere it appeared: its own network first.
+	Copies map[string][]copies.Copy `json:"copies,omitempty"`
 }
 
 // handlePosts answers GET /api/sessions/{id}/posts: the session's posts in time order,
@@ -40,5 +44,24 @@ func (a *API) transcript(ctx context.Context, sess readmodel.Session) (Transcrip
 	if posts == nil {
 		posts = []readmodel.Post{}
 	}
-	return Transcript{Session: sess, Posts: posts, Truncated: truncated}, nil
+	t := Transcript{Session: sess, Posts: posts, Truncated: truncated}
+	if a.conn != nil && len(posts) > 0 {
+		ids := make([]string, len(posts))
+		for i, p := range posts {
+			ids[i] = p.ID
+		}
+		cs, err := copies.Load(ctx, a.conn, sess.Community, ids)
+		if err != nil {
+			return Transcript{}, err
+		}
+		for _, p := range posts {
+			if c, ok := cs[p.ID]; ok {
+				if t.Copies == nil {
+					t.Copies = map[string][]copies.Copy{}
+				}
+				t.Copies[p.ID] = copies.With(p.ID, p.URL, c)
+			}
+		}
+	}
+	return t, nil
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/chatnight/chatnight/pipeline/copies"
 	"github.com/chatnight/chatnight/pipeline/post"
 	"github.com/chatnight/chatnight/web/readmodel"
 )
@@ -27,6 +28,18 @@ type Line struct {
 	ReplyToID string    `json:"reply_to_id,omitempty"`
 	Text      string    `json:"text"`
 	URL       string    `json:"url,omitempty"`
+	// Copies are everywhere the post appeared, when it also appeared on another
+	// network (a bridged copy): its own network first.
+	Copies []copies.Copy `json:"copies,omitempty"`
+}
+
+// appearedOn renders where a post appeared: "bluesky https://…; mastodon https://…".
+func (l Line) appearedOn() string {
+	var parts []string
+	for _, c := range l.Copies {
+		parts = append(parts, strings.TrimSpace(c.Network+" "+c.URL))
+	}
+	return strings.Join(parts, "; ")
 }
 
 // TranscriptFormats are the formats WriteTranscript writes (besides JSON, which the
@@ -38,10 +51,10 @@ func WriteTranscript(w io.Writer, format string, sess readmodel.Session, lines [
 	switch format {
 	case "csv":
 		cw := csv.NewWriter(w)
-		cw.Write([]string{"id", "created_at", "kind", "author_id", "handle", "name", "marks", "reply_to_id", "text", "url"})
+		cw.Write([]string{"id", "created_at", "kind", "author_id", "handle", "name", "marks", "reply_to_id", "text", "url", "appeared_on"})
 		for _, l := range lines {
 			cw.Write([]string{l.ID, l.CreatedAt.UTC().Format(time.RFC3339Nano), l.Kind, l.AuthorID, csvSafe(l.Handle), csvSafe(l.Name),
-				l.Marks, l.ReplyToID, csvSafe(l.Text), csvURL(l.URL)})
+				l.Marks, l.ReplyToID, csvSafe(l.Text), csvURL(l.URL), csvSafe(l.appearedOn())})
 		}
 		cw.Flush()
 		return cw.Error()
@@ -53,8 +66,12 @@ func WriteTranscript(w io.Writer, format string, sess readmodel.Session, lines [
 			if l.Marks != "" {
 				marks = " **" + l.Marks + "**"
 			}
-			fmt.Fprintf(w, "- `%s` **@%s**%s (%s): %s\n", l.CreatedAt.UTC().Format("15:04:05"), mdEscape(l.Handle), marks, l.Kind,
-				mdEscape(strings.ReplaceAll(l.Text, "\n", " ")))
+			also := ""
+			if len(l.Copies) > 0 {
+				also = " _(appeared on " + mdEscape(l.appearedOn()) + ")_"
+			}
+			fmt.Fprintf(w, "- `%s` **@%s**%s (%s): %s%s\n", l.CreatedAt.UTC().Format("15:04:05"), mdEscape(l.Handle), marks, l.Kind,
+				mdEscape(strings.ReplaceAll(l.Text, "\n", " ")), also)
 		}
 		return nil
 	case "html":
@@ -95,7 +112,7 @@ var transcriptHTML = template.Must(template.New("transcript").Funcs(template.Fun
 </head><body>
 <h1>{{.Session.Community}} — {{.Session.ID}}</h1>
 <p>{{day .Session.Start}} UTC, {{len .Lines}} posts</p>
-{{range .Lines}}<div class="post" id="{{.ID}}"><span class="t">{{clock .CreatedAt}}</span> <b><bdi>@{{.Handle}}</bdi></b>{{if .Marks}} <span class="m">{{.Marks}}</span>{{end}}: <bdi>{{.Text}}</bdi></div>
+{{range .Lines}}<div class="post" id="{{.ID}}"><span class="t">{{clock .CreatedAt}}</span> <b><bdi>@{{.Handle}}</bdi></b>{{if .Marks}} <span class="m">{{.Marks}}</span>{{end}}: <bdi>{{.Text}}</bdi>{{if .Copies}} <span class="t">(appeared on{{range .Copies}} <a href="{{.URL}}">{{.Network}}</a>{{end}})</span>{{end}}</div>
 {{end}}</body></html>
 `))
 

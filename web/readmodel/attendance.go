@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strconv"
 	"time"
+
+	"github.com/chatnight/chatnight/pipeline/people"
 )
 
 // Later is how many sessions after a session retention looks at.
@@ -17,7 +19,8 @@ type Attendance struct {
 	Sessions []Session // in time order: the period's, then those after it
 	Period   int       // how many of Sessions are in the period
 	Counts   map[string]Counts
-	Authors  map[string][]SessionAuthor // by session id
+	Authors  map[string][]SessionAuthor // by session id, one per person (see people.go)
+	People   *people.Mapping            // the account -> person mapping Authors used
 }
 
 // Attendance reads the sessions of community that started in [from, to) (at most
@@ -40,17 +43,12 @@ func (s *Store) Attendance(ctx context.Context, community string, from, to time.
 	if out.Counts, err = s.counts(ctx, out.Sessions); err != nil {
 		return nil, fmt.Errorf("community %s: %w", community, err)
 	}
-	authors, err := s.authors(ctx, out.Sessions)
-	if err != nil {
+	if out.Authors, out.People, err = s.personAuthors(ctx, out.Sessions, nil); err != nil {
 		return nil, fmt.Errorf("community %s: %w", community, err)
-	}
-	out.Authors = map[string][]SessionAuthor{}
-	for _, a := range authors {
-		out.Authors[a.SessionID] = append(out.Authors[a.SessionID], a)
 	}
 	for i := range out.Sessions {
 		id := out.Sessions[i].ID
-		c := out.Counts[id].withAuthors(out.Authors[id])
+		c := out.Counts[id].withPeople(out.Authors[id])
 		out.Counts[id] = c
 		out.Sessions[i].Posts, out.Sessions[i].Participants = c.Posts, c.Participants
 	}

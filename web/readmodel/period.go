@@ -3,6 +3,7 @@ package readmodel
 import (
 	"context"
 	"fmt"
+	"sort"
 	"strconv"
 	"time"
 
@@ -53,6 +54,8 @@ type CommunityStats struct {
 	// Growth is the change in participants from the first to the last session.
 	Growth   *float64  `json:"growth"`
 	Regulars []Regular `json:"regulars"`
+	// Segments are the people of the period per segment.
+	Segments []SegmentCount `json:"segments"`
 	// Network is the analysis of the period's heaviest interactions (at most
 	// MaxPeriodEdges edges).
 	Network network.Metrics `json:"network"`
@@ -67,7 +70,7 @@ const RegularShare = 0.5
 // the per-session aggregates: the posts table is not read.
 func (s *Store) CommunityStats(ctx context.Context, community string, from, to time.Time, r *redact.Redactor) (*CommunityStats, error) {
 	out := &CommunityStats{Community: community, From: from.UTC(), To: to.UTC(), Series: []SessionPoint{}, Regulars: []Regular{},
-		Network: network.Metrics{PerNode: []network.NodeMetrics{}}}
+		Segments: []SegmentCount{}, Network: network.Metrics{PerNode: []network.NodeMetrics{}}}
 	all, err := s.list(ctx, querySessionsFrom, params{"community": community, "from": chTime(from),
 		"limit": strconv.Itoa(MaxPeriodSessions + Later)}, false)
 	if err != nil {
@@ -109,6 +112,52 @@ func (s *Store) CommunityStats(ctx context.Context, community string, from, to t
 	}
 	period := known[:n]
 	out.Sessions = n
+	// The people of each session (the read model's authors mapped onto people in one
+	// place, personAuthors), their segments, and, when accounts are linked, the
+	// series, totals and regulars counted per person.
+	authors, m, err := s.personAuthors(ctx, known, nil)
+	if err != nil {
+		return nil, fmt.Errorf("community %s: %w", community, err)
+	}
+	if err := s.addSegments(ctx, community, authors, r); err != nil {
+		return nil, fmt.Errorf("community %s: %w", community, err)
+	}
+	linked := m != nil && len(m.Linked()) > 0
+	if linked {
+		num := map[string]uint64{}
+		for _, sess := range known {
+			set := map[uint64]bool{}
+			for _, au := range authors[sess.ID] {
+				if _, ok := num[au.AuthorID]; !ok {
+					num[au.AuthorID] = uint64(len(num)) + 1
+				}
+				set[num[au.AuthorID]] = true
+			}
+			sets[sess.ID] = set
+			counts[sess.ID] = counts[sess.ID].withPeople(authors[sess.ID])
+		}
+	}
+	periodAuthors := map[string]*SessionAuthor{} // person -> posts and segments over the period
+	var order []string
+	for _, sess := range period {
+		for _, au := range authors[sess.ID] {
+			if pa := periodAuthors[au.AuthorID]; pa != nil {
+				pa.Posts += au.Posts
+				pa.Members = append(pa.Members, au.Members...)
+				continue
+			}
+			periodAuthors[au.AuthorID] = &SessionAuthor{AuthorID: au.AuthorID, Handle: au.Handle, Posts: au.Posts,
+				Segments: au.Segments, Members: au.Members}
+			order = append(order, au.AuthorID)
+		}
+	}
+	var segmented []SessionAuthor
+	for _, id := range order {
+		if pa := periodAuthors[id]; !pa.hidden(r) {
+			segmented = append(segmented, *pa)
+		}
+	}
+	out.Segments = segmentCounts(segmented, s.rules(community))
 	for i, sess := range period {
 		c := counts[sess.ID]
 		pt := SessionPoint{ID: sess.ID, Community: sess.Community, Start: sess.Start, End: sess.End, Kind: sess.Kind,
@@ -137,7 +186,9 @@ func (s *Store) CommunityStats(ctx context.Context, community string, from, to t
 		out.Newcomers += c.Newcomers
 	}
 	pp := sessionParams(period)
-	if err := s.conn.QueryRow(s.ctx(ctx, pp), queryPeriodParticipants).Scan(&out.Participants); err != nil {
+	if linked {
+		out.Participants = uint64(len(periodAuthors))
+	} else if err := s.conn.QueryRow(s.ctx(ctx, pp), queryPeriodParticipants).Scan(&out.Participants); err != nil {
 		return nil, fmt.Errorf("community %s: count participants: %w", community, err)
 	}
 	if first, last := out.Series[0].Participants, out.Series[n-1].Participants; n > 1 && first > 0 {
@@ -150,11 +201,43 @@ func (s *Store) CommunityStats(ctx context.Context, community string, from, to t
 		Sessions uint64 `ch:"sessions"`
 		Posts    uint64 `ch:"posts"`
 	}
-	if err := s.conn.Select(s.ctx(ctx, pp.with("need", strconv.Itoa(need))), &regs, queryRegulars); err != nil {
+	if linked {
+		regs = regs[:0]
+		attended := map[string]uint64{}
+		for _, sess := range period {
+			for _, au := range authors[sess.ID] {
+				attended[au.AuthorID]++
+			}
+		}
+		for _, id := range order {
+			if pa := periodAuthors[id]; attended[id] >= uint64(need) {
+				regs = append(regs, struct {
+					AuthorID string `ch:"author_id"`
+					Handle   string `ch:"handle"`
+					Sessions uint64 `ch:"sessions"`
+					Posts    uint64 `ch:"posts"`
+				}{id, pa.Handle, attended[id], pa.Posts})
+			}
+		}
+		sort.Slice(regs, func(i, j int) bool {
+			x, y := regs[i], regs[j]
+			if x.Sessions != y.Sessions {
+				return x.Sessions > y.Sessions
+			}
+			if x.Posts != y.Posts {
+				return x.Posts > y.Posts
+			}
+			return x.AuthorID < y.AuthorID
+		})
+	} else if err := s.conn.Select(s.ctx(ctx, pp.with("need", strconv.Itoa(need))), &regs, queryRegulars); err != nil {
 		return nil, fmt.Errorf("community %s: regulars: %w", community, err)
 	}
 	for _, rg := range regs {
 		rid, h := r.Account(rg.AuthorID, rg.Handle)
+		if pa := periodAuthors[rg.AuthorID]; pa != nil && pa.hidden(r) {
+			rid = r.Pseudonym(rg.AuthorID)
+			h = rid
+		}
 		out.Regulars = append(out.Regulars, Regular{ID: rid, Handle: h, Sessions: int(rg.Sessions), Posts: rg.Posts,
 			Share: float64(rg.Sessions) / float64(n)})
 	}
@@ -162,7 +245,11 @@ func (s *Store) CommunityStats(ctx context.Context, community string, from, to t
 	if err != nil {
 		return nil, fmt.Errorf("community %s: %w", community, err)
 	}
-	out.Network = NetworkMetrics(edges, s.top(), r)
+	em, err := s.edgeMapping(ctx, edges)
+	if err != nil {
+		return nil, fmt.Errorf("community %s: %w", community, err)
+	}
+	out.Network = NetworkMetrics(PersonEdges(edges, em), s.top(), r)
 	return out, nil
 }
 

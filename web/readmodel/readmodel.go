@@ -27,6 +27,8 @@ package readmodel
 
 import (
 	"context"
+	"github.com/chatnight/chatnight/pipeline/people"
+	"github.com/chatnight/chatnight/pipeline/segments"
 	"strings"
 	"time"
 
@@ -139,6 +141,13 @@ type Store struct {
 	conn driver.Conn
 	// Top is the length of each top list of the analytics; default DefaultTop.
 	Top int
+	// People are the people the communities file declares (see package people).
+	People []people.Declared
+	// PerAccount counts accounts rather than people (--people=accounts).
+	PerAccount bool
+	// Rules returns a community's segment rules (their order and labels); nil uses
+	// the built-in rules.
+	Rules func(community string) *segments.Rules
 }
 
 // New reads through conn.

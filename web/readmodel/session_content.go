@@ -165,7 +165,8 @@ func (s *Store) Graph(ctx context.Context, sess Session) (Graph, error) {
 	if err != nil {
 		return Graph{}, fmt.Errorf("graph of session %q: %w", sess.ID, err)
 	}
-	edges, err := s.Edges(ctx, []Session{sess})
+	// Between accounts as stored: the API merges a person's accounts (?people=).
+	edges, err := s.edges(ctx, []Session{sess}, maxSessionEdges)
 	if err != nil {
 		return Graph{}, fmt.Errorf("graph of session %q: %w", sess.ID, err)
 	}

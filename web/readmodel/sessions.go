@@ -3,6 +3,7 @@ package readmodel
 import (
 	"context"
 	"fmt"
+	"github.com/chatnight/chatnight/pipeline/segments"
 	"strconv"
 	"time"
 
@@ -216,6 +217,12 @@ type SessionAuthor struct {
 	FirstHere time.Time `ch:"first_here"` // first post in the session
 	FirstSeen time.Time `ch:"first_seen"` // first post in the community
 	Newcomer  bool      `ch:"newcomer"`
+	// For a person: posts per network, why the accounts are linked, the accounts'
+	// own rows, and the person's segments.
+	Networks map[string]uint64     `ch:"-"`
+	Why      []string              `ch:"-"`
+	Members  []SessionAuthor       `ch:"-"`
+	Segments []segments.Assignment `ch:"-"`
 }
 
 // authors reads the authors of sessions (all of one community), most posts first.

@@ -3,6 +3,8 @@ package readmodel
 import (
 	"context"
 	"fmt"
+	"github.com/chatnight/chatnight/pipeline/people"
+	"github.com/chatnight/chatnight/pipeline/segments"
 	"sort"
 	"strconv"
 	"time"
@@ -12,12 +14,17 @@ import (
 	"github.com/chatnight/chatnight/web/redact"
 )
 
-// Account is an account in a top list.
+// Account is a person (or, per account, an account) in a top list. A person of
+// several accounts lists them, their posts per network and why they are linked.
 type Account struct {
-	ID       string `json:"id"`
-	Handle   string `json:"handle"`
-	Count    uint64 `json:"count"`
-	Newcomer bool   `json:"newcomer,omitempty"`
+	ID       string                `json:"id"`
+	Handle   string                `json:"handle"`
+	Count    uint64                `json:"count"`
+	Newcomer bool                  `json:"newcomer,omitempty"`
+	Accounts []string              `json:"accounts,omitempty"`
+	Networks map[string]uint64     `json:"networks,omitempty"`
+	Why      []string              `json:"why,omitempty"`
+	Segments []segments.Assignment `json:"segments,omitempty"`
 }
 
 // Valued is a value with how often it occurred.
@@ -53,6 +60,7 @@ type SessionStats struct {
 	Sources         []Valued        `json:"sources"`
 	Activity        []Minute        `json:"activity"`
 	Network         network.Metrics `json:"network"` // per_node: the Top by PageRank
+	Segments        []SegmentCount  `json:"segments"`
 	// Participants are the session's authors, most posts first (for reports), not
 	// pseudonymized.
 	Participants []SessionAuthor `json:"-"`
@@ -66,20 +74,28 @@ func (s *Store) SessionStats(ctx context.Context, sess Session, exclude []string
 	if err != nil {
 		return nil, fmt.Errorf("session %s: %w", sess.ID, err)
 	}
-	authors, err := s.authors(ctx, list)
+	accountEdges, err := s.edges(ctx, list, maxSessionEdges)
 	if err != nil {
 		return nil, fmt.Errorf("session %s: %w", sess.ID, err)
 	}
-	c := counts[sess.ID].withAuthors(authors)
+	byPerson, m, err := s.personAuthors(ctx, list, accountEdges)
+	if err != nil {
+		return nil, fmt.Errorf("session %s: %w", sess.ID, err)
+	}
+	if err := s.addSegments(ctx, sess.Community, byPerson, r); err != nil {
+		return nil, fmt.Errorf("session %s: %w", sess.ID, err)
+	}
+	authors := byPerson[sess.ID]
+	c := counts[sess.ID].withPeople(authors)
 	sess.Posts, sess.Participants = c.Posts, c.Participants
 	st := &SessionStats{Session: sess, Counts: c, Participants: authors}
+	st.Segments = segmentCounts(visible(authors, r), s.rules(sess.Community))
 	p := sessionParams(list).with("limit", strconv.Itoa(s.top()))
 
-	// Top participants by posts (authors come most posts first).
+	// Top participants by posts (people come most posts first).
 	st.TopParticipants = []Account{}
 	for _, au := range authors[:min(len(authors), s.top())] {
-		id, h := r.Account(au.AuthorID, au.Handle)
-		st.TopParticipants = append(st.TopParticipants, Account{ID: id, Handle: h, Count: au.Posts, Newcomer: au.Newcomer})
+		st.TopParticipants = append(st.TopParticipants, au.shown(r, au.Posts))
 	}
 	if exclude == nil {
 		exclude = []string{}
@@ -106,13 +122,10 @@ func (s *Store) SessionStats(ctx context.Context, sess Session, exclude []string
 	if st.Activity, err = s.Activity(ctx, sess); err != nil {
 		return nil, err
 	}
-	if st.Questions, err = s.questions(ctx, sess, p, r); err != nil {
+	if st.Questions, err = s.questions(ctx, sess, p, r, m); err != nil {
 		return nil, fmt.Errorf("session %s: questions: %w", sess.ID, err)
 	}
-	edges, err := s.Edges(ctx, list)
-	if err != nil {
-		return nil, fmt.Errorf("session %s: %w", sess.ID, err)
-	}
+	edges := PersonEdges(accountEdges, m)
 	if st.MostMentioned, err = s.topReceived(ctx, sess, edges, "mention", r); err != nil {
 		return nil, fmt.Errorf("session %s: most mentioned: %w", sess.ID, err)
 	}
@@ -209,7 +222,7 @@ func ranked(m map[string]uint64) []Valued {
 	return out
 }
 
-func (s *Store) questions(ctx context.Context, sess Session, p params, r *redact.Redactor) ([]Question, error) {
+func (s *Store) questions(ctx context.Context, sess Session, p params, r *redact.Redactor, pm *people.Mapping) ([]Question, error) {
 	marks, err := s.marks(ctx, sess)
 	if err != nil {
 		return nil, err
@@ -229,7 +242,7 @@ func (s *Store) questions(ctx context.Context, sess Session, p params, r *redact
 				answerPosts[n], answerers[n] = map[string]bool{}, map[string]bool{}
 			}
 			answerPosts[n][m.PostID] = true
-			answerers[n][m.AuthorID] = true
+			answerers[n][pm.Of(m.AuthorID)] = true
 		}
 	}
 	out := []Question{}
@@ -279,9 +292,17 @@ type KindEdge struct {
 }
 
 // Edges reads the participant graph of sessions (of one community), per kind,
-// heaviest first.
+// heaviest first, between people (accounts in the per-account view).
 func (s *Store) Edges(ctx context.Context, list []Session) ([]KindEdge, error) {
-	return s.edges(ctx, list, maxSessionEdges)
+	edges, err := s.edges(ctx, list, maxSessionEdges)
+	if err != nil {
+		return nil, err
+	}
+	m, err := s.edgeMapping(ctx, edges)
+	if err != nil {
+		return nil, err
+	}
+	return PersonEdges(edges, m), nil
 }
 
 // edges is Edges, at most max of them.

@@ -69,6 +69,8 @@ communities:
 	if err != nil {
 		t.Fatal(err)
 	}
+	// That release had no people, segments or copies (migrations 0020-0022).
+	b.Segments, b.Claims, b.Copies, b.Texts = nil, nil, nil, nil
 	if err := storage.NewWriter(env.Conn, nil).Write(ctx, b); err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import {Feed} from './feed.js';
 import {Leaderboard, ActivityChart, Graph} from './panels.js';
 import {Parents} from './parents.js';
 import {refetch} from './refetch.js';
+import {PeopleBadges} from './people.js';
 
 // PSEUDONYM starts the id of an opted-out participant (redact.PseudonymPrefix).
 const PSEUDONYM = 'participant-';
@@ -47,9 +48,11 @@ const feed = new Feed($('feed'), {
   onPerson: (id) => selectPerson(state.selectedPerson === id ? '' : id),
   permalink: (p) => '#' + new URLSearchParams({community: state.community?.id || '', session: p.session_id || '', post: p.id}),
 });
+const people = new PeopleBadges();
 const board = new Leaderboard($('board'), {
   onPerson: (id) => selectPerson(state.selectedPerson === id ? '' : id),
   isNewcomer,
+  badges: (id) => people.badges(id),
   selected: () => state.selectedPerson,
   withheld,
 });
@@ -319,6 +322,7 @@ async function loadNewcomers(sid) {
     state.withheld.set(sid, list.filter((p) => p.author_id.startsWith(PSEUDONYM)).map((p) => ({
       id: p.author_id, handle: p.handle, name: '', posts: p.posts, replies: p.replies_received,
       mentions: p.mentions_received, host: p.is_host, withheld: true})));
+    await people.load(sid);
     refreshPanels();
   } catch {
     // The leaderboard shows no newcomer marks until it can.

@@ -8,7 +8,7 @@ import {EDGE_KINDS} from './model.js';
 export class Leaderboard {
   constructor(root, hooks) {
     this.root = root;
-    this.hooks = hooks; // onPerson(id), isNewcomer(id), selected(), withheld()
+    this.hooks = hooks; // onPerson(id), isNewcomer(id), selected(), withheld(), badges(id) (optional: more badges)
     this.showAll = false;
   }
 
@@ -29,7 +29,8 @@ export class Leaderboard {
           '@' + p.handle),
           p.host ? el('span', {class: 'badge host-badge'}, 'Host') : null,
           isNew ? el('span', {class: 'badge new-badge', title: 'First chat in this community'}, 'New') : null,
-          p.withheld ? el('span', {class: 'badge', title: 'Opted out: posts hidden, counted under a pseudonym'}, 'Opted out') : null),
+          p.withheld ? el('span', {class: 'badge', title: 'Opted out: posts hidden, counted under a pseudonym'}, 'Opted out') : null,
+          ...(this.hooks.badges ? this.hooks.badges(p.id) : [])),
         el('td', {}, String(p.posts)),
         el('td', {}, String(p.replies)),
         el('td', {}, String(p.mentions)));
