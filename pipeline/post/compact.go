@@ -25,6 +25,7 @@ import (
 //	         str(root_id) str(quote_of_id) str(quote_of_author_id) str(repost_of_id)
 //	         str(repost_of_author_id) uvarint(n) account*n uvarint(n) str*n (hashtags)
 //	         uvarint(n) str*n (urls) str(raw)
+//	         str(author bio) uvarint(n) str*n (author verified links)
 //	account = str(id) str(handle) str(name) uvarint(followers)
 //	str    = uvarint(len) bytes
 //
@@ -80,7 +81,15 @@ func appendFields(b []byte, p *Post) []byte {
 		str(u)
 	}
 	b = binary.AppendUvarint(b, uint64(len(p.Raw)))
-	return append(b, p.Raw...)
+	b = append(b, p.Raw...)
+	// The author's bio and verified links feed segments and people (the processor
+	// derives them), so the internal encoding carries them as JSON does.
+	str(p.Author.Bio)
+	b = binary.AppendUvarint(b, uint64(len(p.Author.VerifiedLinks)))
+	for _, l := range p.Author.VerifiedLinks {
+		str(l)
+	}
+	return b
 }
 
 // DecodeAs decodes a body in the named encoding; an encoding it does not know makes
@@ -239,6 +248,13 @@ func decodeFields(s string) (*Post, error) {
 	}
 	if raw := r.raw(); raw != "" {
 		p.Raw = []byte(raw)
+	}
+	p.Author.Bio = r.str()
+	if n := r.count("verified links", MaxURLs); n > 0 {
+		p.Author.VerifiedLinks = make([]string, n)
+		for i := range p.Author.VerifiedLinks {
+			p.Author.VerifiedLinks[i] = r.str()
+		}
 	}
 	if r.err == nil && len(r.s) > 0 {
 		r.err = fmt.Errorf("decode compact post: %d bytes after the last field", len(r.s))

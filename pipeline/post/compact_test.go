@@ -11,7 +11,7 @@ import (
 func compactSample() *Post {
 	return &Post{
 		ID: "x:1", Source: SourceX, Community: "hcldr", Kind: KindReply,
-		Author:    Account{ID: "x:9", Handle: "amy", Name: "Amy", Followers: 42},
+		Author:    Account{ID: "x:9", Handle: "amy", Name: "Amy", Followers: 42, Bio: "ICU nurse (RN)", VerifiedLinks: []string{"https://amy.example"}},
 		CreatedAt: time.Date(2026, 11, 25, 1, 30, 0, 123_000_000, time.UTC),
 		Text:      "A1: <b>bold</b> & \"quoted\" \u2028 #HCLDR ✓", Lang: "en", URL: "https://x.com/amy/status/1",
 		ReplyToID: "x:0", ReplyToAuthorID: "x:8", RootID: "x:0", QuoteOfID: "x:5", QuoteOfAuthorID: "x:6",
