@@ -46,7 +46,7 @@ test-unit:
 	$(GO) test -count=1 -timeout 20m ./...
 
 fuzz:
-	@deploy/scripts/fuzz.sh 4s
+	@deploy/scripts/fuzz.sh 20000x
 
 ## bench: benchmarks (throughput and latency targets live here, not in unit tests)
 bench: setup build
