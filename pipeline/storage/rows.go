@@ -147,11 +147,12 @@ type Batch struct {
 	Claims   []ClaimRow
 	Copies   []CopyRow
 	Texts    []TextRow
+	Consent  []ConsentRow // consent signals of the batch's authors (account_consent)
 }
 
 // Len is the number of rows in the batch.
 func (b *Batch) Len() int {
-	return len(b.Sessions) + len(b.Posts) + len(b.QAMarks) + len(b.Edges) + len(b.Segments) + len(b.Claims) + len(b.Copies) + len(b.Texts)
+	return len(b.Sessions) + len(b.Posts) + len(b.QAMarks) + len(b.Edges) + len(b.Segments) + len(b.Claims) + len(b.Copies) + len(b.Texts) + len(b.Consent)
 }
 
 // Live is the viewer's form of a stored post with its Q/A marks: what processors

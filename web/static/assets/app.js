@@ -3,6 +3,7 @@
 // browse and replay past sessions.
 import {el, fmt, getJSON, throttle} from './util.js';
 import {Dataset} from './model.js';
+import {showCompleteness} from './completeness.js';
 import {Feed} from './feed.js';
 import {Leaderboard, ActivityChart, Graph} from './panels.js';
 import {Parents} from './parents.js';
@@ -273,8 +274,18 @@ $('session').addEventListener('change', (e) => {
 
 // --- modes ---
 
+// removePosts drops posts deleted at their source from every dataset on the page.
+function removePosts(ids) {
+  let changed = false;
+  for (const data of [state.live, state.archive, replay.data]) if (data && data.remove(ids)) changed = true;
+  if (!changed) return;
+  feed.show(shown());
+  refreshPanels();
+}
+
 function showLive() {
   replay.stop();
+  showCompleteness(state.liveSession?.id);
   state.mode = 'live';
   $('session').value = '';
   state.liveUnseen = 0;
@@ -297,6 +308,7 @@ async function openArchive(id) {
   state.archive = data;
   state.archiveSession = t.session;
   state.mode = 'archive';
+  showCompleteness(t.session.id);
   $('session').value = id;
   $('replay-start').hidden = false;
   $('replay').hidden = true;
@@ -374,6 +386,7 @@ const live = {
         if (!msg.resumed) {
           state.liveSession = msg.session;
           if (msg.session?.id) state.sessionMeta.set(msg.session.id, msg.session);
+          if (state.mode === 'live') showCompleteness(msg.session?.id);
         }
         setConn('live', msg.resumed ? 'Live (resumed)' : 'Live');
         renderStatus();
@@ -388,6 +401,8 @@ const live = {
         break;
       case 'live': {
         this.lastSeq = Math.max(this.lastSeq, msg.seq);
+        const gone = (msg.events || []).filter((e) => e.type === 'delete' && e.post_id).map((e) => e.post_id);
+        if (gone.length) removePosts(gone);
         const posts = (msg.events || []).filter((e) => e.type === 'post' && e.post).map((e) => e.post);
         const added = this.addPosts(posts);
         if (added.some((p) => !state.sessionMeta.has(p.session_id))) refreshLiveSessions();
