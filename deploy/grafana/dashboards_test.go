@@ -74,7 +74,7 @@ type dashboard struct {
 func loadDashboards(t *testing.T) map[string]dashboard {
 	t.Helper()
 	files, err := filepath.Glob("dashboards/*.json")
-	if err != nil || len(files) != 5 {
+	if err != nil || len(files) != 6 {
 		t.Fatalf("dashboards: %v %v", files, err)
 	}
 	out := map[string]dashboard{}

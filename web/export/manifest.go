@@ -65,8 +65,12 @@ func (m *Manifest) JSON() string {
 	return string(b)
 }
 
-// Lines are the human-readable header lines of a transcript or report.
+// Lines are the human-readable header lines of a transcript or report; none without
+// a manifest.
 func (m *Manifest) Lines() []string {
+	if m == nil {
+		return nil
+	}
 	out := []string{
 		fmt.Sprintf("Collected %s to %s UTC from %s by %s (schema %d).", m.Window.From.UTC().Format("2006-01-02 15:04"),
 			m.Window.To.UTC().Format("2006-01-02 15:04"), strings.Join(m.Sources, ", "), m.Generator, m.SchemaVersion),
