@@ -89,11 +89,10 @@ func postIDs(posts []*post.Post) []string {
 	return out
 }
 
-func TestSearchPagingCursorAndDuplicates(t *testing.T) {
-	te := newTestEnv(t)
-	fx := newFakeX(t, pagesHandler(t))
+// searchUntilCaughtUp runs the #hcldr search until it polls with the newest id seen.
+func searchUntilCaughtUp(t *testing.T, te *testEnv, fx *fakeX) {
+	t.Helper()
 	stop := runSource(t, newSearch(t, te, fx.URL, hcldr), te.em)
-
 	waitFor(t, 10*time.Second, "a poll with since_id", func() bool {
 		for _, r := range fx.requests() {
 			if r.Query.Get("since_id") == newest {
@@ -105,6 +104,12 @@ func TestSearchPagingCursorAndDuplicates(t *testing.T) {
 	if err := stop(); err != nil {
 		t.Fatalf("Run: %v", err)
 	}
+}
+
+func TestSearchPagingCursorAndDuplicates(t *testing.T) {
+	te := newTestEnv(t)
+	fx := newFakeX(t, pagesHandler(t))
+	searchUntilCaughtUp(t, te, fx)
 
 	reqs := fx.requestsTo(searchPath)
 	first := reqs[0].Query
@@ -410,18 +415,7 @@ func TestSearchPageCapOnRecord(t *testing.T) {
 	MaxSearchPages = 2
 	te := newTestEnv(t)
 	fx := newFakeX(t, pagesHandler(t))
-	stop := runSource(t, newSearch(t, te, fx.URL, hcldr), te.em)
-	waitFor(t, 10*time.Second, "a poll with since_id", func() bool {
-		for _, r := range fx.requests() {
-			if r.Query.Get("since_id") == newest {
-				return true
-			}
-		}
-		return false
-	})
-	if err := stop(); err != nil {
-		t.Fatalf("Run: %v", err)
-	}
+	searchUntilCaughtUp(t, te, fx)
 	for _, r := range fx.requestsTo(searchPath) {
 		if r.Query.Get("next_token") == "tok3" {
 			t.Error("page 3 was read past the cap")

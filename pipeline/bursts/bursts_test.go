@@ -117,7 +117,9 @@ func TestRemovePostsPlacesAgain(t *testing.T) {
 		}
 		return day.Add(d)
 	}
-	cell := func(hhmm string) string { return sessions.CellID(id, sessions.CellStart(at(hhmm), community.DefaultSessionGap)) }
+	cell := func(hhmm string) string {
+		return sessions.CellID(id, sessions.CellStart(at(hhmm), community.DefaultSessionGap))
+	}
 	pid := func(hhmm string) string { return "sim:" + id + "-" + hhmm }
 	var ps []*post.Post
 	// 20 to 25 minutes apart (the gap is 30): one session over the cells of 00:00,

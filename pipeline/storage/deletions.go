@@ -31,40 +31,6 @@ import (
 // Removed rows stay on disk, masked, until the parts are rewritten: Purge erases them
 // (chatnight purge, and deleted_retention on its own).
 
-// DeletionRow is a row of chatnight.deletions.
-type DeletionRow struct {
-	PostID     string    `ch:"post_id"`
-	Source     string    `ch:"source"`
-	Reason     string    `ch:"reason"`
-	DeletedAt  time.Time `ch:"deleted_at"`
-	RecordedAt time.Time `ch:"recorded_at"`
-	PurgedAt   time.Time `ch:"purged_at"`
-	Version    uint64    `ch:"version"`
-}
-
-// CompletenessRow is a row of chatnight.completeness_events.
-type CompletenessRow struct {
-	Source     string    `ch:"source"`
-	Community  string    `ch:"community"`
-	From       time.Time `ch:"from_at"`
-	To         time.Time `ch:"to_at"`
-	Kind       string    `ch:"kind"`
-	Detail     string    `ch:"detail"`
-	Count      uint64    `ch:"count"`
-	EventID    string    `ch:"event_id"`
-	RecordedAt time.Time `ch:"recorded_at"`
-}
-
-// ConsentRow is a row of chatnight.account_consent.
-type ConsentRow struct {
-	AccountID string    `ch:"account_id"`
-	Handle    string    `ch:"handle"`
-	NoIndex   uint8     `ch:"noindex"`
-	Indexable uint8     `ch:"indexable"`
-	SeenAt    time.Time `ch:"seen_at"`
-	Version   uint64    `ch:"version"`
-}
-
 // deletionTargets are the tables holding rows of a post, with the column naming it.
 // Every statement is fixed text; ids are bound.
 var deletionTargets = []struct{ table, delete string }{

@@ -235,17 +235,11 @@ func (a *API) handleTranscript(ctx context.Context, w http.ResponseWriter, r *ht
 	if !ok {
 		return
 	}
-	red, pseudo, err := a.exportRedactor(ctx, r, sess)
-	if err != nil {
-		a.fail(w, r, err)
+	red, m, ok := a.exportOf(ctx, w, r, sess)
+	if !ok {
 		return
 	}
 	t, err := a.transcriptWith(ctx, sess, red)
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	m, err := a.manifest(ctx, sess, pseudo)
 	if err != nil {
 		a.fail(w, r, err)
 		return

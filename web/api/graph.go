@@ -23,9 +23,8 @@ func (a *API) handleGraph(ctx context.Context, w http.ResponseWriter, r *http.Re
 	if !ok {
 		return
 	}
-	red, pseudo, err := a.exportRedactor(ctx, r, sess)
-	if err != nil {
-		a.fail(w, r, err)
+	red, m, ok := a.exportOf(ctx, w, r, sess)
+	if !ok {
 		return
 	}
 	g, err := a.store.Graph(ctx, sess)
@@ -34,11 +33,6 @@ func (a *API) handleGraph(ctx context.Context, w http.ResponseWriter, r *http.Re
 		return
 	}
 	if g, err = peopleGraph(ctx, an, g); err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	m, err := a.manifest(ctx, sess, pseudo)
-	if err != nil {
 		a.fail(w, r, err)
 		return
 	}

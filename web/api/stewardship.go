@@ -44,6 +44,22 @@ func pseudonymize(r *http.Request) bool {
 	return false
 }
 
+// exportOf is what an export handler needs besides its data: the redactor
+// (exportRedactor) and the manifest, answering any error itself (ok false).
+func (a *API) exportOf(ctx context.Context, w http.ResponseWriter, r *http.Request, sess readmodel.Session) (*redact.Redactor, *export.Manifest, bool) {
+	red, pseudo, err := a.exportRedactor(ctx, r, sess)
+	if err != nil {
+		a.fail(w, r, err)
+		return nil, nil, false
+	}
+	m, err := a.manifest(ctx, sess, pseudo)
+	if err != nil {
+		a.fail(w, r, err)
+		return nil, nil, false
+	}
+	return red, m, true
+}
+
 // exportRedactor is the redactor of an export: the community's opt-outs and, with
 // ?pseudonymize=1, every account pseudonymized; the session's accounts (authors and
 // mentioned) name the handles that @mentions in text refer to.
