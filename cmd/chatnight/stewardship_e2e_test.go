@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -144,9 +145,14 @@ func TestStewardshipEndToEnd(t *testing.T) {
 	if out := imp("jetstream", file2); !strings.Contains(out, "2 deletions") {
 		t.Fatalf("import of the deletes said: %s", out)
 	}
+	// The steward removes the rows, then rebuilds the aggregates: wait for the last
+	// (the log line "deletions recorded" comes after both).
 	waitFor(t, 30*time.Second, "the deleted posts removed", func() error {
 		if c := countRows(t, conn, "SELECT count() FROM chatnight.posts FINAL WHERE community = 'stew'"); c != 2 {
 			return fmt.Errorf("%d posts", c)
+		}
+		if !strings.Contains(n.out.String(), "deletions recorded") {
+			return errors.New("the steward has not logged the deletions yet")
 		}
 		return nil
 	})

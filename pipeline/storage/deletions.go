@@ -41,7 +41,7 @@ var deletionTargets = []struct{ table, delete string }{
 	{"post_replies", `DELETE FROM chatnight.post_replies WHERE id IN {ids:Array(String)} OR reply_to_id IN {ids:Array(String)}`},
 	// Where a post appeared besides its own network, and the copies that were deleted
 	// themselves (a bridged copy, a cross-post stored once as the post it repeats).
-	{"post_copies", `DELETE FROM chatnight.post_copies WHERE post_id IN {ids:Array(String)} OR copy_id IN {ids:Array(String)}`},
+	{"post_copies", deleteCopies},
 	{"post_texts", `DELETE FROM chatnight.post_texts WHERE id IN {ids:Array(String)}`},
 }
 
@@ -145,6 +145,11 @@ ARRAY JOIN arrayConcat([(author_id, author_handle)],
 WHERE t.1 != '' AND t.2 != '' AND (community, t.1) IN {keys:Array(Tuple(String, String))}
 GROUP BY community, account_id`
 
+	// queryCopiesAmong says whether any of ids is a stored post or a copy of one;
+	// deleteCopies removes them.
+	queryCopiesAmong = `SELECT count() FROM chatnight.post_copies WHERE post_id IN {ids:Array(String)} OR copy_id IN {ids:Array(String)}`
+	deleteCopies     = `DELETE FROM chatnight.post_copies WHERE post_id IN {ids:Array(String)} OR copy_id IN {ids:Array(String)}`
+
 	// queryAuthorsLeft is which of some accounts still have a stored post.
 	queryAuthorsLeft = `SELECT DISTINCT author_id FROM chatnight.posts WHERE author_id IN {accounts:Array(String)}`
 	// An account none of whose posts remain loses what its posts said of it.
@@ -226,8 +231,9 @@ func RemovePosts(ctx context.Context, conn driver.Conn, ids []string) ([]Affecte
 		return nil, fmt.Errorf("find what deleted posts counted in: %w", err)
 	}
 	if len(keys) == 0 {
-		// None of them is stored (most deletions a firehose reports): nothing to remove.
-		return nil, nil
+		// None of them is stored (most deletions a firehose reports): nothing to remove
+		// but, rarely, the copies of stored posts they were.
+		return nil, removeCopies(pctx, conn)
 	}
 	var edgeSessions []struct {
 		Community string `ch:"community"`
@@ -325,6 +331,22 @@ func RemovePosts(ctx context.Context, conn driver.Conn, ids []string) ([]Affecte
 		out = append(out, Affected{Community: c, PostIDs: byCommunity[c], Sessions: sessionsOf[c]})
 	}
 	return out, nil
+}
+
+// removeCopies removes the copies rows of the posts ids of ctx's parameters, when
+// there are any (a lightweight delete is a mutation: not one per firehose deletion).
+func removeCopies(ctx context.Context, conn driver.Conn) error {
+	var n uint64
+	if err := conn.QueryRow(ctx, queryCopiesAmong).Scan(&n); err != nil {
+		return fmt.Errorf("find copies of deleted posts: %w", err)
+	}
+	if n == 0 {
+		return nil
+	}
+	if err := conn.Exec(ctx, deleteCopies); err != nil {
+		return fmt.Errorf("remove deleted posts from post_copies: %w", err)
+	}
+	return nil
 }
 
 // forgetAccountsWithoutPosts removes the segments and identity claims of those of

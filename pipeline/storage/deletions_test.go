@@ -102,10 +102,15 @@ func TestDeletionRemovesEveryRowAndPurgeErasesThem(t *testing.T) {
 
 	now := time.Now().UTC()
 	affected, err := storage.RecordDeletions(ctx, env.Conn, []storage.DeletionRow{{PostID: gone, Source: "bluesky", Reason: "jetstream delete",
-		DeletedAt: now, RecordedAt: now, Version: 1}, {PostID: "mastodon:https://m.example/s/9", Source: "mastodon", Reason: "streaming delete",
 		DeletedAt: now, RecordedAt: now, Version: 1}})
 	if err != nil {
 		t.Fatal(err)
+	}
+	// A copy of a stored post deleted at its own source: no stored post is affected,
+	// its copies row goes.
+	if copyOf, err := storage.RecordDeletions(ctx, env.Conn, []storage.DeletionRow{{PostID: "mastodon:https://m.example/s/9", Source: "mastodon",
+		Reason: "streaming delete", DeletedAt: now, RecordedAt: now, Version: 1}}); err != nil || copyOf != nil {
+		t.Fatalf("deleting a copy: %v %v", copyOf, err)
 	}
 	if fmt.Sprint(affected) != fmt.Sprintf("[{delcomm [%s] [%s]}]", gone, sess) {
 		t.Errorf("affected = %v", affected)
