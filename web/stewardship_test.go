@@ -209,7 +209,8 @@ func TestDeletedRetentionPurges(t *testing.T) {
 	unmasked := clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"apply_deleted_mask": 0}))
 	waitFor(t, 20*time.Second, "the deleted post purged", func() bool {
 		var purged, onDisk, kept uint64
-		if err := ch.QueryRow(ctx, "SELECT countIf(purged_at > toDateTime64(0, 3, 'UTC')) FROM chatnight.deletions FINAL WHERE post_id = ?", id+":1").Scan(&purged); err != nil {
+		// A purged deletion is on record by its post's tombstone, not its id.
+		if err := ch.QueryRow(ctx, "SELECT countIf(purged_at > toDateTime64(0, 3, 'UTC')) FROM chatnight.deletions FINAL WHERE post_id = ?", storage.Tombstone(id+":1")).Scan(&purged); err != nil {
 			t.Fatal(err)
 		}
 		if err := ch.QueryRow(unmasked, "SELECT countIf(id = ?), countIf(id = ?) FROM chatnight.posts WHERE community = ?", id+":1", id+":2", id).Scan(&onDisk, &kept); err != nil {

@@ -2,6 +2,8 @@ package storage
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"time"
 
@@ -58,7 +60,11 @@ var (
 )
 
 const (
-	// queryDeletedAmong returns which of ids are deleted.
+	// deleteDeletionIDs removes the rows naming purged posts by id (their tombstones
+	// stay).
+	deleteDeletionIDs = `DELETE FROM chatnight.deletions WHERE post_id IN {ids:Array(String)}`
+
+	// queryDeletedAmong returns which of ids (posts' ids and tombstones) are deleted.
 	queryDeletedAmong = `SELECT post_id FROM chatnight.deletions WHERE post_id IN {ids:Array(String)} GROUP BY post_id`
 
 	// queryAffected finds what the posts counted in: their authors and minutes.
@@ -176,17 +182,37 @@ func DeletedAmong(ctx context.Context, conn driver.Conn, ids []string) (map[stri
 	if len(ids) == 0 {
 		return out, nil
 	}
+	// A purged deletion is on record under its post's tombstone (see Purge).
+	keys := make([]string, 0, 2*len(ids))
+	byTomb := make(map[string]string, len(ids))
+	for _, id := range ids {
+		t := Tombstone(id)
+		byTomb[t] = id
+		keys = append(keys, id, t)
+	}
 	var rows []struct {
 		PostID string `ch:"post_id"`
 	}
-	ctx = clickhouse.Context(ctx, clickhouse.WithParameters(clickhouse.Parameters{"ids": ArrayParam(ids)}))
+	ctx = clickhouse.Context(ctx, clickhouse.WithParameters(clickhouse.Parameters{"ids": ArrayParam(keys)}))
 	if err := conn.Select(ctx, &rows, queryDeletedAmong); err != nil {
 		return nil, fmt.Errorf("read deletions: %w", err)
 	}
 	for _, r := range rows {
+		if id, ok := byTomb[r.PostID]; ok {
+			out[id] = true
+			continue
+		}
 		out[r.PostID] = true
 	}
 	return out, nil
+}
+
+// Tombstone is what stands for a deleted post's id in chatnight.deletions once it is
+// purged: a SHA-256 of the id, enough to refuse a later copy of the post, while no
+// table holds the id itself.
+func Tombstone(id string) string {
+	sum := sha256.Sum256([]byte(id))
+	return "sha256:" + hex.EncodeToString(sum[:])
 }
 
 // Affected is a community a deleted post was stored in.
@@ -386,10 +412,11 @@ func forgetAccountsWithoutPosts(ctx context.Context, conn driver.Conn, accounts 
 
 // Purge erases from disk the rows of posts deleted at or before `before` (removed from
 // every table when their deletion was recorded, but still in the parts) and marks the
-// deletions purged. It removes them again first, in case a copy of a post was written
-// while its deletion was being recorded. It returns how many deletions it purged.
-// remove removes the posts again (nil: RemovePosts; the processor's also places the
-// detected sessions again).
+// deletions purged, recording each under its post's Tombstone instead of its id, so
+// that afterwards no table holds the id. It removes the posts again first, in case a
+// copy was written while its deletion was being recorded: remove does (nil:
+// RemovePosts; the processor's also places the detected sessions again). It returns
+// how many deletions it purged.
 func Purge(ctx context.Context, conn driver.Conn, before time.Time, remove func(context.Context, []string) error) (int, error) {
 	var rows []DeletionRow
 	qctx := clickhouse.Context(ctx, clickhouse.WithParameters(clickhouse.Parameters{"before": before.UTC().Format("2006-01-02 15:04:05.000")}))
@@ -417,11 +444,20 @@ func Purge(ctx context.Context, conn driver.Conn, before time.Time, remove func(
 	}
 	now := time.Now().UTC()
 	for i := range rows {
+		rows[i].PostID = Tombstone(rows[i].PostID)
 		rows[i].PurgedAt = now
 		rows[i].Version++
 	}
+	// The tombstones first, so a deletion is on record at every moment.
 	if err := insertInto(ctx, conn, insertDeletions, "deletions", deletionColumns, rows); err != nil {
 		return 0, fmt.Errorf("mark deletions purged: %w", err)
+	}
+	ictx := clickhouse.Context(ctx, clickhouse.WithParameters(clickhouse.Parameters{"ids": ArrayParam(ids)}))
+	if err := conn.Exec(ictx, deleteDeletionIDs); err != nil {
+		return 0, fmt.Errorf("replace purged deletions' ids by tombstones: %w", err)
+	}
+	if err := conn.Exec(ctx, "ALTER TABLE chatnight.deletions APPLY DELETED MASK"); err != nil {
+		return 0, fmt.Errorf("purge deleted ids from deletions: %w", err)
 	}
 	return len(rows), nil
 }

@@ -182,4 +182,19 @@ func TestDeletionRemovesEveryRowAndPurgeErasesThem(t *testing.T) {
 	if n, err := storage.Purge(ctx, env.Conn, now.Add(time.Second), nil); err != nil || n != 0 {
 		t.Errorf("second purge: %d, %v; want 0", n, err)
 	}
+	// The deletions are on record by tombstone: a later copy is still refused, and no
+	// row, masked or not, names the post.
+	deleted, err = storage.DeletedAmong(ctx, env.Conn, []string{gone, kept})
+	if err != nil || fmt.Sprint(deleted) != fmt.Sprintf("map[%s:true]", gone) {
+		t.Errorf("DeletedAmong after the purge = %v, %v", deleted, err)
+	}
+	var named, tombs, purged uint64
+	unmasked := clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"apply_deleted_mask": 0}))
+	if err := env.Conn.QueryRow(unmasked, "SELECT countIf(post_id = ?), countIf(post_id = ?), countIf(purged_at > toDateTime64(0, 3, 'UTC')) FROM chatnight.deletions",
+		gone, storage.Tombstone(gone)).Scan(&named, &tombs, &purged); err != nil {
+		t.Fatal(err)
+	}
+	if named != 0 || tombs != 1 || purged != 2 {
+		t.Errorf("deletions after the purge: %d rows name the post, %d its tombstone, %d purged; want 0, 1, 2", named, tombs, purged)
+	}
 }

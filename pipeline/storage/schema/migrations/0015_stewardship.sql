@@ -27,8 +27,9 @@ ORDER BY (source, community, from_at, kind, event_id);
 -- Posts deleted at their source. The posts themselves are removed from every table as
 -- soon as the deletion is written (see pipeline/storage/deletions.go); these rows stay,
 -- holding only the id, so a later copy of the post (a replay, a re-import) is refused.
--- purged_at is set once the removed rows were also erased from disk (chatnight purge,
--- deleted_retention).
+-- Once the removed rows were also erased from disk (chatnight purge, deleted_retention)
+-- the row names the post by its tombstone ('sha256:' + hex SHA-256 of the id), with
+-- purged_at set, so that no table holds the id any more.
 CREATE TABLE IF NOT EXISTS chatnight.deletions
 (
     post_id     String,
