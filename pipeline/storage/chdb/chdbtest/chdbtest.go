@@ -9,6 +9,7 @@ package chdbtest
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"math"
@@ -82,6 +83,10 @@ func StartAt(t testing.TB, last uint32) *Env {
 // one: benchmarks that generate millions of rows reuse them (CHATNIGHT_CHDBTEST_DIR).
 const keepEnv = "CHATNIGHT_CHDBTEST_DIR"
 
+// logEnv names a file that receives the endpoint's log of every query and its elapsed
+// time (CHATNIGHT_CHDBTEST_LOG).
+const logEnv = "CHATNIGHT_CHDBTEST_LOG"
+
 func start(last uint32) (*Env, error) {
 	var err error
 	if dir = os.Getenv(keepEnv); dir != "" {
@@ -96,13 +101,22 @@ func start(last uint32) (*Env, error) {
 		return nil, err
 	}
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if name := os.Getenv(logEnv); name != "" {
+		// Every statement with its time, to see where a benchmark's time goes.
+		f, err := os.Create(name)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", logEnv, err)
+		}
+		quiet = slog.New(slog.NewTextHandler(f, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
 	// Tests connect as the process itself, which may also drop and truncate what they create.
 	opts := endpoint.Options{Addr: "127.0.0.1:0", Password: endpoint.NewPassword(), ProcessPassword: endpoint.NewPassword(), Logger: quiet}
 	srv, err := endpoint.NewServer(engine, opts)
 	if err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	// Generous: a kept store (CHATNIGHT_CHDBTEST_DIR) of millions of rows may be upgraded.
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
 	if err := srv.Start(context.Background()); err != nil {
 		return nil, err
