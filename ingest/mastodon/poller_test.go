@@ -404,10 +404,9 @@ func TestLinkRel(t *testing.T) {
 	eq(t, "unquoted", linkRel(h2, "prev"), "https://a/x?min_id=3")
 }
 
-func TestCompareIDs(t *testing.T) {
-	eq(t, "longer is newer", compareIDs("99", "100"), -1)
-	eq(t, "same length", compareIDs("113370000000000107", "113370000000000001"), 1)
-	eq(t, "max", maxID("", "5"), "5")
+func TestMaxID(t *testing.T) {
+	eq(t, "from none", maxID("", "5"), "5")
+	eq(t, "longer is newer", maxID("100", "99"), "100")
 }
 
 func TestSources(t *testing.T) {
