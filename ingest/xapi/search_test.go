@@ -17,6 +17,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/chatnight/chatnight/ingest"
+	"github.com/chatnight/chatnight/ingest/ingesttest"
 	"github.com/chatnight/chatnight/pipeline/community"
 	"github.com/chatnight/chatnight/pipeline/post"
 )
@@ -79,15 +80,6 @@ func newSearch(t *testing.T, te *testEnv, base string, cms ...community.Communit
 	return s
 }
 
-func postIDs(posts []*post.Post) []string {
-	var out []string
-	for _, p := range posts {
-		out = append(out, p.ID)
-	}
-	slices.Sort(out)
-	return out
-}
-
 func TestSearchPagingCursorAndDuplicates(t *testing.T) {
 	te := newTestEnv(t)
 	fx := newFakeX(t, pagesHandler(t))
@@ -133,7 +125,7 @@ func TestSearchPagingCursorAndDuplicates(t *testing.T) {
 
 	// 8 posts published (orig1 twice, tweet 7 twice), 6 stored: JetStream dropped the repeats.
 	posts := storedPosts(t, te.nats, "posts.hcldr.x")
-	if got := postIDs(posts); !slices.Equal(got, wantIDs) {
+	if got := ingesttest.SortedIDs(posts); !slices.Equal(got, wantIDs) {
 		t.Errorf("stored posts = %v, want %v", got, wantIDs)
 	}
 	if stored, dupes := te.em.Counts(); stored != 6 || dupes != 2 {
@@ -341,7 +333,7 @@ func TestSearchKillAndResume(t *testing.T) {
 		t.Fatalf("Run: %v", err)
 	}
 	posts := storedPosts(t, te.nats, ">")
-	if got := postIDs(posts); !slices.Equal(got, wantIDs) {
+	if got := ingesttest.SortedIDs(posts); !slices.Equal(got, wantIDs) {
 		t.Errorf("stored after resume = %v, want each of %v once", got, wantIDs)
 	}
 }
