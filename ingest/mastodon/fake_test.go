@@ -110,6 +110,14 @@ type fakeInstance struct {
 	conns  int
 }
 
+// newFakeTimeline is a fake healthcare.example with n statuses from t0 on, all tagged.
+func newFakeTimeline(t *testing.T, n int) (*fakeInstance, []fakeStatus) {
+	inst := newFakeInstance(t)
+	ss := makeStatuses(n, "healthcare.example", t0, 1)
+	inst.add(ss...)
+	return inst, ss
+}
+
 func newFakeInstance(t *testing.T) *fakeInstance {
 	f := &fakeInstance{t: t}
 	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))

@@ -48,9 +48,7 @@ func timelineRequests(inst *fakeInstance) []url.Values {
 
 func TestPollerPagesForwardWithLinkHeaders(t *testing.T) {
 	h := ingesttest.New(t)
-	inst := newFakeInstance(t)
-	ss := makeStatuses(95, "healthcare.example", t0, 1)
-	inst.add(ss...)
+	inst, ss := newFakeTimeline(t, 95)
 	p, _ := newTestPoller(t, h, inst, "")
 	h.SetCursor(t, p.key, ss[4].LocalID)
 
@@ -77,9 +75,7 @@ func TestPollerPagesForwardWithLinkHeaders(t *testing.T) {
 
 func TestPollerFirstRunReadsNewestPage(t *testing.T) {
 	h := ingesttest.New(t)
-	inst := newFakeInstance(t)
-	ss := makeStatuses(55, "healthcare.example", t0, 1)
-	inst.add(ss...)
+	inst, ss := newFakeTimeline(t, 55)
 	p, _ := newTestPoller(t, h, inst, "")
 	stop := ingesttest.Run(t, p, h.Emitter)
 	ingesttest.WaitFor(t, 10*time.Second, "cursor", func() bool { return h.Cursor(t, p.key) == ss[54].LocalID })
@@ -92,9 +88,7 @@ func TestPollerFirstRunReadsNewestPage(t *testing.T) {
 
 func TestPollerWaitsForRateLimitReset(t *testing.T) {
 	h := ingesttest.New(t)
-	inst := newFakeInstance(t)
-	ss := makeStatuses(50, "healthcare.example", t0, 1)
-	inst.add(ss...)
+	inst, ss := newFakeTimeline(t, 50)
 	inst.intercept = func(w http.ResponseWriter, r *http.Request, n int) bool {
 		switch n {
 		case 1: // a full page that spends the last request of the window
@@ -139,9 +133,7 @@ func pollUntil(t *testing.T, h *ingesttest.Harness, p *Poller, from, to string) 
 
 func TestPollerRetriesServerErrors(t *testing.T) {
 	h := ingesttest.New(t)
-	inst := newFakeInstance(t)
-	ss := makeStatuses(12, "healthcare.example", t0, 1)
-	inst.add(ss...)
+	inst, ss := newFakeTimeline(t, 12)
 	inst.intercept = func(w http.ResponseWriter, r *http.Request, n int) bool {
 		if n <= 2 {
 			http.Error(w, "<html>Service Unavailable</html>", http.StatusServiceUnavailable)
