@@ -219,16 +219,7 @@ func TestPollerResolvesReplyParents(t *testing.T) {
 	stop := pollUntil(t, h, p, "1", ss[3].LocalID)
 	_ = stop()
 
-	byID := map[string]*post.Post{}
-	for _, m := range h.Env.Messages(t, bus.PostsStream, "posts.hcldr.mastodon", 4, 5*time.Second) {
-		posts, bad := bus.DecodePosts(m.Headers(), m.Data())
-		if len(bad) > 0 {
-			t.Fatalf("bad lines: %v", bad)
-		}
-		for _, p := range posts {
-			byID[p.ID] = p
-		}
-	}
+	byID := h.Posts(t, "posts.hcldr.mastodon", 4)
 	get := func(s fakeStatus) *post.Post {
 		p := byID[PostID(s.URI)]
 		if p == nil {
