@@ -187,6 +187,7 @@ func page(data []tw, originals []tw, next string) []byte {
 var (
 	runSource = ingesttest.Run
 	waitFor   = ingesttest.WaitFor
+	postIDs   = ingesttest.SortedIDs
 )
 
 // storedPosts reads every post on the POSTS stream matching subject.

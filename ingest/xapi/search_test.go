@@ -17,7 +17,6 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/chatnight/chatnight/ingest"
-	"github.com/chatnight/chatnight/ingest/ingesttest"
 	"github.com/chatnight/chatnight/pipeline/community"
 	"github.com/chatnight/chatnight/pipeline/post"
 )
@@ -125,7 +124,7 @@ func TestSearchPagingCursorAndDuplicates(t *testing.T) {
 
 	// 8 posts published (orig1 twice, tweet 7 twice), 6 stored: JetStream dropped the repeats.
 	posts := storedPosts(t, te.nats, "posts.hcldr.x")
-	if got := ingesttest.SortedIDs(posts); !slices.Equal(got, wantIDs) {
+	if got := postIDs(posts); !slices.Equal(got, wantIDs) {
 		t.Errorf("stored posts = %v, want %v", got, wantIDs)
 	}
 	if stored, dupes := te.em.Counts(); stored != 6 || dupes != 2 {
@@ -333,7 +332,7 @@ func TestSearchKillAndResume(t *testing.T) {
 		t.Fatalf("Run: %v", err)
 	}
 	posts := storedPosts(t, te.nats, ">")
-	if got := ingesttest.SortedIDs(posts); !slices.Equal(got, wantIDs) {
+	if got := postIDs(posts); !slices.Equal(got, wantIDs) {
 		t.Errorf("stored after resume = %v, want each of %v once", got, wantIDs)
 	}
 }

@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chatnight/chatnight/ingest/ingesttest"
 	"github.com/chatnight/chatnight/pipeline/bus"
 	"github.com/chatnight/chatnight/pipeline/community"
 	"github.com/chatnight/chatnight/pipeline/post"
@@ -173,10 +172,10 @@ func TestStreamRulesRoutingDisconnectAndBackfill(t *testing.T) {
 	hitsmPosts := storedPosts(t, te.nats, "posts.hitsm.x")
 	hcldrPosts := storedPosts(t, te.nats, "posts.hcldr.x")
 	wantHITsm := []string{"x:1781000000000000001", "x:1781000000000000002", "x:1781000000000000003", "x:1781000000000000004", "x:1781000000000000005", "x:1781000000000000006", "x:1781000000000000007", "x:1781000000000000009"}
-	if got := ingesttest.SortedIDs(hitsmPosts); !slices.Equal(got, wantHITsm) {
+	if got := postIDs(hitsmPosts); !slices.Equal(got, wantHITsm) {
 		t.Errorf("hitsm posts = %v, want %v", got, wantHITsm)
 	}
-	if got := ingesttest.SortedIDs(hcldrPosts); !slices.Equal(got, []string{"x:1781000000000000005", "x:1781000000000000010"}) {
+	if got := postIDs(hcldrPosts); !slices.Equal(got, []string{"x:1781000000000000005", "x:1781000000000000010"}) {
 		t.Errorf("hcldr posts = %v", got)
 	}
 	for _, p := range append(hitsmPosts, hcldrPosts...) {
