@@ -72,11 +72,20 @@ func Start(t testing.TB) *Env {
 // binary, so a binary should start it one way only.
 func StartAt(t testing.TB, last uint32) *Env {
 	t.Helper()
-	once.Do(func() { shared, err = start(last) })
+	env, err := open(last)
 	if err != nil {
 		t.Fatalf("embedded ClickHouse: %v", err)
 	}
-	return shared
+	return env
+}
+
+// Open is Start for a TestMain that keeps the connection in a package variable, before
+// any test runs; chdbtest.Main(m) still stops the store.
+func Open() (*Env, error) { return open(math.MaxUint32) }
+
+func open(last uint32) (*Env, error) {
+	once.Do(func() { shared, err = start(last) })
+	return shared, err
 }
 
 // keepEnv names a directory to keep the store in across runs instead of a temporary
@@ -110,7 +119,8 @@ func start(last uint32) (*Env, error) {
 		quiet = slog.New(slog.NewTextHandler(f, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	// Tests connect as the process itself, which may also drop and truncate what they create.
-	opts := endpoint.Options{Addr: "127.0.0.1:0", Password: endpoint.NewPassword(), ProcessPassword: endpoint.NewPassword(), Logger: quiet}
+	opts := endpoint.Options{Addr: "127.0.0.1:0", Password: endpoint.NewPassword(), ProcessPassword: endpoint.NewPassword(),
+		TempDir: dir, Logger: quiet}
 	srv, err := endpoint.NewServer(engine, opts)
 	if err != nil {
 		return nil, err
