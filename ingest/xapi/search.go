@@ -136,7 +136,7 @@ func (s *Search) Poll(ctx context.Context, em *ingest.Emitter, cm *community.Com
 	if err != nil {
 		return err
 	}
-	if res.newest == "" || (since != "" && CompareIDs(res.newest, since) <= 0) {
+	if res.newest == "" || (since != "" && ingest.CompareIDs(res.newest, since) <= 0) {
 		return nil
 	}
 	if err := em.Flush(ctx); err != nil {
@@ -213,7 +213,7 @@ func (c *client) searchAll(ctx context.Context, em *ingest.Emitter, query, since
 			if ts := idTime(t.ID); !ts.IsZero() && (res.oldest.IsZero() || ts.Before(res.oldest)) {
 				res.oldest = ts
 			}
-			if res.pages == 1 && validID(t.ID) && (res.newest == "" || CompareIDs(t.ID, res.newest) > 0) {
+			if res.pages == 1 && validID(t.ID) && (res.newest == "" || ingest.CompareIDs(t.ID, res.newest) > 0) {
 				res.newest = t.ID
 			}
 		}

@@ -80,15 +80,6 @@ func newSearch(t *testing.T, te *testEnv, base string, cms ...community.Communit
 	return s
 }
 
-func postIDs(posts []*post.Post) []string {
-	var out []string
-	for _, p := range posts {
-		out = append(out, p.ID)
-	}
-	slices.Sort(out)
-	return out
-}
-
 // searchUntilCaughtUp runs the #hcldr search until it polls with the newest id seen.
 func searchUntilCaughtUp(t *testing.T, te *testEnv, fx *fakeX) {
 	t.Helper()
