@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
@@ -176,33 +177,37 @@ WHERE purged_at = toDateTime64(0, 3, 'UTC') AND recorded_at <= {before:DateTime6
 ORDER BY post_id`
 )
 
+// idChunk bounds the ids one statement carries: query parameters travel in the URL
+// over HTTP, and the endpoint, like ClickHouse, refuses request headers over 1 MiB (a
+// 10,000-post batch with its tombstones is past that).
+const idChunk = 1000
+
 // DeletedAmong returns which of ids are recorded as deleted.
 func DeletedAmong(ctx context.Context, conn driver.Conn, ids []string) (map[string]bool, error) {
 	out := map[string]bool{}
-	if len(ids) == 0 {
-		return out, nil
-	}
-	// A purged deletion is on record under its post's tombstone (see Purge).
-	keys := make([]string, 0, 2*len(ids))
-	byTomb := make(map[string]string, len(ids))
-	for _, id := range ids {
-		t := Tombstone(id)
-		byTomb[t] = id
-		keys = append(keys, id, t)
-	}
-	var rows []struct {
-		PostID string `ch:"post_id"`
-	}
-	ctx = clickhouse.Context(ctx, clickhouse.WithParameters(clickhouse.Parameters{"ids": ArrayParam(keys)}))
-	if err := conn.Select(ctx, &rows, queryDeletedAmong); err != nil {
-		return nil, fmt.Errorf("read deletions: %w", err)
-	}
-	for _, r := range rows {
-		if id, ok := byTomb[r.PostID]; ok {
-			out[id] = true
-			continue
+	for chunk := range slices.Chunk(ids, idChunk) {
+		// A purged deletion is on record under its post's tombstone (see Purge).
+		keys := make([]string, 0, 2*len(chunk))
+		byTomb := make(map[string]string, len(chunk))
+		for _, id := range chunk {
+			t := Tombstone(id)
+			byTomb[t] = id
+			keys = append(keys, id, t)
 		}
-		out[r.PostID] = true
+		var rows []struct {
+			PostID string `ch:"post_id"`
+		}
+		qctx := clickhouse.Context(ctx, clickhouse.WithParameters(clickhouse.Parameters{"ids": ArrayParam(keys)}))
+		if err := conn.Select(qctx, &rows, queryDeletedAmong); err != nil {
+			return nil, fmt.Errorf("read deletions: %w", err)
+		}
+		for _, r := range rows {
+			if id, ok := byTomb[r.PostID]; ok {
+				out[id] = true
+				continue
+			}
+			out[r.PostID] = true
+		}
 	}
 	return out, nil
 }
@@ -244,6 +249,17 @@ func RecordDeletions(ctx context.Context, conn driver.Conn, rows []DeletionRow) 
 // RemovePosts removes the posts ids from every table and rebuilds the aggregates they
 // counted in. It returns the communities the posts were stored in.
 func RemovePosts(ctx context.Context, conn driver.Conn, ids []string) ([]Affected, error) {
+	if len(ids) > idChunk {
+		var all []Affected
+		for chunk := range slices.Chunk(ids, idChunk) {
+			aff, err := RemovePosts(ctx, conn, chunk)
+			if err != nil {
+				return all, err
+			}
+			all = append(all, aff...)
+		}
+		return all, nil
+	}
 	pctx := clickhouse.Context(ctx, clickhouse.WithParameters(clickhouse.Parameters{"ids": ArrayParam(ids)}))
 	var keys []struct {
 		Community string    `ch:"community"`
@@ -452,9 +468,11 @@ func Purge(ctx context.Context, conn driver.Conn, before time.Time, remove func(
 	if err := insertInto(ctx, conn, insertDeletions, "deletions", deletionColumns, rows); err != nil {
 		return 0, fmt.Errorf("mark deletions purged: %w", err)
 	}
-	ictx := clickhouse.Context(ctx, clickhouse.WithParameters(clickhouse.Parameters{"ids": ArrayParam(ids)}))
-	if err := conn.Exec(ictx, deleteDeletionIDs); err != nil {
-		return 0, fmt.Errorf("replace purged deletions' ids by tombstones: %w", err)
+	for chunk := range slices.Chunk(ids, idChunk) {
+		ictx := clickhouse.Context(ctx, clickhouse.WithParameters(clickhouse.Parameters{"ids": ArrayParam(chunk)}))
+		if err := conn.Exec(ictx, deleteDeletionIDs); err != nil {
+			return 0, fmt.Errorf("replace purged deletions' ids by tombstones: %w", err)
+		}
 	}
 	if err := conn.Exec(ctx, "ALTER TABLE chatnight.deletions APPLY DELETED MASK"); err != nil {
 		return 0, fmt.Errorf("purge deleted ids from deletions: %w", err)

@@ -198,3 +198,33 @@ func TestDeletionRemovesEveryRowAndPurgeErasesThem(t *testing.T) {
 		t.Errorf("deletions after the purge: %d rows name the post, %d its tombstone, %d purged; want 0, 1, 2", named, tombs, purged)
 	}
 }
+
+// TestDeletedAmongABigBatch: a processor batch of 10,000 posts is checked against the
+// deletions in chunks, since its ids and their tombstones would not fit in one request's
+// URL; deletions recorded and purged are both found, in any chunk.
+func TestDeletedAmongABigBatch(t *testing.T) {
+	env := chdbtest.Start(t)
+	ctx := context.Background()
+	ids := make([]string, 10_000)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("sim:bigbatch-%05d-%s", i, "a-long-enough-post-id-to-fill-a-url-quickly")
+	}
+	now := time.Now().UTC()
+	rows := []storage.DeletionRow{
+		{PostID: ids[3], Source: "sim", Reason: "test", DeletedAt: now, RecordedAt: now, Version: 1},
+		{PostID: ids[9_998], Source: "sim", Reason: "test", DeletedAt: now, RecordedAt: now, Version: 1},
+		// A purged deletion is on record by its tombstone only.
+		{PostID: storage.Tombstone(ids[5_000]), Source: "sim", Reason: "test", DeletedAt: now, RecordedAt: now, PurgedAt: now, Version: 2},
+	}
+	if err := storage.WriteDeletions(ctx, env.Conn, rows); err != nil {
+		t.Fatal(err)
+	}
+	deleted, err := storage.DeletedAmong(ctx, env.Conn, ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf("map[%s:true %s:true %s:true]", ids[3], ids[5_000], ids[9_998])
+	if fmt.Sprint(deleted) != want {
+		t.Errorf("DeletedAmong = %v, want %s", deleted, want)
+	}
+}
