@@ -782,7 +782,7 @@ func PostRow(p *post.Post) storage.PostRow {
 		MentionHandles:   make([]string, len(p.Mentions)),
 		Hashtags:         p.Hashtags,
 		URLs:             p.URLs,
-		Raw:              string(p.Raw),
+		Raw:              string(segments.StripBios(p.Raw)), // the bio gave its segments; only they are kept
 	}
 	for i, m := range p.Mentions {
 		row.MentionIDs[i], row.MentionHandles[i] = m.ID, m.Handle
