@@ -56,6 +56,9 @@ func TestPollerPagesForwardWithLinkHeaders(t *testing.T) {
 
 	stop := ingesttest.Run(t, p, h.Emitter)
 	ingesttest.WaitFor(t, 10*time.Second, "cursor at the newest status", func() bool { return h.Cursor(t, p.key) == ss[94].LocalID })
+	// The cursor moves before the poller asks for the (empty) page after it: wait for that
+	// request too, or a loaded machine stops the poller first.
+	ingesttest.WaitFor(t, 10*time.Second, "the empty page after the newest", func() bool { return len(timelineRequests(inst)) >= 4 })
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}

@@ -52,14 +52,15 @@ func Main(m *testing.M) int {
 		cancel()
 		_ = shared.Engine.Close()
 	}
-	if dir != "" {
+	if dir != "" && os.Getenv(keepEnv) == "" {
 		os.RemoveAll(dir)
 	}
 	return code
 }
 
 // Start returns the shared store, starting it on first use. Its data lives in a
-// temporary directory removed when the process exits cleanly.
+// temporary directory removed when the process exits cleanly, or in
+// $CHATNIGHT_CHDBTEST_DIR, kept.
 func Start(t testing.TB) *Env {
 	t.Helper()
 	return StartAt(t, math.MaxUint32)
@@ -77,9 +78,17 @@ func StartAt(t testing.TB, last uint32) *Env {
 	return shared
 }
 
+// keepEnv names a directory to keep the store in across runs instead of a temporary
+// one: benchmarks that generate millions of rows reuse them (CHATNIGHT_CHDBTEST_DIR).
+const keepEnv = "CHATNIGHT_CHDBTEST_DIR"
+
 func start(last uint32) (*Env, error) {
 	var err error
-	if dir, err = os.MkdirTemp("", "chatnight-chdbtest-"); err != nil {
+	if dir = os.Getenv(keepEnv); dir != "" {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, err
+		}
+	} else if dir, err = os.MkdirTemp("", "chatnight-chdbtest-"); err != nil {
 		return nil, err
 	}
 	engine, err := chdb.Open(dir)
