@@ -346,8 +346,9 @@ func (d *Deriver) DeriveLive(ctx context.Context, posts []*post.Post) (*Result, 
 // copies) and returns the copies' rows. A copy whose original is stored (or waiting to
 // be) adds only its copies row. A copy that comes first stands in for its original,
 // under the original's id, author and, for the copies' time to match, the copy's
-// time: an original arriving after it takes the stored time, so it replaces the
-// stand-in rather than adding a second row. bridged marks the stand-ins.
+// time: an original arriving after it takes the stored time (and follower count), so
+// it replaces the stand-in rather than adding a second row. bridged marks the
+// stand-ins.
 func (d *Deriver) bridged(ctx context.Context, posts []*post.Post, version uint64) ([]*post.Post, []storage.CopyRow, map[*post.Post]bool, error) {
 	var rows []storage.CopyRow
 	marked := map[*post.Post]bool{}
@@ -356,7 +357,9 @@ func (d *Deriver) bridged(ctx context.Context, posts []*post.Post, version uint6
 	for _, p := range posts {
 		o, c, ok := copies.Bridged(p)
 		if !ok {
-			if p.Network() == "bluesky" {
+			if n := p.Network(); n == "bluesky" || n == "mastodon" {
+				// A copy may have stood in for it (either way round): it takes the
+				// stand-in's time.
 				ids[p.Community] = append(ids[p.Community], p.ID)
 			}
 			out = append(out, p)
@@ -390,9 +393,12 @@ func (d *Deriver) bridged(ctx context.Context, posts []*post.Post, version uint6
 		switch {
 		case ok && marked[p]:
 			continue // the original (or this copy) is stored already
-		case ok && !r.CreatedAt.Equal(p.CreatedAt):
+		case ok && (!r.CreatedAt.Equal(p.CreatedAt) || r.AuthorFollowers != p.Author.Followers):
+			// It replaces the stored row (a stand-in, or itself seen before) in
+			// place: same time, and the same follower count, which the write-time
+			// aggregates key on, so it is still counted once.
 			moved := *p
-			moved.CreatedAt = r.CreatedAt
+			moved.CreatedAt, moved.Author.Followers = r.CreatedAt, r.AuthorFollowers
 			p = &moved
 		}
 		kept = append(kept, p)
