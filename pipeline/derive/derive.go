@@ -215,7 +215,12 @@ func (d *Deriver) DeriveLive(ctx context.Context, posts []*post.Post) (*Result, 
 	if err != nil {
 		return nil, err
 	}
+	seen := posts
 	posts, crossRows, linked, err := d.crossPosted(ctx, posts, bridged, version)
+	if err != nil {
+		return nil, err
+	}
+	personRows, err := d.personRows(ctx, seen, linked, version)
 	if err != nil {
 		return nil, err
 	}
@@ -237,7 +242,7 @@ func (d *Deriver) DeriveLive(ctx context.Context, posts []*post.Post) (*Result, 
 		uniq = append(uniq, p)
 	}
 
-	b := &storage.Batch{Posts: make([]storage.PostRow, len(uniq)), Copies: copyRows}
+	b := &storage.Batch{Posts: make([]storage.PostRow, len(uniq)), Copies: copyRows, People: personRows}
 	res := &Result{Batch: b, Live: make([]Live, 0, len(uniq))}
 	comms := map[string]*community.Community{}
 	byCommunity := map[string][]*storage.PostRow{}
@@ -404,6 +409,40 @@ func (d *Deriver) bridged(ctx context.Context, posts []*post.Post, version uint6
 		kept = append(kept, p)
 	}
 	return kept, rows, marked, nil
+}
+
+// personRows store, for SQL (chatnight.account_people), the people that the authors
+// of posts who may be linked (linked) belong to, as package people resolves them with
+// the batch's own claims: a row for every account of each person of several accounts.
+func (d *Deriver) personRows(ctx context.Context, posts []*post.Post, linked map[*post.Post]bool, version uint64) ([]storage.PersonRow, error) {
+	if d.cross == nil || len(linked) == 0 {
+		return nil, nil
+	}
+	var ids []string
+	var extra []people.Claim
+	seen := map[string]bool{}
+	for _, p := range posts {
+		if linked[p] && !seen[p.Author.ID] {
+			seen[p.Author.ID] = true
+			ids = append(ids, p.Author.ID)
+			extra = append(extra, people.Claims(p.Author.ID, p.Author.Handle, p.Author.VerifiedLinks)...)
+		}
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	sort.Strings(ids)
+	m, err := d.cross.lookup.People(ctx, ids, extra)
+	if err != nil {
+		return nil, fmt.Errorf("link the batch's authors into people: %w", err)
+	}
+	var rows []storage.PersonRow
+	for _, p := range m.Linked() {
+		for _, a := range p.Accounts {
+			rows = append(rows, storage.PersonRow{AccountID: a, PersonID: p.ID, Why: p.Why, Version: version})
+		}
+	}
+	return rows, nil
 }
 
 // crossPostable says whether p can be a cross-post: a post of its own with text.

@@ -95,6 +95,15 @@ type ClaimRow struct {
 	Version   uint64 `ch:"version"`
 }
 
+// PersonRow is a row of chatnight.account_people: the person (package people) an
+// account linked to others belongs to, and why its accounts are linked.
+type PersonRow struct {
+	AccountID string   `ch:"account_id"`
+	PersonID  string   `ch:"person_id"`
+	Why       []string `ch:"why"`
+	Version   uint64   `ch:"version"`
+}
+
 // CopyRow is a row of chatnight.post_copies: PostID appeared as CopyID on Network.
 type CopyRow struct {
 	Community string    `ch:"community"`
@@ -145,13 +154,14 @@ type Batch struct {
 	Edges    []EdgeRow
 	Segments []SegmentRow
 	Claims   []ClaimRow
+	People   []PersonRow
 	Copies   []CopyRow
 	Texts    []TextRow
 }
 
 // Len is the number of rows in the batch.
 func (b *Batch) Len() int {
-	return len(b.Sessions) + len(b.Posts) + len(b.QAMarks) + len(b.Edges) + len(b.Segments) + len(b.Claims) + len(b.Copies) + len(b.Texts)
+	return len(b.Sessions) + len(b.Posts) + len(b.QAMarks) + len(b.Edges) + len(b.Segments) + len(b.Claims) + len(b.People) + len(b.Copies) + len(b.Texts)
 }
 
 // Live is the viewer's form of a stored post with its Q/A marks: what processors

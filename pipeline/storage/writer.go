@@ -21,6 +21,7 @@ var (
 	insertBursts   = insertStatement("chatnight.bursts", burstColumns)
 	insertSegments = insertStatement("chatnight.account_segments", segmentColumns)
 	insertClaims   = insertStatement("chatnight.account_claims", claimColumns)
+	insertPeople   = insertStatement("chatnight.account_people", personColumns)
 	insertCopies   = insertStatement("chatnight.post_copies", copyColumns)
 	insertTexts    = insertStatement("chatnight.post_texts", textColumns)
 )
@@ -86,7 +87,10 @@ func (w *Writer) Write(ctx context.Context, b *Batch) error {
 	if err := insertRows(ctx, w, b.ID, insertSegments, "account_segments", segmentColumns, b.Segments); err != nil {
 		return err
 	}
-	return insertRows(ctx, w, b.ID, insertClaims, "account_claims", claimColumns, b.Claims)
+	if err := insertRows(ctx, w, b.ID, insertClaims, "account_claims", claimColumns, b.Claims); err != nil {
+		return err
+	}
+	return insertRows(ctx, w, b.ID, insertPeople, "account_people", personColumns, b.People)
 }
 
 // WriteDetected stores detected sessions placed after a batch (package bursts): the

@@ -202,6 +202,18 @@ func (s *Store) counts(ctx context.Context, list []Session) (map[string]Counts, 
 		out[r.SessionID] = Counts{Posts: r.Posts, Originals: r.Originals, Replies: r.Replies, Reposts: r.Reposts,
 			Quotes: r.Quotes, Participants: r.Participants, Impressions: r.Impressions}
 	}
+	if s.PerAccount {
+		return out, nil
+	}
+	// Participants are people: the sessions' authors merged as the stats merge them.
+	persons, _, err := s.personAuthors(ctx, list, nil)
+	if err != nil {
+		return nil, fmt.Errorf("count people of sessions: %w", err)
+	}
+	for sid, c := range out {
+		c.Participants = uint64(len(persons[sid]))
+		out[sid] = c
+	}
 	return out, nil
 }
 

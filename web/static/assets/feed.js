@@ -263,7 +263,7 @@ export class Feed {
 
   matches(p) {
     const f = this.filter;
-    if (f.author && p.author_id !== f.author) return false;
+    if (f.authors ? !f.authors.has(p.author_id) : f.author && p.author_id !== f.author) return false;
     if (f.text) {
       const t = f.text.toLowerCase();
       if (!p.text.toLowerCase().includes(t) && !(p.author_handle || '').toLowerCase().includes(t) &&
