@@ -188,36 +188,12 @@ func Hosts(cm *community.Community) []string {
 	return hosts
 }
 
-// Current is what the live view shows: the scheduled session going on at now (its
-// widened slot contains now), or nil, and the start of the next scheduled session after
-// now (zero when cm has no schedule). During a session's GraceBefore, cur is that
-// session and next its start. Unscheduled communities have no session known in advance:
-// cur is nil, and the ongoing burst, if any, is the last row of detected_sessions whose
-// end is within the community's gap of now.
-func Current(cm *community.Community, now time.Time) (cur *Session, next time.Time) {
-	now = now.UTC()
-	for i := range cm.Schedule {
-		slot := &cm.Schedule[i]
-		if slot.Location() == nil {
-			continue
-		}
-		n := slot.NextStartAfter(now).UTC()
-		if next.IsZero() || n.Before(next) {
-			next = n
-		}
-	}
-	if len(cm.Schedule) > 0 {
-		cur = Scheduled(cm, now)
-	}
-	return cur, next
-}
-
 // Status is what the viewer and the API call "live now": latest (the stored session
 // that started last) while it lasts, a scheduled one until its slot ends and a detected
 // one until a silence of Gap(cm) after its last post; else the scheduled slot in
 // progress at now, without grace windows, as a KindScheduled session with its ID (no row
 // may exist yet); else nil. cur is latest itself when latest is current. next is the
-// next scheduled start after now, zero without a schedule. Unlike Current, which places
+// next scheduled start after now, zero without a schedule. Unlike Scheduled, which places
 // posts, it does not count the grace windows: a chat is live from its start.
 func Status(cm *community.Community, latest *Session, now time.Time) (cur *Session, next time.Time) {
 	if latest != nil {

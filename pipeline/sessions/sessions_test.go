@@ -163,40 +163,6 @@ func TestAtCell(t *testing.T) {
 	}
 }
 
-func TestCurrent(t *testing.T) {
-	cfg := testCommunities(t)
-	hcldr, _ := cfg.Lookup("hcldr")
-	tests := []struct {
-		name, now, cur, next string
-	}{
-		{"during", "2026-11-25T01:50:00Z", "hcldr-20261125T013000Z", "2026-12-02T01:30:00Z"},
-		{"grace before", "2026-11-25T01:20:00Z", "hcldr-20261125T013000Z", "2026-11-25T01:30:00Z"},
-		{"grace after", "2026-11-25T02:45:00Z", "hcldr-20261125T013000Z", "2026-12-02T01:30:00Z"},
-		{"between", "2026-11-27T12:00:00Z", "", "2026-12-02T01:30:00Z"},
-		{"across spring forward", "2026-03-05T12:00:00Z", "", "2026-03-11T00:30:00Z"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			cur, next := Current(hcldr, utc(tt.now))
-			got := ""
-			if cur != nil {
-				got = cur.ID
-			}
-			if got != tt.cur || !next.Equal(utc(tt.next)) {
-				t.Errorf("Current(%s) = %q, %s; want %q, %s", tt.now, got, next, tt.cur, tt.next)
-			}
-		})
-	}
-	double, _ := cfg.Lookup("double")
-	if _, next := Current(double, utc("2026-11-24T01:30:00Z")); !next.Equal(utc("2026-11-24T02:00:00Z")) {
-		t.Errorf("next of back-to-back slots = %s, want the second slot", next)
-	}
-	open, _ := cfg.Lookup("open")
-	if cur, next := Current(open, utc("2026-11-24T01:30:00Z")); cur != nil || !next.IsZero() {
-		t.Errorf("Current(unscheduled) = %+v, %s; want nil, zero", cur, next)
-	}
-}
-
 func TestStatus(t *testing.T) {
 	cfg := testCommunities(t)
 	hcldr, _ := cfg.Lookup("hcldr")
@@ -218,6 +184,7 @@ func TestStatus(t *testing.T) {
 		{"after the slot, in grace", stored, "2026-11-25T02:31:00Z", "", "2026-12-02T01:30:00Z"},
 		{"burst within the gap", burst, burst.End.Add(gap - time.Minute).Format(time.RFC3339), "latest", "2026-11-25T01:30:00Z"},
 		{"burst after the gap", burst, burst.End.Add(gap).Format(time.RFC3339), "", "2026-11-25T01:30:00Z"},
+		{"between, across spring forward", nil, "2026-03-05T12:00:00Z", "", "2026-03-11T00:30:00Z"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -234,6 +201,10 @@ func TestStatus(t *testing.T) {
 				t.Errorf("next %s, want %s", next, tt.next)
 			}
 		})
+	}
+	double, _ := cfg.Lookup("double")
+	if _, next := Status(double, nil, utc("2026-11-24T01:30:00Z")); !next.Equal(utc("2026-11-24T02:00:00Z")) {
+		t.Errorf("next of back-to-back slots = %s, want the second slot", next)
 	}
 	open, _ := cfg.Lookup("open")
 	if cur, next := Status(open, nil, utc("2026-11-24T01:30:00Z")); cur != nil || !next.IsZero() {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"sort"
-	"strconv"
 	"time"
 
 	"github.com/chatnight/chatnight/web/network"
@@ -67,83 +66,49 @@ const RegularShare = 0.5
 
 // CommunityStats computes the analytics of community's sessions that started in
 // [from, to), at most MaxPeriodSessions of them. r may be nil. Everything is read from
-// the per-session aggregates: the posts table is not read.
+// the per-session aggregates, once, through Attendance: the series, totals, retention
+// and regulars are all counted from its people, so they cannot disagree with a
+// session's own stats (and the posts table is not read).
 func (s *Store) CommunityStats(ctx context.Context, community string, from, to time.Time, r *redact.Redactor) (*CommunityStats, error) {
 	out := &CommunityStats{Community: community, From: from.UTC(), To: to.UTC(), Series: []SessionPoint{}, Regulars: []Regular{},
 		Segments: []SegmentCount{}, Network: network.Metrics{PerNode: []network.NodeMetrics{}}}
-	all, err := s.list(ctx, querySessionsFrom, params{"community": community, "from": chTime(from),
-		"limit": strconv.Itoa(MaxPeriodSessions + Later)}, false)
+	att, err := s.Attendance(ctx, community, from, to)
 	if err != nil {
-		return nil, fmt.Errorf("read sessions of %s: %w", community, err)
+		return nil, err
 	}
-	n := 0
-	for n < len(all) && all[n].Start.Before(to) && n < MaxPeriodSessions {
-		n++
-	}
+	n := att.Period
 	if n == 0 {
 		return out, nil
 	}
-	// The sessions of the period and up to four after it, for retention.
-	known := all[:min(len(all), n+4)]
-	counts, err := s.counts(ctx, known)
-	if err != nil {
-		return nil, fmt.Errorf("community %s: %w", community, err)
-	}
-	var series []struct {
-		SessionID string   `ch:"session_id"`
-		Newcomers uint64   `ch:"newcomers"`
-		Reach     uint64   `ch:"reach"`
-		Authors   []uint64 `ch:"authors"`
-	}
-	if err := s.conn.Select(s.ctx(ctx, sessionParams(known)), &series, querySeriesAuthors); err != nil {
-		return nil, fmt.Errorf("community %s: read the authors of its sessions: %w", community, err)
-	}
-	sets := make(map[string]map[uint64]bool, len(series))
-	for _, row := range series {
-		set := make(map[uint64]bool, len(row.Authors))
-		for _, a := range row.Authors {
-			set[a] = true
-		}
-		sets[row.SessionID] = set
-		c := counts[row.SessionID]
-		c.Newcomers, c.PotentialReach = row.Newcomers, row.Reach
-		c.Returning = c.Participants - c.Newcomers
-		counts[row.SessionID] = c
-	}
-	period := known[:n]
-	out.Sessions = n
-	// The people of each session (the read model's authors mapped onto people in one
-	// place, personAuthors), their segments, and, when accounts are linked, the
-	// series, totals and regulars counted per person.
-	authors, m, err := s.personAuthors(ctx, known, nil)
-	if err != nil {
-		return nil, fmt.Errorf("community %s: %w", community, err)
-	}
+	known, authors := att.Sessions, att.Authors
 	if err := s.addSegments(ctx, community, authors, r); err != nil {
 		return nil, fmt.Errorf("community %s: %w", community, err)
 	}
-	linked := m != nil && len(m.Linked()) > 0
-	if linked {
-		num := map[string]uint64{}
-		for _, sess := range known {
-			set := map[uint64]bool{}
-			for _, au := range authors[sess.ID] {
-				if _, ok := num[au.AuthorID]; !ok {
-					num[au.AuthorID] = uint64(len(num)) + 1
-				}
-				set[num[au.AuthorID]] = true
+	// Each session's people as a set of small numbers, for retention.
+	num := map[string]uint64{}
+	sets := make(map[string]map[uint64]bool, len(known))
+	for _, sess := range known {
+		set := make(map[uint64]bool, len(authors[sess.ID]))
+		for _, au := range authors[sess.ID] {
+			if _, ok := num[au.AuthorID]; !ok {
+				num[au.AuthorID] = uint64(len(num)) + 1
 			}
-			sets[sess.ID] = set
-			counts[sess.ID] = counts[sess.ID].withPeople(authors[sess.ID])
+			set[num[au.AuthorID]] = true
 		}
+		sets[sess.ID] = set
 	}
+	period := known[:n]
+	out.Sessions = n
 	periodAuthors := map[string]*SessionAuthor{} // person -> posts and segments over the period
+	attended := map[string]int{}                 // person -> sessions of the period
 	var order []string
 	for _, sess := range period {
 		for _, au := range authors[sess.ID] {
+			attended[au.AuthorID]++
 			if pa := periodAuthors[au.AuthorID]; pa != nil {
 				pa.Posts += au.Posts
 				pa.Members = append(pa.Members, au.Members...)
+				pa.Handle = au.Handle // the latest session's, as sessions come in time order
 				continue
 			}
 			periodAuthors[au.AuthorID] = &SessionAuthor{AuthorID: au.AuthorID, Handle: au.Handle, Posts: au.Posts,
@@ -159,7 +124,7 @@ func (s *Store) CommunityStats(ctx context.Context, community string, from, to t
 	}
 	out.Segments = segmentCounts(segmented, s.rules(community))
 	for i, sess := range period {
-		c := counts[sess.ID]
+		c := att.Counts[sess.ID]
 		pt := SessionPoint{ID: sess.ID, Community: sess.Community, Start: sess.Start, End: sess.End, Kind: sess.Kind,
 			Cells: sess.Cells, Counts: c}
 		if set := sets[sess.ID]; len(set) > 0 {
@@ -173,8 +138,8 @@ func (s *Store) CommunityStats(ctx context.Context, community string, from, to t
 			if i+1 < len(known) {
 				pt.RetentionNext = ptr(share(set, later(1)))
 			}
-			if i+4 < len(known) {
-				pt.RetentionNext4 = ptr(share(set, later(4)))
+			if i+Later < len(known) {
+				pt.RetentionNext4 = ptr(share(set, later(Later)))
 			}
 		}
 		if i > 0 && out.Series[i-1].Participants > 0 {
@@ -185,62 +150,11 @@ func (s *Store) CommunityStats(ctx context.Context, community string, from, to t
 		out.Posts += c.Posts
 		out.Newcomers += c.Newcomers
 	}
-	pp := sessionParams(period)
-	if linked {
-		out.Participants = uint64(len(periodAuthors))
-	} else if err := s.conn.QueryRow(s.ctx(ctx, pp), queryPeriodParticipants).Scan(&out.Participants); err != nil {
-		return nil, fmt.Errorf("community %s: count participants: %w", community, err)
-	}
+	out.Participants = uint64(len(periodAuthors))
 	if first, last := out.Series[0].Participants, out.Series[n-1].Participants; n > 1 && first > 0 {
 		out.Growth = ptr((float64(last) - float64(first)) / float64(first))
 	}
-	need := max(2, int(float64(n)*RegularShare+0.999999))
-	var regs []struct {
-		AuthorID string `ch:"author_id"`
-		Handle   string `ch:"handle"`
-		Sessions uint64 `ch:"sessions"`
-		Posts    uint64 `ch:"posts"`
-	}
-	if linked {
-		regs = regs[:0]
-		attended := map[string]uint64{}
-		for _, sess := range period {
-			for _, au := range authors[sess.ID] {
-				attended[au.AuthorID]++
-			}
-		}
-		for _, id := range order {
-			if pa := periodAuthors[id]; attended[id] >= uint64(need) {
-				regs = append(regs, struct {
-					AuthorID string `ch:"author_id"`
-					Handle   string `ch:"handle"`
-					Sessions uint64 `ch:"sessions"`
-					Posts    uint64 `ch:"posts"`
-				}{id, pa.Handle, attended[id], pa.Posts})
-			}
-		}
-		sort.Slice(regs, func(i, j int) bool {
-			x, y := regs[i], regs[j]
-			if x.Sessions != y.Sessions {
-				return x.Sessions > y.Sessions
-			}
-			if x.Posts != y.Posts {
-				return x.Posts > y.Posts
-			}
-			return x.AuthorID < y.AuthorID
-		})
-	} else if err := s.conn.Select(s.ctx(ctx, pp.with("need", strconv.Itoa(need))), &regs, queryRegulars); err != nil {
-		return nil, fmt.Errorf("community %s: regulars: %w", community, err)
-	}
-	for _, rg := range regs {
-		rid, h := r.Account(rg.AuthorID, rg.Handle)
-		if pa := periodAuthors[rg.AuthorID]; pa != nil && pa.hidden(r) {
-			rid = r.Pseudonym(rg.AuthorID)
-			h = rid
-		}
-		out.Regulars = append(out.Regulars, Regular{ID: rid, Handle: h, Sessions: int(rg.Sessions), Posts: rg.Posts,
-			Share: float64(rg.Sessions) / float64(n)})
-	}
+	out.Regulars = regulars(order, periodAuthors, attended, n, r)
 	edges, err := s.edges(ctx, period, MaxPeriodEdges)
 	if err != nil {
 		return nil, fmt.Errorf("community %s: %w", community, err)
@@ -251,6 +165,41 @@ func (s *Store) CommunityStats(ctx context.Context, community string, from, to t
 	}
 	out.Network = NetworkMetrics(PersonEdges(edges, em), s.top(), r)
 	return out, nil
+}
+
+// regulars are the people who took part in at least RegularShare of a period's n
+// sessions (and at least two), most sessions first, then most posts; hidden people are
+// shown by their pseudonym.
+func regulars(order []string, byPerson map[string]*SessionAuthor, attended map[string]int, n int, r *redact.Redactor) []Regular {
+	need := max(2, int(float64(n)*RegularShare+0.999999))
+	out := []Regular{}
+	var ids []string
+	for _, id := range order {
+		if attended[id] >= need {
+			ids = append(ids, id)
+		}
+	}
+	sort.SliceStable(ids, func(i, j int) bool {
+		x, y := ids[i], ids[j]
+		if attended[x] != attended[y] {
+			return attended[x] > attended[y]
+		}
+		if byPerson[x].Posts != byPerson[y].Posts {
+			return byPerson[x].Posts > byPerson[y].Posts
+		}
+		return x < y
+	})
+	for _, id := range ids {
+		pa := byPerson[id]
+		rid, h := r.Account(id, pa.Handle)
+		if pa.hidden(r) {
+			rid = r.Pseudonym(id)
+			h = rid
+		}
+		out = append(out, Regular{ID: rid, Handle: h, Sessions: attended[id], Posts: pa.Posts,
+			Share: float64(attended[id]) / float64(n)})
+	}
+	return out
 }
 
 // share is the fraction of set seen in any of later.

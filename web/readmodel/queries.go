@@ -124,31 +124,6 @@ GROUP BY sid`
 	querySessionAuthors = sessionAuthors + `
 ORDER BY session_id, posts DESC, author_id`
 
-	// querySeriesAuthors is, per session, its newcomers, reach and the hashes of its
-	// authors (for retention): a series of many sessions without shipping every author.
-	querySeriesAuthors = `
-SELECT session_id, toUInt64(countIf(newcomer)) AS newcomers, toUInt64(sum(followers)) AS reach,
-       groupArray(cityHash64(author_id)) AS authors
-FROM (` + sessionAuthors + `)
-GROUP BY session_id`
-
-	// queryRegulars is the authors who took part in at least {need} of the sessions.
-	queryRegulars = `
-SELECT author_id, argMaxMerge(handle) AS handle,
-       toUInt64(uniqExact(transform(session_id, {cells:Array(String)}, {owners:Array(String)}, ''))) AS sessions,
-       uniqExactMerge(posts) AS posts
-FROM chatnight.session_authors_agg
-WHERE community = {community:String} AND session_id IN {cells:Array(String)}
-GROUP BY author_id
-HAVING sessions >= {need:UInt32}
-ORDER BY sessions DESC, posts DESC, author_id`
-
-	// queryPeriodParticipants is the number of distinct authors of sessions.
-	queryPeriodParticipants = `
-SELECT toUInt64(uniqExact(author_id))
-FROM chatnight.session_authors_agg
-WHERE community = {community:String} AND session_id IN {cells:Array(String)}`
-
 	// queryAuthorSessionIDs lists the sessions (stored ids resolved) each of some authors
 	// took part in: a person attended the union of their accounts' sessions.
 	queryAuthorSessionIDs = `
