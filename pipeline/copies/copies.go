@@ -145,3 +145,22 @@ func originalURL(raw []byte) string {
 	}
 	return v.Record.URL
 }
+
+// AuthorOf is the author of a post known by its id alone: a Bluesky post's (its AT
+// URI names its DID) and a Mastodon status's named as Mastodon names them
+// (https://instance/users/user/statuses/<id>); "" otherwise.
+func AuthorOf(id string) string {
+	if at, ok := strings.CutPrefix(id, "bluesky:at://"); ok {
+		if did, _, _ := strings.Cut(at, "/"); strings.HasPrefix(did, "did:") {
+			return "bluesky:" + did
+		}
+		return ""
+	}
+	if rest, ok := strings.CutPrefix(id, "mastodon:https://"); ok {
+		host, path, _ := strings.Cut(rest, "/")
+		if m := mastodonStatusURL.FindStringSubmatch("/" + path); m != nil && m[2] != "" {
+			return "mastodon:" + m[2] + "@" + strings.ToLower(host)
+		}
+	}
+	return ""
+}

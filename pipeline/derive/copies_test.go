@@ -173,3 +173,60 @@ func TestBridgedCopyStoredOnce(t *testing.T) {
 		}
 	}
 }
+
+// TestReplyToABridgedCopy replies on Bluesky to the Bluesky copy of a Mastodon status:
+// the reply is stored as a reply to the status, with its edge to the status's author,
+// whether the copy came in the same batch or was stored before.
+func TestReplyToABridgedCopy(t *testing.T) {
+	conn := clickHouse(t)
+	ctx := context.Background()
+	d := New(&community.Config{}, threads.NewClickHouse(conn), time.Now).WithCrossPosts(copies.NewClickHouse(conn, nil))
+	w := storage.NewWriter(conn, nil)
+	dir := directions[1]
+	for _, tc := range []struct {
+		name    string
+		batches func(o, c, r *post.Post) [][]*post.Post
+	}{
+		{"samebatch", func(o, c, r *post.Post) [][]*post.Post { return [][]*post.Post{{c, r}, {o}} }},
+		{"later", func(o, c, r *post.Post) [][]*post.Post { return [][]*post.Post{{o}, {c}, {r}} }},
+	} {
+		community := "reply" + tc.name
+		t.Run(tc.name, func(t *testing.T) {
+			orig, cp := dir.pair(t, community)
+			reply := &post.Post{ID: "bluesky:at://did:plc:replier/app.bsky.feed.post/3lbreply1", Source: post.SourceBluesky,
+				Community: community, Author: post.Account{ID: "bluesky:did:plc:replier", Handle: "bo.bsky.social"},
+				CreatedAt: cp.CreatedAt.Add(time.Minute), Text: "so true", ReplyToID: cp.ID, ReplyToAuthorID: cp.Author.ID, RootID: cp.ID}
+			reply.Normalize()
+			for _, batch := range tc.batches(orig, cp, reply) {
+				b, err := d.Derive(ctx, batch)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := w.Write(ctx, b); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var got struct {
+				ReplyTo string `ch:"reply_to_id"`
+				Root    string `ch:"root_id"`
+			}
+			if err := conn.QueryRow(ctx, "SELECT reply_to_id, root_id FROM chatnight.posts FINAL WHERE community = ? AND id = ?", community, reply.ID).ScanStruct(&got); err != nil {
+				t.Fatal(err)
+			}
+			if got.ReplyTo != dir.origID || got.Root != dir.origID {
+				t.Errorf("the reply is to %q (root %q), want the status %s", got.ReplyTo, got.Root, dir.origID)
+			}
+			var edges []struct {
+				Src  string `ch:"src"`
+				Dst  string `ch:"dst"`
+				Kind string `ch:"kind"`
+			}
+			if err := conn.Select(ctx, &edges, "SELECT src, dst, toString(kind) AS kind FROM chatnight.edge_events FINAL WHERE community = ?", community); err != nil {
+				t.Fatal(err)
+			}
+			if len(edges) != 1 || edges[0].Src != "bluesky:did:plc:replier" || edges[0].Dst != dir.author || edges[0].Kind != "reply" {
+				t.Errorf("edges %+v, want one reply from the replier to %s", edges, dir.author)
+			}
+		})
+	}
+}

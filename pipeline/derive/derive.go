@@ -24,6 +24,7 @@ package derive
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -376,8 +377,12 @@ func (d *Deriver) bridged(ctx context.Context, posts []*post.Post, version uint6
 		ids[p.Community] = append(ids[p.Community], o.ID)
 		out = append(out, o)
 	}
+	out, err := d.copyRefs(ctx, out, rows, marked)
+	if err != nil {
+		return nil, nil, nil, err
+	}
 	if len(rows) == 0 && len(ids) == 0 {
-		return posts, nil, nil, nil
+		return out, nil, nil, nil
 	}
 	stored := map[[2]string]storage.PostRow{}
 	for c, list := range ids {
@@ -443,6 +448,73 @@ func (d *Deriver) personRows(ctx context.Context, posts []*post.Post, linked map
 		}
 	}
 	return rows, nil
+}
+
+// copyRefs points the references of posts (reply, root, quote, repost) to Bluesky
+// copies of fediverse statuses at the statuses: the copies are stored as the statuses
+// (package copies), so a reply to one is a reply to the status. Copies are found among
+// rows (this batch's) and, with cross-posts enabled, in chatnight.post_copies. A post
+// changed is copied, keeping its mark in marked.
+func (d *Deriver) copyRefs(ctx context.Context, posts []*post.Post, rows []storage.CopyRow, marked map[*post.Post]bool) ([]*post.Post, error) {
+	type key struct{ community, id string }
+	orig := map[key]string{}
+	for _, r := range rows {
+		orig[key{r.Community, r.CopyID}] = r.PostID
+	}
+	refs := func(p *post.Post) []*string { return []*string{&p.ReplyToID, &p.RootID, &p.QuoteOfID, &p.RepostOfID} }
+	if d.cross != nil {
+		ask := map[string][]string{}
+		for _, p := range posts {
+			for _, r := range refs(p) {
+				if k := (key{p.Community, *r}); strings.HasPrefix(*r, "bluesky:") && orig[k] == "" && !slices.Contains(ask[p.Community], *r) {
+					ask[p.Community] = append(ask[p.Community], *r)
+				}
+			}
+		}
+		for c, list := range ask {
+			found, err := d.cross.lookup.Originals(ctx, c, list)
+			if err != nil {
+				return nil, fmt.Errorf("look up the posts that replies' parents copy: %w", err)
+			}
+			for cp, o := range found {
+				orig[key{c, cp}] = o
+			}
+		}
+	}
+	if len(orig) == 0 {
+		return posts, nil
+	}
+	for i, p := range posts {
+		var cp *post.Post
+		for j, r := range refs(p) {
+			o := orig[key{p.Community, *r}]
+			if o == "" || o == p.ID {
+				continue
+			}
+			if cp == nil {
+				c := *p
+				cp = &c
+			}
+			*refs(cp)[j] = o
+			// The author named beside the reference is the copy's bridged account.
+			switch j {
+			case 0:
+				cp.ReplyToAuthorID = copies.AuthorOf(o)
+			case 2:
+				cp.QuoteOfAuthorID = copies.AuthorOf(o)
+			case 3:
+				cp.RepostOfAuthorID = copies.AuthorOf(o)
+			}
+		}
+		if cp != nil {
+			if marked[p] {
+				delete(marked, p)
+				marked[cp] = true
+			}
+			posts[i] = cp
+		}
+	}
+	return posts, nil
 }
 
 // crossPostable says whether p can be a cross-post: a post of its own with text.

@@ -47,9 +47,20 @@ func (s *Store) list(ctx context.Context, query string, p params, counted bool) 
 		if err != nil {
 			return nil, err
 		}
+		var persons map[string][]SessionAuthor
+		if !s.PerAccount {
+			// Participants are people: the sessions' authors merged as the stats
+			// merge them.
+			if persons, _, err = s.personAuthors(ctx, out, nil); err != nil {
+				return nil, fmt.Errorf("count the people of sessions: %w", err)
+			}
+		}
 		for i := range out {
 			c := counts[out[i].ID]
 			out[i].Posts, out[i].Participants = c.Posts, c.Participants
+			if persons != nil {
+				out[i].Participants = uint64(len(persons[out[i].ID]))
+			}
 		}
 	}
 	return out, nil
@@ -201,18 +212,6 @@ func (s *Store) counts(ctx context.Context, list []Session) (map[string]Counts, 
 	for _, r := range rows {
 		out[r.SessionID] = Counts{Posts: r.Posts, Originals: r.Originals, Replies: r.Replies, Reposts: r.Reposts,
 			Quotes: r.Quotes, Participants: r.Participants, Impressions: r.Impressions}
-	}
-	if s.PerAccount {
-		return out, nil
-	}
-	// Participants are people: the sessions' authors merged as the stats merge them.
-	persons, _, err := s.personAuthors(ctx, list, nil)
-	if err != nil {
-		return nil, fmt.Errorf("count people of sessions: %w", err)
-	}
-	for sid, c := range out {
-		c.Participants = uint64(len(persons[sid]))
-		out[sid] = c
 	}
 	return out, nil
 }
