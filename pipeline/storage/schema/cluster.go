@@ -41,6 +41,8 @@ var (
 	reView      = regexp.MustCompile(`(?is)^CREATE VIEW IF NOT EXISTS chatnight\.(\w+)\s+AS\s+(.*)$`)
 	reInsert    = regexp.MustCompile(`(?is)^INSERT INTO `)
 	reDropView  = regexp.MustCompile(`(?is)^DROP VIEW IF EXISTS chatnight\.(\w+)\s*$`)
+	reExchange  = regexp.MustCompile(`(?is)^EXCHANGE TABLES chatnight\.(\w+) AND chatnight\.(\w+)\s*$`)
+	reDropTable = regexp.MustCompile(`(?is)^DROP TABLE IF EXISTS chatnight\.(\w+)\s*$`)
 	reDropIndex = regexp.MustCompile(`(?is)^ALTER TABLE chatnight\.(\w+)\s+(DROP INDEX IF EXISTS \w+(?:\s*,\s*DROP INDEX IF EXISTS \w+)*)\s*$`)
 	reUpdate    = regexp.MustCompile(`(?is)^ALTER TABLE chatnight\.(\w+)\s+(UPDATE\s.*)$`)
 	reOrderBy   = regexp.MustCompile(`(?is)\bORDER BY\s+(\([^)]*\)|[\w.]+)`)
@@ -168,6 +170,24 @@ func (c *converter) statement(migration, stmt string) ([]ClusterStatement, error
 	if g := reDropView.FindStringSubmatch(stmt); g != nil {
 		// A plain view replaced by a later migration: views live on every node.
 		return []ClusterStatement{{migration, "drop view", "", "DROP VIEW IF EXISTS chatnight." + g[1] + c.on()}}, nil
+	}
+	if g := reExchange.FindStringSubmatch(stmt); g != nil {
+		if !c.tables[g[1]] || !c.tables[g[2]] {
+			return nil, fmt.Errorf("exchange of %s and %s: both must be tables of the migrations", g[1], g[2])
+		}
+		// A table rebuilt with new settings: the local tables swap on every node, and
+		// the Distributed tables, which name their local table, follow.
+		return []ClusterStatement{{migration, "exchange tables", "",
+			"EXCHANGE TABLES chatnight." + g[1] + LocalSuffix + " AND chatnight." + g[2] + LocalSuffix + c.on()}}, nil
+	}
+	if g := reDropTable.FindStringSubmatch(stmt); g != nil {
+		if !c.tables[g[1]] {
+			return nil, fmt.Errorf("table %s dropped, which is not a table of the migrations", g[1])
+		}
+		return []ClusterStatement{
+			{migration, "drop table", "", "DROP TABLE IF EXISTS chatnight." + g[1] + c.on()},
+			{migration, "drop table", "", "DROP TABLE IF EXISTS chatnight." + g[1] + LocalSuffix + c.on() + " SYNC"},
+		}, nil
 	}
 	if g := reDropIndex.FindStringSubmatch(stmt); g != nil {
 		if !c.tables[g[1]] {

@@ -42,6 +42,11 @@ func TestClusterDDLCoversEveryTable(t *testing.T) {
 		if s.Kind == "drop view" && !strings.HasPrefix(s.SQL, "DROP VIEW IF EXISTS chatnight.") {
 			t.Errorf("drop view: %s", s.SQL)
 		}
+		// A rebuilt table swaps and drops local tables on every node, or the
+		// Distributed table and its local table together.
+		if s.Kind == "exchange tables" && !regexp.MustCompile(`^EXCHANGE TABLES chatnight\.\w+_local AND chatnight\.\w+_local ON CLUSTER`).MatchString(s.SQL) {
+			t.Errorf("exchange tables: %s", s.SQL)
+		}
 	}
 
 	createTable := regexp.MustCompile(`(?is)^CREATE TABLE IF NOT EXISTS chatnight\.(\w+)\s*\(.*ENGINE\s*=\s*(\w*)MergeTree`)
