@@ -235,3 +235,68 @@ func TestPeopleAPI(t *testing.T) {
 		t.Errorf("transcript does not say where the post appeared:\n%s", body)
 	}
 }
+
+// TestOptedOutPeopleHoldNoSegment opts out one account of a person whose other
+// account holds a segment: neither the API nor Grafana's segment panel (which read the
+// people the processor stored) gives the person a segment, and both count the same
+// segments for the others.
+func TestOptedOutPeopleHoldNoSegment(t *testing.T) {
+	const id = "segoptout"
+	start := time.Date(2026, 3, 4, 1, 30, 0, 0, time.UTC)
+	sid := id + "-20260304T013000Z"
+	c := newChat(id, sid, start).sessionRow("scheduled", time.Hour)
+	c.post(id+":1", "host", 0, "Q1 Who is here?").
+		post(id+":2", "dee", time.Minute, "A1 patient here", replyTo(id+":1", "host")).
+		post(id+":3", "dee_alt", 2*time.Minute, "A1 again", replyTo(id+":1", "host")).
+		post(id+":4", "ana", 3*time.Minute, "A1 nurse here", replyTo(id+":1", "host"))
+	for _, a := range []string{"host", "dee", "dee_alt", "ana"} {
+		for _, cl := range people.Claims("sim:"+a, a, nil) {
+			c.batch.Claims = append(c.batch.Claims, storage.ClaimRow{AccountID: cl.AccountID, Claim: cl.Key, Reason: cl.Reason, Version: 1})
+		}
+	}
+	why := []string{"declared in the communities file as Dee"}
+	c.batch.People = []storage.PersonRow{{AccountID: "sim:dee", PersonID: "sim:dee", Why: why, Version: 1},
+		{AccountID: "sim:dee_alt", PersonID: "sim:dee", Why: why, Version: 1}}
+	c.batch.Segments = append(c.batch.Segments,
+		storage.SegmentRow{Community: id, AccountID: "sim:dee", Segments: []string{"patient"}, Reasons: []string{`patient: bio contains "patient"`}, Version: 1},
+		storage.SegmentRow{Community: id, AccountID: "sim:ana", Segments: []string{"nurse"}, Reasons: []string{`nurse: bio contains "RN"`}, Version: 1})
+	c.write(t)
+	list := optout.NewOptOuts(ch, nil)
+	if err := list.Add(context.Background(), "dee_alt"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { list.Remove(context.Background(), "dee_alt") })
+	cfg := communities(t, id)
+	cfg.People = []people.Declared{{Name: "Dee", Accounts: []string{"sim:dee", "sim:dee_alt"}}}
+	ts := startServer(t, cfg, nil)
+	var st struct {
+		Participants uint64 `json:"participants"`
+		Segments     []struct {
+			Segment      string `json:"segment"`
+			Participants uint64 `json:"participants"`
+		} `json:"segments"`
+	}
+	getJSON(t, ts.url+"/api/sessions/"+sid+"/stats", 200, &st)
+	q := grafanaQuery(t, "segments.json", "Participants per segment", id, "")
+	rows, err := ch.Query(context.Background(), q)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, q)
+	}
+	defer rows.Close()
+	var grafana []string
+	for rows.Next() {
+		var seg string
+		var n, posts uint64
+		if err := rows.Scan(&seg, &n, &posts); err != nil {
+			t.Fatal(err)
+		}
+		grafana = append(grafana, fmt.Sprintf("%s %d", seg, n))
+	}
+	var api []string
+	for _, s := range st.Segments {
+		api = append(api, fmt.Sprintf("%s %d", s.Segment, s.Participants))
+	}
+	if st.Participants != 3 || fmt.Sprint(api) != "[nurse 1]" || fmt.Sprint(grafana) != "[nurse 1]" {
+		t.Errorf("participants %d; segments: API %v, Grafana %v; want 3 people and [nurse 1] in both", st.Participants, api, grafana)
+	}
+}
