@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -144,4 +145,17 @@ func (c *Cursors) Put(ctx context.Context, key, value string) error {
 		return fmt.Errorf("save cursor %s: %w", key, err)
 	}
 	return nil
+}
+
+// CompareIDs orders two post ids of a source whose ids grow with time, as cursors
+// are kept: longer is newer (decimal snowflakes of X and Mastodon), then bytewise (which
+// also orders ULIDs and flake ids of the same length).
+func CompareIDs(a, b string) int {
+	if len(a) != len(b) {
+		if len(a) < len(b) {
+			return -1
+		}
+		return 1
+	}
+	return strings.Compare(a, b)
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/xml"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -19,16 +18,8 @@ import (
 
 func get(t testing.TB, rawURL string) (string, http.Header) {
 	t.Helper()
-	resp, err := http.Get(rawURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET %s: HTTP %d %s", rawURL, resp.StatusCode, body)
-	}
-	return string(body), resp.Header
+	body, h := fetch(t, rawURL, http.StatusOK)
+	return string(body), h
 }
 
 // TestAnalyticsEndpointsAndOptOut serves a chat in which "zed" opted out, and checks

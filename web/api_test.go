@@ -16,7 +16,8 @@ import (
 	"github.com/chatnight/chatnight/web/readmodel"
 )
 
-func getJSON(t testing.TB, rawURL string, wantStatus int, v any) http.Header {
+// fetch GETs rawURL and fails the test unless it answers wantStatus.
+func fetch(t testing.TB, rawURL string, wantStatus int) ([]byte, http.Header) {
 	t.Helper()
 	resp, err := http.Get(rawURL)
 	if err != nil {
@@ -27,12 +28,19 @@ func getJSON(t testing.TB, rawURL string, wantStatus int, v any) http.Header {
 	if resp.StatusCode != wantStatus {
 		t.Fatalf("GET %s: HTTP %d %s, want %d", rawURL, resp.StatusCode, body, wantStatus)
 	}
+	return body, resp.Header
+}
+
+// getJSON GETs rawURL, wants wantStatus and decodes the body into v unless v is nil.
+func getJSON(t testing.TB, rawURL string, wantStatus int, v any) http.Header {
+	t.Helper()
+	body, h := fetch(t, rawURL, wantStatus)
 	if v != nil {
 		if err := json.Unmarshal(body, v); err != nil {
 			t.Fatalf("GET %s: %v in %s", rawURL, err, body)
 		}
 	}
-	return resp.Header
+	return h
 }
 
 // seedAPIChat stores two sessions of community id: an old one and one on now.

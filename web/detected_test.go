@@ -1,9 +1,7 @@
 package web_test
 
 import (
-	"context"
 	"encoding/json"
-	"github.com/chatnight/chatnight/pipeline/bursts"
 	"net/http"
 	"strings"
 	"testing"
@@ -11,33 +9,13 @@ import (
 
 	"github.com/gorilla/websocket"
 
-	"github.com/chatnight/chatnight/pipeline/community"
-	"github.com/chatnight/chatnight/pipeline/derive"
+	"github.com/chatnight/chatnight/pipeline/derive/derivetest"
 	"github.com/chatnight/chatnight/pipeline/post"
 	"github.com/chatnight/chatnight/pipeline/sessions"
-	"github.com/chatnight/chatnight/pipeline/storage"
-	"github.com/chatnight/chatnight/pipeline/threads"
 	"github.com/chatnight/chatnight/web/api"
 	"github.com/chatnight/chatnight/web/hub"
 	"github.com/chatnight/chatnight/web/readmodel"
 )
-
-// deriveAndWrite derives posts as a processor does and stores the rows.
-func deriveAndWrite(t testing.TB, cfg *community.Config, posts []*post.Post) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	for _, p := range posts {
-		p.Normalize()
-	}
-	b, err := derive.New(cfg, threads.NewMemory(), time.Now).Derive(ctx, posts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := bursts.WriteAndPlace(ctx, storage.NewWriter(ch, nil), b); err != nil {
-		t.Fatal(err)
-	}
-}
 
 // simPost is a post of community id by author at t; replyTo is a post id or "".
 func simPost(id, postID, author string, t time.Time, text, replyTo, replyToAuthor string) *post.Post {
@@ -71,7 +49,10 @@ func TestDetectedSessions(t *testing.T) {
 		simPost(id, "d5", "carol", at.Add(70*time.Minute), "A1 Me too", "d1", "host"),
 	}
 	posts[4].Mentions = []post.Account{{ID: "sim:ana", Handle: "ana"}}
-	deriveAndWrite(t, cfg, posts)
+	for _, p := range posts {
+		p.Normalize()
+	}
+	derivetest.Store(t, ch, cfg, posts)
 
 	gap := sessions.Gap(&cfg.Communities[0])
 	detectedID := sessions.CellID(id, at)

@@ -3,7 +3,6 @@ package web_test
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"net"
 	"os"
 	"testing"
@@ -14,10 +13,7 @@ import (
 
 	"github.com/chatnight/chatnight/pipeline/bus/bustest"
 	"github.com/chatnight/chatnight/pipeline/community"
-	"github.com/chatnight/chatnight/pipeline/storage"
-	"github.com/chatnight/chatnight/pipeline/storage/chdb"
-	"github.com/chatnight/chatnight/pipeline/storage/chdb/endpoint"
-	"github.com/chatnight/chatnight/pipeline/storage/schema"
+	"github.com/chatnight/chatnight/pipeline/storage/chdb/chdbtest"
 	"github.com/chatnight/chatnight/web"
 )
 
@@ -39,58 +35,14 @@ func TestMain(m *testing.M) {
 }
 
 func runTests(m *testing.M) int {
-	// No skipping: without the library these tests fail, saying how to get it.
-	if _, err := chdb.LibraryPath(); err != nil {
+	env, err := chdbtest.Open()
+	if err != nil {
+		// No skipping: without the library these tests fail, saying how to get it.
 		fmt.Fprintln(os.Stderr, "FAIL: the web tests need the embedded ClickHouse (run `make setup`):", err)
 		return 1
 	}
-	dir, err := os.MkdirTemp("", "web-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	conn, err := chdb.Open(dir)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "FAIL:", err)
-		return 1
-	}
-	defer conn.Close()
-	opts := endpoint.Options{
-		Addr:             "127.0.0.1:0",
-		Password:         endpoint.NewPassword(),
-		ProcessPassword:  endpoint.NewPassword(),
-		MaxExecutionTime: time.Minute,
-		TempDir:          dir,
-		Logger:           slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
-	}
-	srv, err := endpoint.NewServer(conn, opts)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "FAIL:", err)
-		return 1
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	if err := srv.Start(ctx); err != nil {
-		fmt.Fprintln(os.Stderr, "FAIL: start the ClickHouse endpoint:", err)
-		return 1
-	}
-	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		srv.Shutdown(ctx)
-	}()
-	ch, err = storage.Open(ctx, opts.ProcessDSN(srv.Addr(), "default"))
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "FAIL:", err)
-		return 1
-	}
-	defer ch.Close()
-	if _, err := schema.Migrate(ctx, ch); err != nil {
-		fmt.Fprintln(os.Stderr, "FAIL: migrate:", err)
-		return 1
-	}
-	return m.Run()
+	ch = env.Conn
+	return chdbtest.Main(m)
 }
 
 // communities returns a configuration with one community, id, hosted by "host" on sim.

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,84 +20,89 @@ import (
 // returns the tweets and the records (lines, or tweets in pages) written.
 func writeArchive(tb testing.TB, path string, mb int, bare bool) (tweets, records int) {
 	tb.Helper()
+	pad := strings.Repeat("patients and clinicians ", 6)
+	writeLarge(tb, path, func(w *bufio.Writer) {
+		written := 0
+		for page := 0; written < mb<<20; page++ {
+			if bare {
+				written += writeTweet(w, tweets, pad)
+				w.WriteByte('\n')
+				written++
+				tweets++
+				records++
+				continue
+			}
+			var b strings.Builder
+			b.WriteString(`{"data":[`)
+			for i := range 100 {
+				if i > 0 {
+					b.WriteByte(',')
+				}
+				writeTweet(&b, tweets, pad)
+				tweets++
+			}
+			b.WriteString(`],"includes":{"users":[`)
+			for u := range 50 {
+				if u > 0 {
+					b.WriteByte(',')
+				}
+				fmt.Fprintf(&b, `{"id":"%d","username":"user%d","name":"User %d","public_metrics":{"followers_count":%d}}`, 9000+(page*50+u)%500, (page*50+u)%500, u, 100+u)
+			}
+			b.WriteString(`]},"meta":{"result_count":100}}` + "\n")
+			n, _ := w.WriteString(b.String())
+			written += n
+			records++
+		}
+	})
+	return tweets, records
+}
+
+// writeTweet writes the n-th generated tweet, an X v2 tweet object, and returns its size.
+func writeTweet(w io.Writer, n int, pad string) int {
+	id := 1780390000000000000 + n
+	k, _ := fmt.Fprintf(w, `{"id":"%d","author_id":"%d","text":"A%d %s #hcldr %d","created_at":"2024-04-17T00:%02d:%02d.000Z","conversation_id":"%d","lang":"en",`+
+		`"entities":{"hashtags":[{"start":0,"end":6,"tag":"hcldr"}]},"public_metrics":{"retweet_count":1,"reply_count":0,"like_count":3,"quote_count":0}}`,
+		id, 9000+n%500, 1+n%9, pad, n, (n/60)%60, n%60, id)
+	return k
+}
+
+// writeLarge creates path and hands fill a buffered writer to it.
+func writeLarge(tb testing.TB, path string, fill func(w *bufio.Writer)) {
+	tb.Helper()
 	f, err := os.Create(path)
 	if err != nil {
 		tb.Fatal(err)
 	}
+	defer f.Close()
 	w := bufio.NewWriterSize(f, 1<<20)
-	pad := strings.Repeat("patients and clinicians ", 6)
-	written := 0
-	for page := 0; written < mb<<20; page++ {
-		if bare {
-			id := 1780390000000000000 + tweets
-			n, _ := fmt.Fprintf(w, `{"id":"%d","author_id":"%d","text":"A%d %s #hcldr %d","created_at":"2024-04-17T00:%02d:%02d.000Z","conversation_id":"%d","lang":"en",`+
-				`"entities":{"hashtags":[{"start":0,"end":6,"tag":"hcldr"}]},"public_metrics":{"retweet_count":1,"reply_count":0,"like_count":3,"quote_count":0}}`+"\n",
-				id, 9000+tweets%500, 1+tweets%9, pad, tweets, (tweets/60)%60, tweets%60, id)
-			written += n
-			tweets++
-			records++
-			continue
-		}
-		var b strings.Builder
-		b.WriteString(`{"data":[`)
-		for i := range 100 {
-			id := 1780390000000000000 + tweets
-			if i > 0 {
-				b.WriteByte(',')
-			}
-			fmt.Fprintf(&b, `{"id":"%d","author_id":"%d","text":"A%d %s #hcldr %d","created_at":"2024-04-17T00:%02d:%02d.000Z","conversation_id":"%d","lang":"en",`+
-				`"entities":{"hashtags":[{"start":0,"end":6,"tag":"hcldr"}]},"public_metrics":{"retweet_count":1,"reply_count":0,"like_count":3,"quote_count":0}}`,
-				id, 9000+tweets%500, 1+tweets%9, pad, tweets, (tweets/60)%60, tweets%60, id)
-			tweets++
-		}
-		b.WriteString(`],"includes":{"users":[`)
-		for u := range 50 {
-			if u > 0 {
-				b.WriteByte(',')
-			}
-			fmt.Fprintf(&b, `{"id":"%d","username":"user%d","name":"User %d","public_metrics":{"followers_count":%d}}`, 9000+(page*50+u)%500, (page*50+u)%500, u, 100+u)
-		}
-		b.WriteString(`]},"meta":{"result_count":100}}` + "\n")
-		n, _ := w.WriteString(b.String())
-		written += n
-		records++
-	}
+	fill(w)
 	if err := w.Flush(); err != nil {
 		tb.Fatal(err)
 	}
-	f.Close()
-	return tweets, records
 }
 
 // writeMastodonArchive writes about mb megabytes of Mastodon statuses, one per line,
 // each but the first a reply to the one before (by local id, as the API gives it).
 func writeMastodonArchive(tb testing.TB, path string, mb int) int {
 	tb.Helper()
-	f, err := os.Create(path)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	w := bufio.NewWriterSize(f, 1<<20)
 	pad := strings.Repeat("patients and clinicians ", 20)
-	n, written := 0, 0
-	for ; written < mb<<20; n++ {
-		id := 112300000000000000 + n
-		reply := "null"
-		if n > 0 {
-			reply = fmt.Sprintf(`"%d"`, id-1)
+	n := 0
+	writeLarge(tb, path, func(w *bufio.Writer) {
+		for written := 0; written < mb<<20; n++ {
+			id := 112300000000000000 + n
+			reply := "null"
+			if n > 0 {
+				reply = fmt.Sprintf(`"%d"`, id-1)
+			}
+			k, _ := fmt.Fprintf(w, `{"id":"%d","created_at":"2024-04-17T00:%02d:%02d.%03dZ","in_reply_to_id":%s,"visibility":"public","language":"en",`+
+				`"uri":"https://mastodon.example/users/u%d/statuses/%d","url":"https://mastodon.example/@u%d/%d","reblog":null,`+
+				`"content":"<p>A%d %s <a href=\"https://mastodon.example/tags/hcldr\" class=\"mention hashtag\" rel=\"tag\">#<span>hcldr</span></a></p>",`+
+				`"account":{"id":"%d","username":"u%d","acct":"u%d","url":"https://mastodon.example/@u%d","display_name":"User %d","followers_count":%d},`+
+				`"mentions":[],"tags":[{"name":"hcldr","url":"https://mastodon.example/tags/hcldr"}],"emojis":[],"media_attachments":[],"card":null,"poll":null}`+"\n",
+				id, (n/60)%60, n%60, n%1000, reply, n%700, id, n%700, id, 1+n%9, pad, n%700, n%700, n%700, n%700, n%700, 10+n%300)
+			written += k
 		}
-		k, _ := fmt.Fprintf(w, `{"id":"%d","created_at":"2024-04-17T00:%02d:%02d.%03dZ","in_reply_to_id":%s,"visibility":"public","language":"en",`+
-			`"uri":"https://mastodon.example/users/u%d/statuses/%d","url":"https://mastodon.example/@u%d/%d","reblog":null,`+
-			`"content":"<p>A%d %s <a href=\"https://mastodon.example/tags/hcldr\" class=\"mention hashtag\" rel=\"tag\">#<span>hcldr</span></a></p>",`+
-			`"account":{"id":"%d","username":"u%d","acct":"u%d","url":"https://mastodon.example/@u%d","display_name":"User %d","followers_count":%d},`+
-			`"mentions":[],"tags":[{"name":"hcldr","url":"https://mastodon.example/tags/hcldr"}],"emojis":[],"media_attachments":[],"card":null,"poll":null}`+"\n",
-			id, (n/60)%60, n%60, n%1000, reply, n%700, id, n%700, id, 1+n%9, pad, n%700, n%700, n%700, n%700, n%700, 10+n%300)
-		written += k
-	}
-	if err := w.Flush(); err != nil {
-		tb.Fatal(err)
-	}
-	f.Close()
+	})
 	return n
 }
 

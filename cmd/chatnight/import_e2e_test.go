@@ -13,6 +13,7 @@ import (
 
 	"github.com/chatnight/chatnight/ingest/archive"
 	"github.com/chatnight/chatnight/pipeline/post"
+	"github.com/chatnight/chatnight/pipeline/storage"
 )
 
 // archivePosts parses a file the way `chatnight import` does, for the expected values.
@@ -98,7 +99,7 @@ func TestImportReachesClickHouse(t *testing.T) {
 			for id := range want {
 				ids = append(ids, id)
 			}
-			var got []storedPost
+			var got []storage.PostRow
 			waitFor(t, 30*time.Second, "the imported posts in ClickHouse", func() error {
 				got = nil
 				if err := conn.Select(context.Background(), &got, selectPostsByID, community, ids); err != nil {

@@ -20,6 +20,7 @@ import (
 	"github.com/chatnight/chatnight/pipeline/bus"
 	"github.com/chatnight/chatnight/pipeline/community"
 	"github.com/chatnight/chatnight/pipeline/post"
+	"github.com/chatnight/chatnight/pipeline/storage"
 )
 
 // A simulated #HCLDR night, Tuesday 24 November 2026 20:30 in New York.
@@ -199,10 +200,11 @@ func republishSingly(t *testing.T, n *node, posts []*post.Post) {
 	}
 }
 
-// wantStored is the row a post should be stored as, from source in session; IsHost is
-// left for the caller.
-func wantStored(w *post.Post, source, session string) storedPost {
-	exp := storedPost{
+// wantStored is the row a post should be stored as, from source in session, in the
+// columns the tests select (the others stay zero on both sides); IsHost is left for
+// the caller.
+func wantStored(w *post.Post, source, session string) storage.PostRow {
+	exp := storage.PostRow{
 		ID: w.ID, Source: source, Kind: string(w.Kind), AuthorID: w.Author.ID, AuthorHandle: w.Author.Handle,
 		AuthorName: w.Author.Name, AuthorFollowers: w.Author.Followers, CreatedAt: w.CreatedAt, Text: w.Text, Lang: w.Lang,
 		URL: w.URL, ReplyToID: w.ReplyToID, ReplyToAuthorID: w.ReplyToAuthorID, QuoteOfID: w.QuoteOfID,
@@ -216,31 +218,6 @@ func wantStored(w *post.Post, source, session string) storedPost {
 	return exp
 }
 
-// storedPost is what the test reads back of a posts row.
-type storedPost struct {
-	ID               string    `ch:"id"`
-	Source           string    `ch:"source"`
-	Kind             string    `ch:"kind"`
-	AuthorID         string    `ch:"author_id"`
-	AuthorHandle     string    `ch:"author_handle"`
-	AuthorName       string    `ch:"author_name"`
-	AuthorFollowers  uint64    `ch:"author_followers"`
-	CreatedAt        time.Time `ch:"created_at"`
-	Text             string    `ch:"text"`
-	Lang             string    `ch:"lang"`
-	URL              string    `ch:"url"`
-	ReplyToID        string    `ch:"reply_to_id"`
-	ReplyToAuthorID  string    `ch:"reply_to_author_id"`
-	QuoteOfID        string    `ch:"quote_of_id"`
-	RepostOfID       string    `ch:"repost_of_id"`
-	RepostOfAuthorID string    `ch:"repost_of_author_id"`
-	MentionIDs       []string  `ch:"mention_ids"`
-	Hashtags         []string  `ch:"hashtags"`
-	URLs             []string  `ch:"urls"`
-	SessionID        string    `ch:"session_id"`
-	IsHost           bool      `ch:"is_host"`
-}
-
 const selectNight = `SELECT id, source, kind, author_id, author_handle, author_name, author_followers, created_at,
 	text, lang, url, reply_to_id, reply_to_author_id, quote_of_id, repost_of_id, repost_of_author_id,
 	mention_ids, hashtags, urls, session_id, is_host
@@ -251,7 +228,7 @@ FROM chatnight.posts FINAL WHERE community = 'hcldr' ORDER BY created_at, id`
 func checkStoredNight(t *testing.T, conn driver.Conn, want []*post.Post) {
 	t.Helper()
 	ctx := context.Background()
-	var got []storedPost
+	var got []storage.PostRow
 	waitFor(t, 30*time.Second, "all posts in ClickHouse", func() error {
 		got = nil
 		if err := conn.Select(ctx, &got, selectNight); err != nil {
@@ -262,7 +239,7 @@ func checkStoredNight(t *testing.T, conn driver.Conn, want []*post.Post) {
 		}
 		return nil
 	})
-	byID := map[string]storedPost{}
+	byID := map[string]storage.PostRow{}
 	for _, g := range got {
 		byID[g.ID] = g
 	}

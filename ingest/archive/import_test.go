@@ -19,6 +19,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/chatnight/chatnight/ingest"
+	"github.com/chatnight/chatnight/ingest/ingesttest"
 	"github.com/chatnight/chatnight/pipeline/bus"
 	"github.com/chatnight/chatnight/pipeline/bus/bustest"
 	"github.com/chatnight/chatnight/pipeline/community"
@@ -77,15 +78,6 @@ func (e *env) posts(t *testing.T, communityID string) []*post.Post {
 		}
 		out = append(out, ps...)
 	}
-	return out
-}
-
-func ids(posts []*post.Post) []string {
-	var out []string
-	for _, p := range posts {
-		out = append(out, p.ID)
-	}
-	slices.Sort(out)
 	return out
 }
 
@@ -152,7 +144,7 @@ func TestImportEachFormatAndReimport(t *testing.T) {
 				t.Errorf("Import printed the summary; the command prints it once:\n%s", out)
 			}
 			posts := e.posts(t, "hcldr")
-			if got := ids(posts); !slices.Equal(got, tc.wantIDs) {
+			if got := ingesttest.SortedIDs(posts); !slices.Equal(got, tc.wantIDs) {
 				t.Errorf("published %v, want %v", got, tc.wantIDs)
 			}
 			for _, p := range posts {

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -97,6 +98,16 @@ func withoutRaw(posts []*post.Post) []*post.Post {
 		cp.Raw = nil
 		out[i] = &cp
 	}
+	return out
+}
+
+// SortedIDs returns the posts' ids in order, for comparing sets of posts.
+func SortedIDs(posts []*post.Post) []string {
+	out := make([]string, 0, len(posts))
+	for _, p := range posts {
+		out = append(out, p.ID)
+	}
+	slices.Sort(out)
 	return out
 }
 

@@ -110,6 +110,14 @@ type fakeInstance struct {
 	conns  int
 }
 
+// newFakeTimeline is a fake healthcare.example with n statuses from t0 on, all tagged.
+func newFakeTimeline(t *testing.T, n int) (*fakeInstance, []fakeStatus) {
+	inst := newFakeInstance(t)
+	ss := makeStatuses(n, "healthcare.example", t0, 1)
+	inst.add(ss...)
+	return inst, ss
+}
+
 func newFakeInstance(t *testing.T) *fakeInstance {
 	f := &fakeInstance{t: t}
 	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
@@ -123,7 +131,7 @@ func (f *fakeInstance) add(ss ...fakeStatus) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.statuses = append(f.statuses, ss...)
-	slices.SortFunc(f.statuses, func(a, b fakeStatus) int { return compareIDs(a.LocalID, b.LocalID) })
+	slices.SortFunc(f.statuses, func(a, b fakeStatus) int { return ingest.CompareIDs(a.LocalID, b.LocalID) })
 }
 
 func (f *fakeInstance) requestLog() []string {
@@ -176,7 +184,7 @@ func (f *fakeInstance) timeline(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	var match []fakeStatus
 	for _, s := range f.statuses {
-		if slices.ContainsFunc(s.Tags, func(t string) bool { return strings.EqualFold(t, tag) }) && (minID == "" || compareIDs(s.LocalID, minID) > 0) {
+		if slices.ContainsFunc(s.Tags, func(t string) bool { return strings.EqualFold(t, tag) }) && (minID == "" || ingest.CompareIDs(s.LocalID, minID) > 0) {
 			match = append(match, s)
 		}
 	}

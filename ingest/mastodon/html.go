@@ -127,13 +127,10 @@ func (c *converter) start(z *html.Tokenizer, selfClosing bool) {
 		}
 		return
 	}
-	switch {
-	case name == "br":
+	if name == "br" {
 		c.lineBreak(1, true)
-	case paragraph[name]:
-		c.lineBreak(2, false)
-	case line[name]:
-		c.lineBreak(1, false)
+	} else {
+		c.blockBreak(name)
 	}
 	switch name {
 	case "pre":
@@ -150,6 +147,17 @@ func (c *converter) start(z *html.Tokenizer, selfClosing bool) {
 	}
 }
 
+// blockBreak breaks the line where an element that stands on its own lines starts or
+// ends; a paragraph leaves a blank line.
+func (c *converter) blockBreak(name string) {
+	switch {
+	case paragraph[name]:
+		c.lineBreak(2, false)
+	case line[name]:
+		c.lineBreak(1, false)
+	}
+}
+
 func (c *converter) end(name string) {
 	if c.skip != "" {
 		if name == c.skip {
@@ -160,12 +168,7 @@ func (c *converter) end(name string) {
 		}
 		return
 	}
-	switch {
-	case paragraph[name]:
-		c.lineBreak(2, false)
-	case line[name]:
-		c.lineBreak(1, false)
-	}
+	c.blockBreak(name)
 	switch name {
 	case "pre":
 		if c.pre > 0 {

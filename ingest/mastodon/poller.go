@@ -421,20 +421,8 @@ func (p *Poller) requestMinID() string {
 // sequential ones that carry no time.
 var snowflakeEpoch = time.Date(2017, 1, 1, 0, 0, 0, 0, time.UTC)
 
-// compareIDs orders status ids: longer is newer (decimal snowflakes), then bytewise
-// (which also orders ULIDs and flake ids of the same length).
-func compareIDs(a, b string) int {
-	if len(a) != len(b) {
-		if len(a) < len(b) {
-			return -1
-		}
-		return 1
-	}
-	return strings.Compare(a, b)
-}
-
 func maxID(a, b string) string {
-	if compareIDs(a, b) >= 0 {
+	if ingest.CompareIDs(a, b) >= 0 {
 		return a
 	}
 	return b

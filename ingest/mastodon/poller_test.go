@@ -48,9 +48,7 @@ func timelineRequests(inst *fakeInstance) []url.Values {
 
 func TestPollerPagesForwardWithLinkHeaders(t *testing.T) {
 	h := ingesttest.New(t)
-	inst := newFakeInstance(t)
-	ss := makeStatuses(95, "healthcare.example", t0, 1)
-	inst.add(ss...)
+	inst, ss := newFakeTimeline(t, 95)
 	p, _ := newTestPoller(t, h, inst, "")
 	h.SetCursor(t, p.key, ss[4].LocalID)
 
@@ -77,9 +75,7 @@ func TestPollerPagesForwardWithLinkHeaders(t *testing.T) {
 
 func TestPollerFirstRunReadsNewestPage(t *testing.T) {
 	h := ingesttest.New(t)
-	inst := newFakeInstance(t)
-	ss := makeStatuses(55, "healthcare.example", t0, 1)
-	inst.add(ss...)
+	inst, ss := newFakeTimeline(t, 55)
 	p, _ := newTestPoller(t, h, inst, "")
 	stop := ingesttest.Run(t, p, h.Emitter)
 	ingesttest.WaitFor(t, 10*time.Second, "cursor", func() bool { return h.Cursor(t, p.key) == ss[54].LocalID })
@@ -92,9 +88,7 @@ func TestPollerFirstRunReadsNewestPage(t *testing.T) {
 
 func TestPollerWaitsForRateLimitReset(t *testing.T) {
 	h := ingesttest.New(t)
-	inst := newFakeInstance(t)
-	ss := makeStatuses(50, "healthcare.example", t0, 1)
-	inst.add(ss...)
+	inst, ss := newFakeTimeline(t, 50)
 	inst.intercept = func(w http.ResponseWriter, r *http.Request, n int) bool {
 		switch n {
 		case 1: // a full page that spends the last request of the window
@@ -139,9 +133,7 @@ func pollUntil(t *testing.T, h *ingesttest.Harness, p *Poller, from, to string) 
 
 func TestPollerRetriesServerErrors(t *testing.T) {
 	h := ingesttest.New(t)
-	inst := newFakeInstance(t)
-	ss := makeStatuses(12, "healthcare.example", t0, 1)
-	inst.add(ss...)
+	inst, ss := newFakeTimeline(t, 12)
 	inst.intercept = func(w http.ResponseWriter, r *http.Request, n int) bool {
 		if n <= 2 {
 			http.Error(w, "<html>Service Unavailable</html>", http.StatusServiceUnavailable)
@@ -227,16 +219,7 @@ func TestPollerResolvesReplyParents(t *testing.T) {
 	stop := pollUntil(t, h, p, "1", ss[3].LocalID)
 	_ = stop()
 
-	byID := map[string]*post.Post{}
-	for _, m := range h.Env.Messages(t, bus.PostsStream, "posts.hcldr.mastodon", 4, 5*time.Second) {
-		posts, bad := bus.DecodePosts(m.Headers(), m.Data())
-		if len(bad) > 0 {
-			t.Fatalf("bad lines: %v", bad)
-		}
-		for _, p := range posts {
-			byID[p.ID] = p
-		}
-	}
+	byID := h.Posts(t, "posts.hcldr.mastodon", 4)
 	get := func(s fakeStatus) *post.Post {
 		p := byID[PostID(s.URI)]
 		if p == nil {
@@ -407,10 +390,9 @@ func TestLinkRel(t *testing.T) {
 	eq(t, "unquoted", linkRel(h2, "prev"), "https://a/x?min_id=3")
 }
 
-func TestCompareIDs(t *testing.T) {
-	eq(t, "longer is newer", compareIDs("99", "100"), -1)
-	eq(t, "same length", compareIDs("113370000000000107", "113370000000000001"), 1)
-	eq(t, "max", maxID("", "5"), "5")
+func TestMaxID(t *testing.T) {
+	eq(t, "from none", maxID("", "5"), "5")
+	eq(t, "longer is newer", maxID("100", "99"), "100")
 }
 
 func TestSources(t *testing.T) {

@@ -57,13 +57,7 @@ func TestManyEntitiesStopAtTheLimit(t *testing.T) {
 func TestEntityRepeatsDropped(t *testing.T) {
 	p := &post.Post{URLs: []string{"https://a.example/"}, Mentions: []post.Account{{ID: "x:1", Handle: "Ann"}}}
 	e := V1Entities{}
-	e.URLs = append(e.URLs, struct {
-		URL         string `json:"url"`
-		ExpandedURL string `json:"expanded_url"`
-	}{"https://t.co/1", "https://a.example/"}, struct {
-		URL         string `json:"url"`
-		ExpandedURL string `json:"expanded_url"`
-	}{"https://t.co/2", ""})
+	e.URLs = append(e.URLs, Link{"https://t.co/1", "https://a.example/"}, Link{"https://t.co/2", ""})
 	e.Apply(p)
 	if want := []string{"https://a.example/", "https://t.co/2"}; strings.Join(p.URLs, " ") != strings.Join(want, " ") {
 		t.Errorf("URLs %v, want %v", p.URLs, want)

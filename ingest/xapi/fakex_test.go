@@ -163,10 +163,10 @@ func page(data []tw, originals []tw, next string) []byte {
 	if len(data) > 0 {
 		newest, oldest := data[0].ID, data[0].ID
 		for _, x := range data {
-			if CompareIDs(x.ID, newest) > 0 {
+			if ingest.CompareIDs(x.ID, newest) > 0 {
 				newest = x.ID
 			}
-			if CompareIDs(x.ID, oldest) < 0 {
+			if ingest.CompareIDs(x.ID, oldest) < 0 {
 				oldest = x.ID
 			}
 		}
@@ -187,6 +187,7 @@ func page(data []tw, originals []tw, next string) []byte {
 var (
 	runSource = ingesttest.Run
 	waitFor   = ingesttest.WaitFor
+	postIDs   = ingesttest.SortedIDs
 )
 
 // storedPosts reads every post on the POSTS stream matching subject.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"iter"
 	"slices"
 	"strings"
 
@@ -49,17 +50,6 @@ func validID(id string) bool {
 		}
 	}
 	return true
-}
-
-// CompareIDs orders two tweet ids (snowflakes: longer is newer, then by digits).
-func CompareIDs(a, b string) int {
-	if len(a) != len(b) {
-		if len(a) < len(b) {
-			return -1
-		}
-		return 1
-	}
-	return strings.Compare(a, b)
 }
 
 // PostID is the canonical id of tweet id ("x:<id>").
@@ -151,6 +141,37 @@ func (s *urlSet) addLink(short, expanded string) bool {
 		return s.add(expanded)
 	}
 	return s.add(short)
+}
+
+// Link is a URL entity of either API version: the t.co link in the text and where it
+// leads.
+type Link struct {
+	URL         string `json:"url"`
+	ExpandedURL string `json:"expanded_url"`
+}
+
+// addLinks adds links to p's URLs, skipping any already there, until p has one too many.
+func addLinks(p *post.Post, links []Link) {
+	urls := newURLSet(p.URLs)
+	for _, u := range links {
+		if !urls.addLink(u.URL, u.ExpandedURL) {
+			break
+		}
+	}
+	p.URLs = urls.list
+}
+
+// addMentions adds accounts to p's mentions, skipping any already there, until p has one
+// too many. accounts is a sequence so that a hostile record's 100k mentions are not all
+// built first.
+func addMentions(p *post.Post, accounts iter.Seq[post.Account]) {
+	mentions := newMentionSet(p.Mentions)
+	for a := range accounts {
+		if !mentions.add(a) {
+			break
+		}
+	}
+	p.Mentions = mentions.list
 }
 
 // mentionSet collects mentioned accounts without repeats: the same id, or for an account

@@ -124,7 +124,7 @@ func (s *Search) Poll(ctx context.Context, em *ingest.Emitter, cm *community.Com
 	if err != nil {
 		return err
 	}
-	if res.newest == "" || (since != "" && CompareIDs(res.newest, since) <= 0) {
+	if res.newest == "" || (since != "" && ingest.CompareIDs(res.newest, since) <= 0) {
 		return nil
 	}
 	if err := em.Flush(ctx); err != nil {
@@ -183,7 +183,7 @@ func (c *client) searchAll(ctx context.Context, em *ingest.Emitter, query, since
 			em.Invalid(ctx, metricsSource, c.base+searchPath+"?query="+url.QueryEscape(query)+"&page="+strconv.Itoa(res.pages), body, perr)
 		}
 		for _, t := range m.Tweets {
-			if res.pages == 1 && validID(t.ID) && (res.newest == "" || CompareIDs(t.ID, res.newest) > 0) {
+			if res.pages == 1 && validID(t.ID) && (res.newest == "" || ingest.CompareIDs(t.ID, res.newest) > 0) {
 				res.newest = t.ID
 			}
 		}

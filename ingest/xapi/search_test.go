@@ -79,15 +79,6 @@ func newSearch(t *testing.T, te *testEnv, base string, cms ...community.Communit
 	return s
 }
 
-func postIDs(posts []*post.Post) []string {
-	var out []string
-	for _, p := range posts {
-		out = append(out, p.ID)
-	}
-	slices.Sort(out)
-	return out
-}
-
 func TestSearchPagingCursorAndDuplicates(t *testing.T) {
 	te := newTestEnv(t)
 	fx := newFakeX(t, pagesHandler(t))

@@ -303,7 +303,7 @@ func (s *Stream) connect(ctx context.Context, em *ingest.Emitter, stored *string
 
 // commit waits until everything published is stored, then records the newest id.
 func (s *Stream) commit(ctx context.Context, em *ingest.Emitter, pending string, stored *string) error {
-	if pending == "" || (*stored != "" && CompareIDs(pending, *stored) <= 0) {
+	if pending == "" || (*stored != "" && ingest.CompareIDs(pending, *stored) <= 0) {
 		return nil
 	}
 	if err := em.Flush(ctx); err != nil {
@@ -346,7 +346,7 @@ func (s *Stream) handle(ctx context.Context, em *ingest.Emitter, origin string, 
 		}
 	}
 	for _, t := range m.Tweets {
-		if validID(t.ID) && (*pending == "" || CompareIDs(t.ID, *pending) > 0) {
+		if validID(t.ID) && (*pending == "" || ingest.CompareIDs(t.ID, *pending) > 0) {
 			*pending = t.ID
 		}
 	}
@@ -385,7 +385,7 @@ func (s *Stream) backfillSince(ctx context.Context, em *ingest.Emitter, stored *
 		if err != nil {
 			return fmt.Errorf("X stream backfill for %s: %w", cm.ID, err)
 		}
-		if res.newest != "" && CompareIDs(res.newest, newest) > 0 {
+		if res.newest != "" && ingest.CompareIDs(res.newest, newest) > 0 {
 			newest = res.newest
 		}
 		s.c.log.Info("X stream backfill done", "community", cm.ID, "since_id", *stored, "posts", res.posts)

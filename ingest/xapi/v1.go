@@ -55,10 +55,7 @@ type V1Entities struct {
 		Name       string   `json:"name"`
 		Indices    []int    `json:"indices"`
 	} `json:"user_mentions"`
-	URLs []struct {
-		URL         string `json:"url"`
-		ExpandedURL string `json:"expanded_url"`
-	} `json:"urls"`
+	URLs []Link `json:"urls"`
 }
 
 // Apply adds the entities to p: folded hashtags, mentions and expanded URLs, skipping
@@ -74,24 +71,18 @@ func (e *V1Entities) Apply(p *post.Post) {
 		}
 	}
 	p.Hashtags = tags.tags
-	mentions := newMentionSet(p.Mentions)
-	for _, m := range e.UserMentions {
-		a := post.Account{Handle: m.ScreenName, Name: m.Name}
-		if validID(string(m.IDStr)) {
-			a.ID = AccountID(string(m.IDStr))
+	addMentions(p, func(yield func(post.Account) bool) {
+		for _, m := range e.UserMentions {
+			a := post.Account{Handle: m.ScreenName, Name: m.Name}
+			if validID(string(m.IDStr)) {
+				a.ID = AccountID(string(m.IDStr))
+			}
+			if !yield(a) {
+				return
+			}
 		}
-		if !mentions.add(a) {
-			break
-		}
-	}
-	p.Mentions = mentions.list
-	urls := newURLSet(p.URLs)
-	for _, u := range e.URLs {
-		if !urls.addLink(u.URL, u.ExpandedURL) {
-			break
-		}
-	}
-	p.URLs = urls.list
+	})
+	addLinks(p, e.URLs)
 }
 
 // RetweetAuthor returns the user id of the account a "RT @user: ..." text retweets,

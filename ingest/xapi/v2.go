@@ -57,10 +57,7 @@ type Entities struct {
 		Username string `json:"username"`
 		ID       string `json:"id"`
 	} `json:"mentions"`
-	URLs []struct {
-		URL         string `json:"url"`
-		ExpandedURL string `json:"expanded_url"`
-	} `json:"urls"`
+	URLs []Link `json:"urls"`
 }
 
 // NoteTweet holds the full text of a tweet longer than 280 characters.
@@ -336,27 +333,21 @@ func (ix *index) post(t *Tweet, src post.Source) (*post.Post, error) {
 			break
 		}
 	}
-	mentions := newMentionSet(p.Mentions)
-	for _, mn := range ents.Mentions {
-		a := post.Account{Handle: mn.Username}
-		if mn.ID != "" {
-			a.ID = AccountID(mn.ID)
+	addMentions(p, func(yield func(post.Account) bool) {
+		for _, mn := range ents.Mentions {
+			a := post.Account{Handle: mn.Username}
+			if mn.ID != "" {
+				a.ID = AccountID(mn.ID)
+			}
+			if u := ix.users[mn.ID]; u != nil && mn.ID != "" {
+				a.Name = u.Name
+			}
+			if !yield(a) {
+				return
+			}
 		}
-		if u := ix.users[mn.ID]; u != nil && mn.ID != "" {
-			a.Name = u.Name
-		}
-		if !mentions.add(a) {
-			break
-		}
-	}
-	p.Mentions = mentions.list
-	urls := newURLSet(p.URLs)
-	for _, u := range ents.URLs {
-		if !urls.addLink(u.URL, u.ExpandedURL) {
-			break
-		}
-	}
-	p.URLs = urls.list
+	})
+	addLinks(p, ents.URLs)
 	for _, ref := range t.ReferencedTweets {
 		if !validID(ref.ID) {
 			continue

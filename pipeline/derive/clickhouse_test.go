@@ -3,10 +3,12 @@ package derive
 import (
 	"context"
 	"fmt"
-	"github.com/chatnight/chatnight/pipeline/bursts"
 	"os"
 	"testing"
 	"time"
+
+	"github.com/chatnight/chatnight/pipeline/bursts"
+	"github.com/chatnight/chatnight/pipeline/post"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
@@ -32,31 +34,21 @@ func TestClickHouseViews(t *testing.T) {
 	cfg, posts := loadNight(t)
 	d := New(cfg, threads.NewClickHouse(conn), time.Now)
 	w := storage.NewWriter(conn, nil)
-	place := bursts.New(w)
-	order := shuffled(posts, 2)
-	for i := 0; i < len(order); i += 9 {
-		b, err := d.Derive(ctx, order[i:min(i+9, len(order))])
+	store := func(batch []*post.Post) {
+		t.Helper()
+		b, err := d.Derive(ctx, batch)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := w.Write(ctx, b); err != nil {
-			t.Fatal(err)
-		}
-		if err := place.Place(ctx, b); err != nil {
+		if err := bursts.WriteAndPlace(ctx, w, b); err != nil {
 			t.Fatal(err)
 		}
 	}
-	// A redelivery changes nothing.
-	b, err := d.Derive(ctx, order[:40])
-	if err != nil {
-		t.Fatal(err)
+	order := shuffled(posts, 2)
+	for i := 0; i < len(order); i += 9 {
+		store(order[i:min(i+9, len(order))])
 	}
-	if err := w.Write(ctx, b); err != nil {
-		t.Fatal(err)
-	}
-	if err := place.Place(ctx, b); err != nil {
-		t.Fatal(err)
-	}
+	store(order[:40]) // a redelivery changes nothing
 
 	got := readState(t, conn)
 	tb := newTables()

@@ -6,10 +6,12 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"maps"
 	"math/rand"
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"sort"
 	"testing"
 	"time"
@@ -510,13 +512,13 @@ func diffStates(want, got goldenState) string {
 		}
 		wl, gl := lines(w), lines(g)
 		n := 0
-		for _, l := range sortedSet(wl) {
+		for _, l := range slices.Sorted(maps.Keys(wl)) {
 			if !gl[l] && n < 15 {
 				fmt.Fprintf(&out, "%s: only in want: %s\n", name, l)
 				n++
 			}
 		}
-		for _, l := range sortedSet(gl) {
+		for _, l := range slices.Sorted(maps.Keys(gl)) {
 			if !wl[l] && n < 30 {
 				fmt.Fprintf(&out, "%s: only in got:  %s\n", name, l)
 				n++
@@ -532,13 +534,4 @@ func diffStates(want, got goldenState) string {
 		return "(same items, different order)"
 	}
 	return out.String()
-}
-
-func sortedSet(m map[string]bool) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }

@@ -159,23 +159,27 @@ func compile(defs []Segment) (*Rules, error) {
 		if c.label == "" {
 			c.label = d.Name
 		}
+		// Each word is one group of the segment's regexp, in the order of wordReasons.
 		var alts []string
-		for _, k := range d.Exact {
+		addWord := func(kind, k, flags string) error {
 			body, err := wordBody(k)
 			if err != nil {
-				return nil, fmt.Errorf("segment %q: exact %q: %w", d.Name, k, err)
+				return fmt.Errorf("segment %q: %s %q: %w", d.Name, kind, k, err)
 			}
-			alts = append(alts, "("+body+")")
+			alts = append(alts, "((?"+flags+":"+body+"))") // one capturing group a word
 			c.wordReasons = append(c.wordReasons, fmt.Sprintf("bio contains %q", k))
+			return nil
+		}
+		for _, k := range d.Exact {
+			if err := addWord("exact", k, ""); err != nil {
+				return nil, err
+			}
 			c.exactNeedles = append(c.exactNeedles, needle(k))
 		}
 		for _, k := range d.Keywords {
-			body, err := wordBody(k)
-			if err != nil {
-				return nil, fmt.Errorf("segment %q: keyword %q: %w", d.Name, k, err)
+			if err := addWord("keyword", k, "i"); err != nil {
+				return nil, err
 			}
-			alts = append(alts, "((?i:"+body+"))")
-			c.wordReasons = append(c.wordReasons, fmt.Sprintf("bio contains %q", k))
 			c.needles = append(c.needles, strings.ToLower(needle(k)))
 		}
 		if len(alts) > 0 {

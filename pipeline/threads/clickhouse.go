@@ -93,29 +93,40 @@ func (c *ClickHouse) query(ctx context.Context, query, community string, ids []s
 
 func (c *ClickHouse) queryPosts(ctx context.Context, query, community string, ids []string) ([]storage.PostRow, error) {
 	var out []storage.PostRow
-	for len(ids) > 0 {
-		n := min(len(ids), lookupChunk)
-		chunk := ids[:n]
-		ids = ids[n:]
-		rows, err := c.conn.Query(lookupContext(ctx), query, clickhouse.Named("community", community), clickhouse.Named("ids", chunk))
-		if err != nil {
-			return nil, fmt.Errorf("query posts: %w", err)
+	err := c.eachRow(ctx, query, "posts", community, ids, func(rows driver.Rows) error {
+		var r storage.PostRow
+		if err := rows.ScanStruct(&r); err != nil {
+			return err
 		}
-		for rows.Next() {
-			var r storage.PostRow
-			if err := rows.ScanStruct(&r); err != nil {
-				rows.Close()
-				return nil, fmt.Errorf("read posts: %w", err)
-			}
-			out = append(out, r)
-		}
-		err = rows.Err()
-		rows.Close()
-		if err != nil {
-			return nil, fmt.Errorf("read posts: %w", err)
-		}
+		out = append(out, r)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
+}
+
+// eachRow runs query (with the parameters community and ids) for lookupChunk ids at a
+// time and hands each row to scan; what names the rows in errors.
+func (c *ClickHouse) eachRow(ctx context.Context, query, what, community string, ids []string, scan func(driver.Rows) error) error {
+	for chunk := range slices.Chunk(ids, lookupChunk) {
+		rows, err := c.conn.Query(lookupContext(ctx), query, clickhouse.Named("community", community), clickhouse.Named("ids", chunk))
+		if err != nil {
+			return fmt.Errorf("query %s: %w", what, err)
+		}
+		for err == nil && rows.Next() {
+			err = scan(rows)
+		}
+		if err == nil {
+			err = rows.Err()
+		}
+		rows.Close()
+		if err != nil {
+			return fmt.Errorf("read %s: %w", what, err)
+		}
+	}
+	return nil
 }
 
 // ReplyIDs implements ReplyIndex from chatnight.post_replies.
@@ -128,27 +139,16 @@ func (c *ClickHouse) ReplyIDs(ctx context.Context, community string, parentIDs [
 
 func (c *ClickHouse) replyIDs(ctx context.Context, community string, parentIDs []string) (map[string][]string, error) {
 	out := map[string][]string{}
-	for len(parentIDs) > 0 {
-		n := min(len(parentIDs), lookupChunk)
-		chunk := parentIDs[:n]
-		parentIDs = parentIDs[n:]
-		rows, err := c.conn.Query(lookupContext(ctx), selectReplyIDs, clickhouse.Named("community", community), clickhouse.Named("ids", chunk))
-		if err != nil {
-			return nil, fmt.Errorf("query replies: %w", err)
+	err := c.eachRow(ctx, selectReplyIDs, "replies", community, parentIDs, func(rows driver.Rows) error {
+		var parent, id string
+		if err := rows.Scan(&parent, &id); err != nil {
+			return err
 		}
-		for rows.Next() {
-			var parent, id string
-			if err := rows.Scan(&parent, &id); err != nil {
-				rows.Close()
-				return nil, fmt.Errorf("read replies: %w", err)
-			}
-			out[parent] = append(out[parent], id)
-		}
-		err = rows.Err()
-		rows.Close()
-		if err != nil {
-			return nil, fmt.Errorf("read replies: %w", err)
-		}
+		out[parent] = append(out[parent], id)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }

@@ -2,16 +2,13 @@ package readmodel_test
 
 import (
 	"context"
-	"github.com/chatnight/chatnight/pipeline/bursts"
 	"testing"
 	"time"
 
-	"github.com/chatnight/chatnight/pipeline/derive"
+	"github.com/chatnight/chatnight/pipeline/derive/derivetest"
 	"github.com/chatnight/chatnight/pipeline/post"
 	"github.com/chatnight/chatnight/pipeline/sessions"
-	"github.com/chatnight/chatnight/pipeline/storage"
 	"github.com/chatnight/chatnight/pipeline/storage/chdb/chdbtest"
-	"github.com/chatnight/chatnight/pipeline/threads"
 	"github.com/chatnight/chatnight/web/readmodel"
 )
 
@@ -42,13 +39,7 @@ func TestDetectedSession(t *testing.T) {
 		mk("d3", "ana", at.Add(62*time.Minute), "A1 here", "d1"),
 		mk("d4", "ben", at.Add(70*time.Minute), "A1 me too", "d1"),
 	}
-	b, err := derive.New(cfg, threads.NewMemory(), time.Now).Derive(ctx, posts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := bursts.WriteAndPlace(ctx, storage.NewWriter(env.Conn, nil), b); err != nil {
-		t.Fatal(err)
-	}
+	derivetest.Store(t, env.Conn, cfg, posts)
 	an := readmodel.New(env.Conn)
 	detectedID := sessions.CellID(id, at)
 

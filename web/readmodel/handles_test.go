@@ -6,12 +6,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chatnight/chatnight/pipeline/derive"
+	"github.com/chatnight/chatnight/pipeline/derive/derivetest"
 	"github.com/chatnight/chatnight/pipeline/post"
 	"github.com/chatnight/chatnight/pipeline/sessions"
-	"github.com/chatnight/chatnight/pipeline/storage"
 	"github.com/chatnight/chatnight/pipeline/storage/chdb/chdbtest"
-	"github.com/chatnight/chatnight/pipeline/threads"
 	"github.com/chatnight/chatnight/web/readmodel"
 )
 
@@ -37,13 +35,7 @@ func TestStatsNameAccountsByHandle(t *testing.T) {
 	for _, p := range posts {
 		p.Normalize()
 	}
-	b, err := derive.New(cfg, threads.NewMemory(), time.Now).Derive(ctx, posts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := storage.NewWriter(env.Conn, nil).Write(ctx, b); err != nil {
-		t.Fatal(err)
-	}
+	derivetest.Store(t, env.Conn, cfg, posts)
 	an := readmodel.New(env.Conn)
 	sess, ok, err := an.Session(ctx, sessions.ScheduledID(cm.ID, start))
 	if err != nil || !ok {

@@ -8,12 +8,10 @@ import (
 	"time"
 
 	"github.com/chatnight/chatnight/pipeline/community"
-	"github.com/chatnight/chatnight/pipeline/derive"
+	"github.com/chatnight/chatnight/pipeline/derive/derivetest"
 	"github.com/chatnight/chatnight/pipeline/post"
 	"github.com/chatnight/chatnight/pipeline/segments"
-	"github.com/chatnight/chatnight/pipeline/storage"
 	"github.com/chatnight/chatnight/pipeline/storage/chdb/chdbtest"
-	"github.com/chatnight/chatnight/pipeline/threads"
 	"github.com/chatnight/chatnight/web/readmodel"
 	"github.com/chatnight/chatnight/web/redact"
 )
@@ -74,17 +72,8 @@ func TestPeopleInParticipantsAndGraph(t *testing.T) {
 	env := chdbtest.Start(t)
 	ctx := context.Background()
 	cfg, posts := peopleNight(t)
-	d := derive.New(cfg, threads.NewMemory(), nil)
 	// Two batches, the second delivered twice: nothing changes.
-	for _, batch := range [][]*post.Post{posts[:3], posts[3:], posts[3:]} {
-		b, err := d.Derive(ctx, batch)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := storage.NewWriter(env.Conn, nil).Write(ctx, b); err != nil {
-			t.Fatal(err)
-		}
-	}
+	derivetest.Store(t, env.Conn, cfg, posts[:3], posts[3:], posts[3:])
 	an := readmodel.New(env.Conn)
 	an.People = cfg.People
 	sess, ok, err := an.Session(ctx, "ppltest-20260304T013000Z")

@@ -3,21 +3,18 @@ package readmodel
 import (
 	"context"
 	"fmt"
-	"github.com/chatnight/chatnight/pipeline/segments"
 	"strconv"
 	"time"
 
+	"github.com/chatnight/chatnight/pipeline/segments"
 	"github.com/chatnight/chatnight/pipeline/storage"
 )
 
+// sessionRow is a stored session with its cells (a detected session's), as the session
+// queries select it; the version is not read.
 type sessionRow struct {
-	ID        string    `ch:"id"`
-	Community string    `ch:"community"`
-	Start     time.Time `ch:"start"`
-	End       time.Time `ch:"end"`
-	Kind      string    `ch:"kind"`
-	Hosts     []string  `ch:"hosts"`
-	Cells     []string  `ch:"cells"`
+	storage.SessionRow
+	Cells []string `ch:"cells"`
 }
 
 func (r *sessionRow) session() Session {

@@ -8,9 +8,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/chatnight/chatnight/pipeline/storage/chdb/persisttest"
 )
@@ -268,36 +269,29 @@ func TestConcurrentCallers(t *testing.T) {
 	mustRun(t, c, "DROP TABLE IF EXISTS conc_t")
 	mustRun(t, c, "CREATE TABLE conc_t (g UInt8, n UInt64) ENGINE = Memory")
 	const workers, rounds = 8, 10
-	var wg sync.WaitGroup
-	errs := make(chan error, workers)
+	var eg errgroup.Group
 	for g := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		eg.Go(func() error {
 			for i := range rounds {
 				data := fmt.Sprintf("%d\t%d\n%d\t%d\n", g, 2*i, g, 2*i+1)
 				if _, err := c.Insert(ctx, Statement{SQL: "INSERT INTO conc_t", Format: "TSV"}, strings.NewReader(data)); err != nil {
-					errs <- err
-					return
+					return err
 				}
 				want := fmt.Sprintf("%d\n", g*1000+i)
 				res, err := c.Run(ctx, Statement{SQL: "SELECT {x:UInt64} * 1000 + {y:UInt64}",
 					Params:   map[string]string{"x": fmt.Sprint(g), "y": fmt.Sprint(i)},
 					Settings: map[string]string{"max_threads": fmt.Sprint(1 + g%3)}})
 				if err != nil {
-					errs <- fmt.Errorf("worker %d round %d: %w", g, i, err)
-					return
+					return fmt.Errorf("worker %d round %d: %w", g, i, err)
 				}
 				if string(res.Data) != want {
-					errs <- fmt.Errorf("worker %d round %d: got %q, want %q", g, i, res.Data, want)
-					return
+					return fmt.Errorf("worker %d round %d: got %q, want %q", g, i, res.Data, want)
 				}
 			}
-		}()
+			return nil
+		})
 	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
+	if err := eg.Wait(); err != nil {
 		t.Error(err)
 	}
 	want := fmt.Sprintf("%d\t%d\n", workers*rounds*2, workers*(2*rounds-1)*(2*rounds)/2)

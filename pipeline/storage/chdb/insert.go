@@ -30,18 +30,13 @@ func (c *Conn) Insert(ctx context.Context, st Statement, data io.Reader) (*Resul
 	if st.Format == "" {
 		return nil, errors.New("chdb: insert: no input format")
 	}
-	if err := c.lock(ctx); err != nil {
-		return nil, err
-	}
-	defer c.unlock()
-	conn, err := c.conn()
-	if err != nil {
-		return nil, err
-	}
-	if err := c.prepareSession(conn, st); err != nil {
-		return nil, err
-	}
+	return c.inSession(ctx, st, func(conn unsafe.Pointer) (*Result, error) {
+		return c.insert(ctx, conn, st, data)
+	})
+}
 
+// insert streams data into st on conn. The caller holds the lock.
+func (c *Conn) insert(ctx context.Context, conn unsafe.Pointer, st Statement, data io.Reader) (*Result, error) {
 	q, f := []byte(st.SQL), []byte(st.Format)
 	stream := c.lib.streamInsertN(conn, bytePtr(q), uintptr(len(q)), bytePtr(f), uintptr(len(f)))
 	runtime.KeepAlive(q)

@@ -57,6 +57,14 @@ func (c *Conn) QueryWithParams(query, format string, params map[string]string) (
 // The SQL should not be SET or USE: they would change the session for every later statement of
 // the connection, which may come from other callers. Use st.Settings and st.Database instead.
 func (c *Conn) Run(ctx context.Context, st Statement) (*Result, error) {
+	return c.inSession(ctx, st, func(conn unsafe.Pointer) (*Result, error) {
+		return c.exec(conn, st.SQL, formatOrDefault(st.Format), st.Params)
+	})
+}
+
+// inSession runs fn on the connection, locked and with st's database and settings applied:
+// what every statement, query or insert, goes through.
+func (c *Conn) inSession(ctx context.Context, st Statement, fn func(conn unsafe.Pointer) (*Result, error)) (*Result, error) {
 	if err := c.lock(ctx); err != nil {
 		return nil, err
 	}
@@ -68,7 +76,7 @@ func (c *Conn) Run(ctx context.Context, st Statement) (*Result, error) {
 	if err := c.prepareSession(conn, st); err != nil {
 		return nil, err
 	}
-	return c.exec(conn, st.SQL, formatOrDefault(st.Format), st.Params)
+	return fn(conn)
 }
 
 func formatOrDefault(f string) string {

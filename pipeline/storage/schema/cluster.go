@@ -259,6 +259,7 @@ func insertMigrationSQL(m ClusterMigration) string {
 // chatnight.schema_migrations (Distributed there), and every statement is safe to
 // run again.
 func MigrateCluster(ctx context.Context, conn driver.Conn, cluster string) ([]string, error) {
+	ctx = unbounded(ctx)
 	book, ms, err := ClusterDDL(cluster)
 	if err != nil {
 		return nil, err

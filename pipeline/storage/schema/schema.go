@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 )
 
@@ -87,9 +88,17 @@ func Migrate(ctx context.Context, conn driver.Conn) ([]string, error) {
 	return MigrateTo(ctx, conn, math.MaxUint32)
 }
 
+// unbounded lifts the statement time limit (the embedded endpoint's is 60 s by
+// default): a migration that rebuilds a table of a large data dir runs to its end.
+// The caller's context still bounds it.
+func unbounded(ctx context.Context) context.Context {
+	return clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"max_execution_time": 0}))
+}
+
 // MigrateTo is Migrate up to version last: the schema of an earlier release, for
 // tests of upgrades.
 func MigrateTo(ctx context.Context, conn driver.Conn, last uint32) ([]string, error) {
+	ctx = unbounded(ctx)
 	migrations, err := Migrations()
 	if err != nil {
 		return nil, err

@@ -6,6 +6,7 @@ import {Dataset} from './model.js';
 import {Feed} from './feed.js';
 import {Leaderboard, ActivityChart, Graph} from './panels.js';
 import {Parents} from './parents.js';
+import {LiveFeed} from './live.js';
 import {refetch} from './refetch.js';
 import {PeopleBadges} from './people.js';
 
@@ -340,102 +341,58 @@ const refreshLiveNewcomers = throttle(() => {
 
 // --- live websocket ---
 
-const live = {
-  ws: null,
-  community: '',
-  lastSeq: 0,
-  attempt: 0,
-  timer: null,
-
-  connect(id) {
-    this.community = id;
-    clearTimeout(this.timer);
-    const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
-    const q = new URLSearchParams({community: id});
-    if (this.lastSeq > 0) q.set('since', String(this.lastSeq));
-    const ws = new WebSocket(`${proto}//${location.host}/ws?${q}`);
-    this.ws = ws;
-    setConn('connecting', 'Connecting…');
-    ws.onmessage = (e) => { if (this.ws === ws) this.onMessage(JSON.parse(e.data)); };
-    ws.onclose = (e) => { if (this.ws === ws) this.onClose(e); };
+const live = new LiveFeed({
+  hello(msg) {
+    if (!msg.resumed) {
+      state.liveSession = msg.session;
+      if (msg.session?.id) state.sessionMeta.set(msg.session.id, msg.session);
+    }
+    renderStatus();
+    renderDownloads();
   },
-
-  close() {
-    clearTimeout(this.timer);
-    if (this.ws) {
-      const ws = this.ws;
-      this.ws = null;
-      ws.close(1000, 'switching community');
+  backfill(posts, last, msg) {
+    addLivePosts(posts);
+    if (last) {
+      loadNewcomers(msg.session_id);
+      focusPending();
     }
   },
-
-  onMessage(msg) {
-    switch (msg.type) {
-      case 'hello':
-        this.attempt = 0;
-        this.lastSeq = msg.seq;
-        if (!msg.resumed) {
-          state.liveSession = msg.session;
-          if (msg.session?.id) state.sessionMeta.set(msg.session.id, msg.session);
-        }
-        setConn('live', msg.resumed ? 'Live (resumed)' : 'Live');
-        renderStatus();
-        renderDownloads();
-        break;
-      case 'backfill':
-        this.addPosts(msg.posts || []);
-        if (msg.last) {
-          loadNewcomers(msg.session_id);
-          focusPending();
-        }
-        break;
-      case 'live': {
-        this.lastSeq = Math.max(this.lastSeq, msg.seq);
-        const posts = (msg.events || []).filter((e) => e.type === 'post' && e.post).map((e) => e.post);
-        const added = this.addPosts(posts);
-        if (added.some((p) => !state.sessionMeta.has(p.session_id))) refreshLiveSessions();
-        if (added.length) refreshLiveNewcomers();
-        // update: a post shown before, placed anew (a reply moved to its late parent's thread).
-        for (const e of msg.events || []) {
-          const p = e.type === 'update' && e.post ? state.live.update(e.post) : null;
-          if (p && state.mode === 'live') feed.replace(p);
-        }
-        break;
-      }
-      case 'optouts':
-        applyOptOuts().catch(showError);
-        break;
+  posts(posts) {
+    const added = addLivePosts(posts);
+    if (added.some((p) => !state.sessionMeta.has(p.session_id))) refreshLiveSessions();
+    if (added.length) refreshLiveNewcomers();
+  },
+  // A post shown before, placed anew (a reply moved to its late parent's thread).
+  updates(posts) {
+    for (const raw of posts) {
+      const p = state.live.update(raw);
+      if (p && state.mode === 'live') feed.replace(p);
     }
   },
-
-  addPosts(posts) {
-    const added = [];
-    for (const p of posts) if (state.live.add(p)) added.push(state.live.posts.get(p.id));
-    if (!added.length) return added;
-    parents.arrived(added);
-    if (state.mode === 'live') {
-      feed.added(added);
-      refreshPanels();
-      pendingAnnounce += added.length;
-      announce();
-    } else {
-      state.liveUnseen += added.length;
-      const b = $('back-live');
-      b.hidden = false;
-      b.textContent = `Back to live (${state.liveUnseen} new)`;
-    }
-    return added;
+  optouts() {
+    applyOptOuts().catch(showError);
   },
+  state: setConn,
+});
 
-  onClose(e) {
-    this.ws = null;
-    const delay = Math.min(10000, 500 * 2 ** this.attempt) * (0.75 + Math.random() / 2);
-    this.attempt++;
-    const why = e.reason ? ` (${e.reason})` : '';
-    setConn('down', `Reconnecting in ${Math.ceil(delay / 1000)} s${why}`);
-    this.timer = setTimeout(() => this.connect(this.community), delay);
-  },
-};
+function addLivePosts(posts) {
+  const added = [];
+  for (const p of posts) if (state.live.add(p)) added.push(state.live.posts.get(p.id));
+  if (!added.length) return added;
+  parents.arrived(added);
+  if (state.mode === 'live') {
+    feed.added(added);
+    refreshPanels();
+    pendingAnnounce += added.length;
+    announce();
+  } else {
+    state.liveUnseen += added.length;
+    const b = $('back-live');
+    b.hidden = false;
+    b.textContent = `Back to live (${state.liveUnseen} new)`;
+  }
+  return added;
+}
 
 // applyOptOuts reads what the page shows again, redacted, once the opt-out list changed.
 async function applyOptOuts() {

@@ -28,6 +28,16 @@ export class LiveFeed {
     ws.onclose = (e) => { if (this.ws === ws) this.closed(e); };
   }
 
+  // close stops the feed (and any reconnect) before connecting to another community.
+  close() {
+    clearTimeout(this.timer);
+    if (this.ws) {
+      const ws = this.ws;
+      this.ws = null;
+      ws.close(1000, 'switching community');
+    }
+  }
+
   message(msg) {
     switch (msg.type) {
       case 'hello':

@@ -33,12 +33,12 @@ export function svg(tag, attrs, ...children) {
   return node;
 }
 
-/** icon returns an inline SVG that uses a symbol of the page's sprite. */
+/** icon returns an inline SVG that uses a symbol of the icon sprite, icons.svg. */
 export function icon(name, label) {
   const s = svg('svg', {class: 'icon icon-' + name, 'aria-hidden': label ? null : 'true', role: label ? 'img' : null,
     'aria-label': label || null, focusable: 'false'});
   if (label) s.append(svg('title', {}, label));
-  s.append(svg('use', {href: '#i-' + name}));
+  s.append(svg('use', {href: '/assets/icons.svg#i-' + name}));
   return s;
 }
 

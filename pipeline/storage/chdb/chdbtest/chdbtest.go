@@ -9,6 +9,7 @@ package chdbtest
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"math"
@@ -71,16 +72,29 @@ func Start(t testing.TB) *Env {
 // binary, so a binary should start it one way only.
 func StartAt(t testing.TB, last uint32) *Env {
 	t.Helper()
-	once.Do(func() { shared, err = start(last) })
+	env, err := open(last)
 	if err != nil {
 		t.Fatalf("embedded ClickHouse: %v", err)
 	}
-	return shared
+	return env
+}
+
+// Open is Start for a TestMain that keeps the connection in a package variable, before
+// any test runs; chdbtest.Main(m) still stops the store.
+func Open() (*Env, error) { return open(math.MaxUint32) }
+
+func open(last uint32) (*Env, error) {
+	once.Do(func() { shared, err = start(last) })
+	return shared, err
 }
 
 // keepEnv names a directory to keep the store in across runs instead of a temporary
 // one: benchmarks that generate millions of rows reuse them (CHATNIGHT_CHDBTEST_DIR).
 const keepEnv = "CHATNIGHT_CHDBTEST_DIR"
+
+// logEnv names a file that receives the endpoint's log of every query and its elapsed
+// time (CHATNIGHT_CHDBTEST_LOG).
+const logEnv = "CHATNIGHT_CHDBTEST_LOG"
 
 func start(last uint32) (*Env, error) {
 	var err error
@@ -96,13 +110,23 @@ func start(last uint32) (*Env, error) {
 		return nil, err
 	}
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if name := os.Getenv(logEnv); name != "" {
+		// Every statement with its time, to see where a benchmark's time goes.
+		f, err := os.Create(name)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", logEnv, err)
+		}
+		quiet = slog.New(slog.NewTextHandler(f, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
 	// Tests connect as the process itself, which may also drop and truncate what they create.
-	opts := endpoint.Options{Addr: "127.0.0.1:0", Password: endpoint.NewPassword(), ProcessPassword: endpoint.NewPassword(), Logger: quiet}
+	opts := endpoint.Options{Addr: "127.0.0.1:0", Password: endpoint.NewPassword(), ProcessPassword: endpoint.NewPassword(),
+		TempDir: dir, Logger: quiet}
 	srv, err := endpoint.NewServer(engine, opts)
 	if err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	// Generous: a kept store (CHATNIGHT_CHDBTEST_DIR) of millions of rows may be upgraded.
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
 	if err := srv.Start(context.Background()); err != nil {
 		return nil, err

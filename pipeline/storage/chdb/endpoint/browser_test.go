@@ -107,18 +107,24 @@ fetch('/?` + url.Values{"query": {"SELECT * FROM browser_victim"}, "user": {test
 	ctx, cancelT := context.WithTimeout(ctx, 90*time.Second)
 	defer cancelT()
 
+	// runPage loads a page with steps, waits until its script is done and returns what
+	// it reports in window.results.
+	runPage := func(what string, steps ...chromedp.Action[chromedp.Void]) []string {
+		t.Helper()
+		steps = append(steps, chromedp.Poll[chromedp.Void]("window.done === true", chromedp.WithPollingTimeout(60*time.Second)))
+		if err := chromedp.Do(ctx, steps...); err != nil {
+			t.Fatalf("run the %s page: %v", what, err)
+		}
+		results, err := chromedp.Run(ctx, chromedp.Evaluate[[]string]("window.results"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("%s page: %q", what, results)
+		return results
+	}
+
 	evilURL := strings.Replace(evil.URL, "127.0.0.1", "evil.test", 1) + "/"
-	if err := chromedp.Do(ctx,
-		chromedp.Navigate(evilURL),
-		chromedp.Poll[chromedp.Void]("window.done === true", chromedp.WithPollingTimeout(60*time.Second)),
-	); err != nil {
-		t.Fatalf("run the cross-site page: %v", err)
-	}
-	results, err := chromedp.Run(ctx, chromedp.Evaluate[[]string]("window.results"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("cross-site page: %q", results)
+	results := runPage("cross-site", chromedp.Navigate(evilURL))
 	if len(results) != len(attacks)+1 {
 		t.Fatalf("the page finished %d of %d requests", len(results), len(attacks)+1)
 	}
@@ -132,18 +138,9 @@ fetch('/?` + url.Values{"query": {"SELECT * FROM browser_victim"}, "user": {test
 	// HTML cannot come from the endpoint, so it is loaded as a data-less document there first:
 	// navigating to the endpoint under evil.test gets the endpoint's refusal, then the script
 	// is injected into that origin.
-	if err := chromedp.Do(ctx,
+	rebind := runPage("rebinding",
 		chromedp.Navigate("http://evil.test:"+port(srv.Addr())+"/ping"),
-		chromedp.Evaluate[chromedp.Void](`document.open(); document.write(`+jsString(rebindPage)+`); document.close();`),
-		chromedp.Poll[chromedp.Void]("window.done === true", chromedp.WithPollingTimeout(60*time.Second)),
-	); err != nil {
-		t.Fatalf("run the rebinding page: %v", err)
-	}
-	rebind, err := chromedp.Run(ctx, chromedp.Evaluate[[]string]("window.results"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("rebinding page: %q", rebind)
+		chromedp.Evaluate[chromedp.Void](`document.open(); document.write(`+jsString(rebindPage)+`); document.close();`))
 	if len(rebind) != 1 || strings.Contains(rebind[0], "chatnight-browser-marker") {
 		t.Errorf("the rebinding page read: %q", rebind)
 	}

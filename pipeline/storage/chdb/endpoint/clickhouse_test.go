@@ -5,12 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"golang.org/x/sync/errgroup"
 )
 
 const bigRows = 200_000
@@ -88,34 +88,27 @@ func TestConcurrentClients(t *testing.T) {
 		writers[w] = rwClient(t)
 		readers[w] = client(t, env.srv.Addr(), testROUser, testROPassword, clickhouse.CompressionNone)
 	}
-	var wg sync.WaitGroup
-	errs := make(chan error, workers)
+	var eg errgroup.Group
 	for w := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		eg.Go(func() error {
 			for r := range rounds {
 				if err := sendEvents(ctx, writers[w], "events_conc", rows); err != nil {
-					errs <- fmt.Errorf("worker %d: %w", w, err)
-					return
+					return fmt.Errorf("worker %d: %w", w, err)
 				}
 				var got string
 				var n uint64
 				if err := readers[w].QueryRow(ctx, "SELECT {w:String} || '-' || toString({r:UInt8}), count() FROM events_conc",
 					clickhouse.Named("w", fmt.Sprint(w)), clickhouse.Named("r", r)).Scan(&got, &n); err != nil {
-					errs <- fmt.Errorf("worker %d: %w", w, err)
-					return
+					return fmt.Errorf("worker %d: %w", w, err)
 				}
 				if want := fmt.Sprintf("%d-%d", w, r); got != want || n < uint64((r+1)*rows) {
-					errs <- fmt.Errorf("worker %d: got %q and %d rows, want %q and at least %d", w, got, n, want, (r+1)*rows)
-					return
+					return fmt.Errorf("worker %d: got %q and %d rows, want %q and at least %d", w, got, n, want, (r+1)*rows)
 				}
 			}
-		}()
+			return nil
+		})
 	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
+	if err := eg.Wait(); err != nil {
 		t.Error(err)
 	}
 	var n uint64
