@@ -98,7 +98,8 @@ export class Feed {
 
   /** added inserts posts just added to the dataset, keeping the reader's place. */
   added(posts) {
-    if (!posts.length) return;
+    // Live posts can arrive before the page shows a dataset: show() renders them then.
+    if (!posts.length || !this.data) return;
     const wasPinned = this.pinned || this.atEdge();
     let visible = 0;
     for (const p of posts) {
