@@ -298,14 +298,21 @@ sources:
 	case <-time.After(30 * time.Second):
 		t.Fatalf("page 3 was never asked for:\n%s", first.out.String())
 	}
-	first.kill()
-
 	ctx := context.Background()
 	nc, js, err := bus.Connect(ctx, store.natsURL(), "test")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer nc.Close()
+	// Posts are published asynchronously while the next page is fetched: let pages 1 and
+	// 2 land (the ingestor is blocked on page 3) before it is killed.
+	waitFor(t, 30*time.Second, "pages 1 and 2 stored", func() error {
+		if got := len(streamPosts(t, js, "posts.>")); got < 21 {
+			return fmt.Errorf("%d of 21 posts stored", got)
+		}
+		return nil
+	})
+	first.kill()
 	kv, err := js.KeyValue(ctx, bus.CursorBucket)
 	if err != nil {
 		t.Fatal(err)
