@@ -7,12 +7,14 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/chatnight/chatnight/pipeline/bus"
 	"github.com/chatnight/chatnight/pipeline/community"
 	"github.com/chatnight/chatnight/pipeline/post"
+	"github.com/chatnight/chatnight/pipeline/steward"
 )
 
 // Source pulls posts from one network until ctx is done. Run handles reconnects and
@@ -106,6 +108,48 @@ func (e *Emitter) Invalid(ctx context.Context, source, origin string, raw []byte
 	if err := e.pub.DeadLetter(ctx, "ingest."+source, origin, raw, cause); err != nil {
 		e.log.Error("dead letter not stored", "source", source, "origin", origin, "err", err)
 	}
+	now := time.Now().UTC()
+	e.Completeness(ctx, steward.Event{Source: source, From: now, To: now, Kind: steward.KindDeadLetter, Detail: origin + ": " + cause.Error(), Count: 1})
+}
+
+// Completeness records what the source may have missed (a reconnect window, a rate-limit
+// wait, a page cut by a cap ...) on steward.completeness.<source>. It never fails the
+// source: an event that cannot be published is logged.
+func (e *Emitter) Completeness(ctx context.Context, ev steward.Event) {
+	ev.From, ev.To = ev.From.UTC().Truncate(time.Millisecond), ev.To.UTC().Truncate(time.Millisecond)
+	if len(ev.Detail) > 2048 {
+		ev.Detail = ev.Detail[:2048]
+	}
+	if err := ev.Validate(); err != nil {
+		e.log.Error("completeness event not recorded", "err", err)
+		return
+	}
+	msg, err := steward.CompletenessMsg(ev)
+	if err != nil {
+		e.log.Error("completeness event not recorded", "err", err)
+		return
+	}
+	if err := e.pub.PublishMsg(ctx, msg); err != nil {
+		e.log.Error("completeness event not recorded", "source", ev.Source, "kind", ev.Kind, "err", err)
+	}
+}
+
+// Delete reports that a post no longer exists at its source, on
+// steward.deletions.<source>. Like a post, it is stored once Flush returns.
+func (e *Emitter) Delete(ctx context.Context, d steward.Deletion) error {
+	d.At = d.At.UTC().Truncate(time.Millisecond)
+	if err := d.Validate(); err != nil {
+		return err
+	}
+	msg, err := steward.DeletionMsg(d)
+	if err != nil {
+		return err
+	}
+	if err := e.pub.PublishMsg(ctx, msg); err != nil {
+		return err
+	}
+	e.metrics.Deletions.WithLabelValues(d.Source).Inc()
+	return nil
 }
 
 // Flush waits until everything published so far is stored in JetStream.

@@ -13,6 +13,7 @@ type Metrics struct {
 	Invalid        *prometheus.CounterVec
 	Errors         *prometheus.CounterVec
 	RateLimitWaits *prometheus.CounterVec
+	Deletions      *prometheus.CounterVec
 }
 
 // NewMetrics creates the ingest metrics and registers them with reg (nil: not
@@ -26,11 +27,12 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		Invalid:        bySource("invalid_records_total", "Records a source could not parse, parked on the dead-letter subject."),
 		Errors:         bySource("errors_total", "Failed requests and dropped connections, retried with backoff."),
 		RateLimitWaits: bySource("rate_limit_waits_total", "Times a source waited for its rate-limit window to reset."),
+		Deletions:      bySource("deletions_total", "Posts reported deleted at their source, by source."),
 	}
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.Posts, m.Invalid, m.Errors, m.RateLimitWaits} {
+	for _, c := range []prometheus.Collector{m.Posts, m.Invalid, m.Errors, m.RateLimitWaits, m.Deletions} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register ingest metrics: %w", err)
 		}

@@ -53,6 +53,8 @@ type Config struct {
 	// SourcesOff are the live sources left out for a missing secret (name: why).
 	// /readyz lists them; the tier is still ready, since the other sources run.
 	SourcesOff map[string]string
+	// Version names the software in export manifests.
+	Version string
 	// AllowedHosts are host names (no port) the server answers to besides localhost,
 	// 127.0.0.1, ::1, the listen host and the hosts of AllowedOrigins. Listening on loopback,
 	// any other Host header is refused (DNS rebinding); listening beyond loopback (behind
@@ -124,7 +126,11 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	s.store = readmodel.New(deps.CH)
 	s.api = api.New(s.store, deps.Communities, cfg.Now, deps.Log)
 	s.optouts = optout.NewOptOuts(deps.CH, deps.Log)
+	s.optouts.Strict = deps.Communities.StrictConsent()
 	s.api.EnableAnalytics(deps.CH, s.optouts)
+	if cfg.Version != "" {
+		s.api.Version = cfg.Version
+	}
 
 	ws := cfg.WS
 	ws.AllowedOrigins = append(append([]string(nil), ws.AllowedOrigins...), cfg.AllowedOrigins...)

@@ -32,10 +32,11 @@ var commands = []command{
 	{"process", "consume posts from NATS, derive threads, Q/A, sessions and graphs, write ClickHouse", processCmd},
 	{"serve", "serve the live viewer, the REST API and /metrics", serveCmd},
 	{"simulate", "publish a synthetic chat night to NATS", simulateCmd},
-	{"import", "import archive files (x-v2, x-v1, mastodon, jetstream, tags-csv)", importCmd},
+	{"import", "import archive files (x-v2, x-v1, mastodon, jetstream, tags-csv) and X compliance files", importCmd},
 	{"migrate", "apply the ClickHouse schema", migrateCmd},
 	{"report", "print a session's analytics (text, json or md)", reportCmd},
 	{"optout", "hide an account everywhere: optout add|remove|list HANDLE", optoutCmd},
+	{"purge", "erase deleted posts' rows from disk in every table (processors do it after deleted_retention)", purgeCmd},
 	{"bench", "measure end-to-end throughput against the raw JetStream and ClickHouse limits", benchCmd},
 	{"version", "print the version", versionCmd},
 }

@@ -11,8 +11,12 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/chatnight/chatnight/pipeline/community"
 	"github.com/chatnight/chatnight/pipeline/post"
+	"github.com/chatnight/chatnight/pipeline/storage"
 	"github.com/chatnight/chatnight/web/api"
+	"github.com/chatnight/chatnight/web/completeness"
+	"github.com/chatnight/chatnight/web/export"
 	"github.com/chatnight/chatnight/web/host"
 	"github.com/chatnight/chatnight/web/optout"
 	"github.com/chatnight/chatnight/web/readmodel"
@@ -32,6 +36,7 @@ func reportCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	peopleMode := fs.String("people", "people", "people: count linked accounts as one person; accounts: one participant per account")
 	fromFlag := fs.String("from", "", "instead of one session: the welcome series of the sessions from this date (2006-01-02 or RFC 3339)")
 	toFlag := fs.String("to", "", "end of the --from period (default now)")
+	pseudonymize := fs.Bool("pseudonymize", false, "show every account as its keyed-HMAC pseudonym (the same as ?pseudonymize=1 exports)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -74,11 +79,14 @@ func reportCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		an = an.Accounts()
 	}
 	hr := host.New(st.ch, an)
+	list := optout.NewOptOuts(st.ch, log)
+	list.Strict = cfg.StrictConsent()
 	if !from.IsZero() {
-		red, err := optout.NewOptOuts(st.ch, log).Load(ctx)
+		red, err := list.Load(ctx)
 		if err != nil {
 			return err
 		}
+		red = red.For(cm.ID)
 		series, err := hr.SeriesOf(ctx, cm, from, to, red)
 		if err != nil {
 			return err
@@ -107,7 +115,23 @@ func reportCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if !ok {
 		return fmt.Errorf("no session %q in community %s (list them at /api/communities/%s/sessions)", *sessionID, cm.ID, cm.ID)
 	}
-	red, err := optout.NewOptOuts(st.ch, log).Load(ctx)
+	red, err := list.Load(ctx)
+	if err != nil {
+		return err
+	}
+	red = red.For(cm.ID)
+	if *pseudonymize {
+		g, err := an.Graph(ctx, sess)
+		if err != nil {
+			return err
+		}
+		accounts := map[string]string{}
+		for _, n := range g.Nodes {
+			accounts[n.Handle] = n.ID
+		}
+		red = red.Pseudonymize(accounts)
+	}
+	manifest, err := reportManifest(ctx, st, cfg, cm, sess, list.Counts(), *pseudonymize)
 	if err != nil {
 		return err
 	}
@@ -127,15 +151,38 @@ func reportCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	case "json":
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
-		return enc.Encode(api.SessionStats{SessionStats: stats, Welcome: wel})
+		return enc.Encode(struct {
+			api.SessionStats
+			Manifest *export.Manifest `json:"manifest"`
+		}{api.SessionStats{SessionStats: stats, Welcome: wel}, manifest})
 	case "md":
-		writeReport(stdout, stats, true)
+		writeReport(stdout, stats, manifest, true)
 		writeWelcome(stdout, wel, true)
 	default:
-		writeReport(stdout, stats, false)
+		writeReport(stdout, stats, manifest, false)
 		writeWelcome(stdout, wel, false)
 	}
 	return nil
+}
+
+// reportManifest is the manifest a report is headed by: as the API's exports have.
+func reportManifest(ctx context.Context, st *stack, cfg *community.Config, cm *community.Community, sess readmodel.Session,
+	counts optout.Counts, pseudonymized bool) (*export.Manifest, error) {
+	rep, err := completeness.Of(ctx, st.ch, completeness.Session{ID: sess.ID, Community: cm.ID, Start: sess.Start, End: sess.End,
+		Cells: sess.Cells, Sources: cm.Sources})
+	if err != nil {
+		return nil, err
+	}
+	removed, purged, err := storage.DeletionCounts(ctx, st.ch)
+	if err != nil {
+		return nil, err
+	}
+	byConsent := counts.NoIndex
+	if cm.Consent == community.ConsentStrict {
+		byConsent += counts.NotIndexable
+	}
+	return api.BuildManifest(version, cm.ID, sess.ID, sess.Start, sess.End, cfg, rep, counts.OptedOut, byConsent, pseudonymized,
+		removed, purged, time.Now()), nil
 }
 
 // reportPeriod parses --from and --to (default now).
@@ -206,15 +253,21 @@ func (x sections) table(header []string, rows [][]string) {
 }
 
 // writeReport writes stats as plain text, or as Markdown with md.
-func writeReport(w io.Writer, s *readmodel.SessionStats, md bool) {
+func writeReport(w io.Writer, s *readmodel.SessionStats, m *export.Manifest, md bool) {
 	x := sections{w, md}
 	heading, table := x.heading, x.table
 	title := fmt.Sprintf("%s session %s (%s, %s to %s UTC)", s.Session.Community, s.Session.ID, s.Session.Kind,
 		s.Session.Start.Format("2006-01-02 15:04"), s.Session.End.Format("15:04"))
 	if md {
-		fmt.Fprintf(w, "# %s\n", title)
+		fmt.Fprintf(w, "# %s\n\n", title)
+		for _, l := range m.Lines() {
+			fmt.Fprintf(w, "> %s\n>\n", l)
+		}
 	} else {
 		fmt.Fprintln(w, title)
+		for _, l := range m.Lines() {
+			fmt.Fprintln(w, l)
+		}
 	}
 	heading("Summary")
 	n := func(v uint64) string { return fmt.Sprint(v) }

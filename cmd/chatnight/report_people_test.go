@@ -21,7 +21,7 @@ func TestWriteReportShowsPeopleAndSegments(t *testing.T) {
 		Segments: []readmodel.SegmentCount{{Segment: "health_it", Label: "Health IT", Participants: 1, Posts: 3}},
 	}
 	var b strings.Builder
-	writeReport(&b, s, false)
+	writeReport(&b, s, nil, false)
 	for _, want := range []string{
 		"1  @colin@hc.example  3      bluesky 1, mastodon 2  health_it\n",
 		"  @colin@hc.example is bluesky:did:plc:colin + mastodon:colin@hc.example: linked because verified Mastodon link https://colin.example.com is Bluesky handle @colin.example.com\n",

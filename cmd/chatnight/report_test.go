@@ -145,7 +145,7 @@ func TestReportEmptySectionsAndHandles(t *testing.T) {
 	s.Network.PerNode = []network.NodeMetrics{{ID: "sim:design4health", Handle: "design4health", PageRank: 0.5}}
 	for _, md := range []bool{false, true} {
 		var out strings.Builder
-		writeReport(&out, s, md)
+		writeReport(&out, s, nil, md)
 		text := out.String()
 		if strings.Contains(text, "sim:design4health") || !strings.Contains(text, "@design4health") {
 			t.Errorf("md=%v: central account not named by handle:\n%s", md, text)

@@ -115,9 +115,13 @@ func runTiers(ctx context.Context, o *Options, stdout, stderr io.Writer, t tiers
 		p := processor.New(processor.Config{BatchPosts: o.BatchPosts, BatchWait: o.BatchWait}, st.js,
 			derive.New(cfg, threads.NewClickHouse(st.ch), time.Now).WithCrossPosts(copies.NewClickHouse(st.ch, cfg.People)), w, m, log.With("tier", "process"))
 		g.Go(func() error { return p.Run(ctx) })
+		stew := processor.NewSteward(st.js, st.ch, log.With("tier", "process", "stage", "steward"))
+		stew.Retention = cfg.DeletedRetention
+		stew.Communities = cfg
+		g.Go(func() error { return stew.Run(ctx) })
 	}
 	if t.serve {
-		srv, err := web.New(web.Config{Addr: o.HTTPAddr, AllowedOrigins: splitList(o.AllowedOrigins), AllowedHosts: splitList(o.AllowedHosts), DataDir: st.dataDir, SourcesOff: off}, web.Deps{
+		srv, err := web.New(web.Config{Addr: o.HTTPAddr, AllowedOrigins: splitList(o.AllowedOrigins), AllowedHosts: splitList(o.AllowedHosts), DataDir: st.dataDir, SourcesOff: off, Version: version}, web.Deps{
 			Communities: cfg, JS: st.js, NC: st.nc, CH: st.ch,
 			Gatherer: st.reg, Registerer: st.reg, Log: log.With("tier", "serve"),
 			JetStreamHealth: st.jetStreamHealth,

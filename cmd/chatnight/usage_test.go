@@ -26,7 +26,7 @@ func TestUsageErrorsSayWhy(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"import", "--community", "hcldr", "file.jsonl"}, "--format is required: one of jetstream, mastodon, tags-csv, x-v1, x-v2"},
+		{[]string{"import", "--community", "hcldr", "file.jsonl"}, "--format is required: one of jetstream, mastodon, tags-csv, x-compliance, x-v1, x-v2"},
 		{[]string{"import", "--format", "x-v2", "file.jsonl"}, "--community is required"},
 		{[]string{"import", "--community", "hcldr", "--format", "x-v2"}, "no FILE given"},
 		{[]string{"import", "--community", "hcldr", "--format", "x-v9", "f"}, `unknown archive format "x-v9"`},

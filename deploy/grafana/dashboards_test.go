@@ -74,7 +74,7 @@ type dashboard struct {
 func loadDashboards(t *testing.T) map[string]dashboard {
 	t.Helper()
 	files, err := filepath.Glob("dashboards/*.json")
-	if err != nil || len(files) != 5 {
+	if err != nil || len(files) != 6 {
 		t.Fatalf("dashboards: %v %v", files, err)
 	}
 	out := map[string]dashboard{}
@@ -192,6 +192,25 @@ func populate(t *testing.T, conn driver.Conn) timeRange {
 		if err != nil {
 			t.Fatal(err)
 		}
+	}
+	// Stewardship: a 2-minute reconnect window and a dead letter on record, a post of
+	// the first night deleted at its source, an account with noindex.
+	now := time.Now().UTC()
+	if err := storage.WriteCompleteness(ctx, conn, []storage.CompletenessRow{
+		{Source: "bluesky", From: first.Add(10 * time.Minute), To: first.Add(12 * time.Minute), Kind: "reconnect", Detail: "test", EventID: "g1", RecordedAt: now},
+		{Source: "process", Community: "grafanatest", From: first.Add(20 * time.Minute), To: first.Add(20 * time.Minute), Kind: "dead_letter", Count: 1, EventID: "g2", RecordedAt: now},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	var victim string
+	if err := conn.QueryRow(ctx, "SELECT id FROM chatnight.posts FINAL WHERE community = 'grafanatest' ORDER BY created_at LIMIT 1").Scan(&victim); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := storage.RecordDeletions(ctx, conn, []storage.DeletionRow{{PostID: victim, Source: "sim", Reason: "test", DeletedAt: now, RecordedAt: now, Version: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := storage.WriteConsent(ctx, conn, []storage.ConsentRow{{AccountID: "mastodon:grafana@test.example", Handle: "grafana@test.example", NoIndex: 1, SeenAt: now, Version: 1}}); err != nil {
+		t.Fatal(err)
 	}
 	return timeRange{from: first.Add(-24 * time.Hour), to: time.Now().Add(time.Hour), interval: time.Minute}
 }
@@ -433,7 +452,7 @@ func TestPrometheusPanelsUseExportedMetrics(t *testing.T) {
 		known[f.GetName()] = f.GetType().String()
 	}
 	// Vectors without a sample yet are not gathered; register their names by hand.
-	for _, n := range []string{"chatnight_ingest_posts_total", "chatnight_ingest_errors_total", "chatnight_ingest_invalid_records_total"} {
+	for _, n := range []string{"chatnight_ingest_posts_total", "chatnight_ingest_errors_total", "chatnight_ingest_invalid_records_total", "chatnight_ingest_deletions_total"} {
 		if _, ok := known[n]; !ok {
 			known[n] = "COUNTER"
 		}

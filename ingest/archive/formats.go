@@ -5,6 +5,7 @@ import (
 	"io"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/chatnight/chatnight/ingest/tagscsv"
 	"github.com/chatnight/chatnight/ingest/xapi"
@@ -38,6 +39,7 @@ func Formats() map[string]Format {
 		JSONFormat("x-v2", "X API v2 JSON Lines (twarc2 search pages, filtered-stream captures, bare tweets)", xapi.ParseV2),
 		JSONFormat("x-v1", "X API v1.1 tweet JSON, one per line or in arrays (twarc1, v1.1 stream captures)", xapi.ParseV1),
 		{Name: "tags-csv", Doc: "TAGS Google Sheet CSV export", Open: openTAGS},
+		{Name: "x-compliance", Doc: "X compliance results (JSON Lines with id and action) or tweet ids, one per line: the tweets are deleted", Open: openCompliance},
 	} {
 		fs[f.Name] = f
 	}
@@ -86,6 +88,30 @@ func (t tagsRecords) Next() (Record, error) {
 	rec := Record{Line: row.Line, Raw: row.Raw, Err: row.Err}
 	if row.Post != nil {
 		rec.Posts = []*post.Post{row.Post}
+	}
+	return rec, nil
+}
+
+// openCompliance reads an X compliance file: every record is a deletion.
+func openCompliance(r io.Reader, src post.Source) (RecordReader, error) {
+	none := func([]byte, post.Source) ([]*post.Post, error) { return nil, nil }
+	return complianceRecords{JSONRecords(r, none, src), time.Now()}, nil
+}
+
+type complianceRecords struct {
+	RecordReader
+	now time.Time
+}
+
+func (c complianceRecords) Next() (Record, error) {
+	rec, err := c.RecordReader.Next()
+	if err != nil || rec.Err != nil {
+		return rec, err
+	}
+	d, ok, perr := xapi.ParseCompliance(rec.Raw, c.now)
+	rec.Err = perr
+	if ok {
+		rec.Deletions = append(rec.Deletions, d)
 	}
 	return rec, nil
 }

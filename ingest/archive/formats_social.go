@@ -17,7 +17,7 @@ func socialFormats() []Format {
 	return []Format{
 		{Name: "mastodon", Doc: "Mastodon statuses: a JSON array (a saved API response) or one status per line",
 			Open: mastodonOpener(mastodon.Index{}, mastodon.NewFileTimes()), Index: indexMastodon},
-		JSONFormat("jetstream", "Bluesky Jetstream v1 events, one per line", bluesky.ParseEvent),
+		{Name: "jetstream", Doc: "Bluesky Jetstream v1 events, one per line (delete commits of posts and reposts delete them)", Open: openJetstream},
 	}
 }
 
@@ -71,4 +71,26 @@ func startsLikeJSON(br *bufio.Reader) error {
 		return fmt.Errorf("it starts with %q", head[:min(len(head), 16)])
 	}
 	return nil
+}
+
+// openJetstream reads Jetstream events: creates of posts and reposts are posts, deletes
+// of them are deletions.
+func openJetstream(r io.Reader, src post.Source) (RecordReader, error) {
+	return jetstreamRecords{JSONRecords(r, bluesky.ParseEvent, src)}, nil
+}
+
+type jetstreamRecords struct{ RecordReader }
+
+func (j jetstreamRecords) Next() (Record, error) {
+	rec, err := j.RecordReader.Next()
+	if err != nil || rec.Err != nil || len(rec.Posts) > 0 {
+		return rec, err
+	}
+	if ev, derr := bluesky.DecodeEvent(rec.Raw); derr == nil {
+		if d, ok := bluesky.DeletionOf(ev); ok {
+			d.Source = string(post.SourceImport)
+			rec.Deletions = append(rec.Deletions, d)
+		}
+	}
+	return rec, nil
 }

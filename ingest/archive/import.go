@@ -19,6 +19,7 @@ import (
 	"github.com/chatnight/chatnight/ingest"
 	"github.com/chatnight/chatnight/pipeline/community"
 	"github.com/chatnight/chatnight/pipeline/post"
+	"github.com/chatnight/chatnight/pipeline/steward"
 )
 
 // Defaults for Options.
@@ -74,6 +75,7 @@ type Summary struct {
 	Duplicates int // posts repeated in the input, or dropped by JetStream as published before
 	Invalid    int // records that could not be used, parked on deadletter.ingest.import
 	Skipped    int // posts without one of the community's hashtags (MatchHashtags)
+	Deletions  int // posts the archive says were deleted (removed everywhere once processed)
 }
 
 func (s Summary) String() string {
@@ -81,6 +83,9 @@ func (s Summary) String() string {
 		s.Published, s.Files, s.Read, s.Duplicates, s.Invalid)
 	if s.Skipped > 0 {
 		out += fmt.Sprintf(", %d skipped without a matching hashtag", s.Skipped)
+	}
+	if s.Deletions > 0 {
+		out += fmt.Sprintf(", %d deletions", s.Deletions)
 	}
 	return out
 }
@@ -133,6 +138,8 @@ func Import(ctx context.Context, opts Options, em *ingest.Emitter, files ...stri
 			errs = append(errs, err)
 		} else if err := im.flush(ctx); err != nil {
 			errs = append(errs, err)
+		} else if err := im.publishSteward(ctx); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	return im.sum, errors.Join(errs...)
@@ -150,6 +157,14 @@ type importer struct {
 	// (about one chance in 10^8 for 600,000 posts) would count a post as a duplicate.
 	seen map[uint64]struct{}
 	seed maphash.Seed
+
+	// deletions and completeness events are published after the posts, so that the
+	// duplicate count of the bulk messages stays exact.
+	deletions []steward.Deletion
+	events    []steward.Event
+	// the current file: its invalid records and the time its posts span
+	fileInvalid      int
+	fileFrom, fileTo time.Time
 
 	batch      []*post.Post
 	batchBytes int
@@ -216,6 +231,8 @@ func (im *importer) file(ctx context.Context, name string) error {
 	im.progress.startFile(path, size)
 	defer func() { im.progress.endFile(counter.n, im.sum) }()
 	read, invalid := im.sum.Read, im.sum.Invalid
+	im.fileInvalid, im.fileFrom, im.fileTo = 0, time.Time{}, time.Time{}
+	defer im.fileDone(path)
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -246,6 +263,7 @@ func (im *importer) file(ctx context.Context, name string) error {
 				return err
 			}
 		}
+		im.deletions = append(im.deletions, rec.Deletions...)
 		im.progress.update(position(), im.sum)
 	}
 }
@@ -326,6 +344,39 @@ func (im *importer) invalid(ctx context.Context, origin string, raw []byte, caus
 	}
 	im.em.Invalid(ctx, deadLetterSource, origin, raw, cause)
 	im.sum.Invalid++
+	im.fileInvalid++
+}
+
+// fileDone puts a file with invalid records on record: its posts' time span is where
+// the collection may be missing what those records held.
+func (im *importer) fileDone(path string) {
+	if im.fileInvalid == 0 {
+		return
+	}
+	from, to := im.fileFrom, im.fileTo
+	if from.IsZero() {
+		from = time.Now()
+		to = from
+	}
+	im.events = append(im.events, steward.Event{Source: deadLetterSource, Community: im.opts.Community.ID, From: from, To: to,
+		Kind: steward.KindInvalidRecords, Detail: fmt.Sprintf("%s: %d invalid records", path, im.fileInvalid), Count: uint64(im.fileInvalid)})
+}
+
+// publishSteward publishes the deletions and completeness events of the import.
+func (im *importer) publishSteward(ctx context.Context) error {
+	for _, d := range im.deletions {
+		if err := im.em.Delete(ctx, d); err != nil {
+			return fmt.Errorf("import: publish deletion of %s: %w", d.PostID, err)
+		}
+		im.sum.Deletions++
+	}
+	for _, e := range im.events {
+		im.em.Completeness(ctx, e)
+	}
+	if err := im.em.Flush(ctx); err != nil {
+		return fmt.Errorf("import: deletions not stored: %w", err)
+	}
+	return nil
 }
 
 // add takes one parsed post into the current batch.
@@ -339,6 +390,12 @@ func (im *importer) add(ctx context.Context, p *post.Post, origin string) error 
 	if im.opts.MatchHashtags && !im.opts.Community.MatchesTags(p.Hashtags) {
 		im.sum.Skipped++
 		return nil
+	}
+	if im.fileFrom.IsZero() || p.CreatedAt.Before(im.fileFrom) {
+		im.fileFrom = p.CreatedAt
+	}
+	if p.CreatedAt.After(im.fileTo) {
+		im.fileTo = p.CreatedAt
 	}
 	key := maphash.String(im.seed, p.ID)
 	if _, dup := im.seen[key]; dup {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/chatnight/chatnight/ingest/lines"
 	"github.com/chatnight/chatnight/pipeline/post"
+	"github.com/chatnight/chatnight/pipeline/steward"
 )
 
 // Record is one record of an archive file: a line, an element of a JSON array, a CSV
@@ -19,7 +20,9 @@ type Record struct {
 	Line  int // 1-based line the record starts on
 	Raw   []byte
 	Posts []*post.Post
-	Err   error
+	// Deletions are posts the record says were deleted at their source.
+	Deletions []steward.Deletion
+	Err       error
 }
 
 // RecordReader reads the records of one file. Next returns io.EOF after the last

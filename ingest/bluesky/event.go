@@ -18,6 +18,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/chatnight/chatnight/pipeline/post"
+	"github.com/chatnight/chatnight/pipeline/steward"
 )
 
 // Collections chatnight reads.
@@ -84,6 +85,12 @@ type Profile struct {
 	Name        string
 	Followers   uint64
 	Description string // the profile's bio, plain text
+	// NoUnauthenticated: the profile carries the self-label !no-unauthenticated (the
+	// account asked not to be shown to logged-out viewers); chatnight treats it as opted out.
+	NoUnauthenticated bool
+	// LabelsKnown says the profile's labels were read (getProfile), so
+	// NoUnauthenticated is a signal and not just unknown.
+	LabelsKnown bool
 }
 
 // fill sets what pr knows of the account on a.
@@ -92,6 +99,9 @@ func (pr Profile) fill(a *post.Account) {
 		a.Handle = pr.Handle
 	}
 	a.Name, a.Followers, a.Bio = pr.Name, pr.Followers, pr.Description
+	if pr.LabelsKnown {
+		a.Consent = &post.Consent{NoIndex: pr.NoUnauthenticated}
+	}
 }
 
 // Parser turns events into posts. The zero Parser is ParseEvent.
@@ -100,6 +110,20 @@ type Parser struct {
 	// handle equal to the DID. The Jetstream source fills it from identity events
 	// and app.bsky.actor.getProfile.
 	Profile func(did string) (Profile, bool)
+}
+
+// DeletionOf returns the deletion an event reports: a delete commit of a post or a
+// repost. Other events give false.
+func DeletionOf(ev *Event) (steward.Deletion, bool) {
+	if ev.Kind != "commit" || ev.Commit == nil || ev.Commit.Operation != "delete" ||
+		(ev.Commit.Collection != CollectionPost && ev.Commit.Collection != CollectionRepost) {
+		return steward.Deletion{}, false
+	}
+	uri, err := eventURI(ev)
+	if err != nil {
+		return steward.Deletion{}, false
+	}
+	return steward.Deletion{PostID: PostID(uri), Source: string(post.SourceBluesky), Reason: "jetstream delete", At: ev.Time()}, true
 }
 
 // ParseEvent turns a Jetstream v1 event into posts: the creation of an

@@ -20,6 +20,7 @@ import (
 	"github.com/chatnight/chatnight/pipeline/backoff"
 	"github.com/chatnight/chatnight/pipeline/community"
 	"github.com/chatnight/chatnight/pipeline/post"
+	"github.com/chatnight/chatnight/pipeline/steward"
 )
 
 // JetstreamCursorKey is where the Jetstream source keeps the time_us it has reached.
@@ -76,6 +77,7 @@ type Jetstream struct {
 	last    int64                            // largest time_us processed
 	kept    *lru.Cache[string, []string]     // post uri -> hashtags
 	pending *lru.Cache[string, []*post.Post] // subject uri -> reposts waiting for it
+	lostErr error                            // why the last connection ended
 
 	sleep func(context.Context, time.Duration) error
 }
@@ -156,6 +158,7 @@ func (j *Jetstream) Run(ctx context.Context, em *ingest.Emitter) error {
 			bo.Reset()
 		}
 		j.cfg.Metrics.Errors.WithLabelValues("bluesky").Inc()
+		j.lostErr = err
 		d := bo.Next()
 		j.cfg.Log.Warn("jetstream connection ended, reconnecting", "err", err, "retry_in", d.Round(time.Millisecond), "cursor", j.last)
 		if j.sleep(ctx, d) != nil {
@@ -190,6 +193,16 @@ func (j *Jetstream) session(ctx context.Context, em *ingest.Emitter) error {
 		return fmt.Errorf("connect to %s: %w", j.base.Host, err)
 	}
 	j.cfg.Log.Info("jetstream connected", "host", j.base.Host, "cursor", j.last)
+	if j.last > 0 {
+		// Resuming from the cursor replays what was missed while disconnected: on record,
+		// so a researcher knows this window was read twice (repeats are dropped).
+		from := time.UnixMicro(j.last - ResumeOverlap.Microseconds())
+		detail := "resumed from the saved cursor; events since then replayed, repeats dropped"
+		if j.lostErr != nil {
+			detail = "reconnected after: " + j.lostErr.Error() + "; " + detail
+		}
+		em.Completeness(ctx, steward.Event{Source: "bluesky", From: from, To: time.Now(), Kind: steward.KindReplay, Detail: detail})
+	}
 
 	conn.SetReadLimit(maxMessageSize)
 	_ = conn.SetReadDeadline(time.Now().Add(pongWait))
@@ -298,6 +311,13 @@ func (j *Jetstream) handle(ctx context.Context, em *ingest.Emitter, data []byte)
 	case ev.IsCreate(CollectionRepost):
 		return j.handleRepost(ctx, em, ev, data)
 	}
+	if d, ok := DeletionOf(ev); ok {
+		// Only deletions of posts this source published (still in the kept cache) are
+		// reported: the firehose deletes far more posts than any chat holds.
+		if _, kept := j.kept.Get(strings.TrimPrefix(d.PostID, "bluesky:")); kept {
+			return em.Delete(ctx, d)
+		}
+	}
 	return nil
 }
 
@@ -363,8 +383,11 @@ func (j *Jetstream) handleRepost(ctx context.Context, em *ingest.Emitter, ev *Ev
 	}
 	// A repost joins the chat of the post it shares.
 	p.Hashtags = slices.Clone(tags)
-	_, err = em.PostTo(ctx, p, j.cfg.Communities, false)
-	return err
+	if _, err = em.PostTo(ctx, p, j.cfg.Communities, false); err != nil {
+		return err
+	}
+	j.kept.Put(strings.TrimPrefix(p.ID, "bluesky:"), p.Hashtags) // so its deletion is known
+	return nil
 }
 
 func (j *Jetstream) matches(tags []string) bool {

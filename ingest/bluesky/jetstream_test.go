@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -17,6 +18,7 @@ import (
 	"github.com/chatnight/chatnight/ingest/ingesttest"
 	"github.com/chatnight/chatnight/pipeline/bus"
 	"github.com/chatnight/chatnight/pipeline/post"
+	"github.com/chatnight/chatnight/pipeline/steward"
 )
 
 // fakeJetstream serves /subscribe; script runs each connection (numbered from 1).
@@ -175,7 +177,29 @@ func TestJetstreamFiltersResumesAndReconnects(t *testing.T) {
 	}
 	eq(t, "p1 handle from the identity event", byRkey(didHost, CollectionPost, "3l6p1aaaaaaaa").Author.Handle, "hcldr.bsky.social")
 	eq(t, "p5 author from getProfile", byRkey(didAna, CollectionPost, "3l6p5aaaaaaaa").Author,
-		post.Account{ID: "bluesky:" + didAna, Handle: "ana.nurses.example", Name: "Ana, RN", Followers: 321, Bio: "Oncology nurse (RN). Views mine."})
+		post.Account{ID: "bluesky:" + didAna, Handle: "ana.nurses.example", Name: "Ana, RN", Followers: 321, Bio: "Oncology nurse (RN). Views mine.", Consent: &post.Consent{}})
+
+	// The host deleted p1, a post this source published: reported, once. The reconnect
+	// resumed from the cursor (a replay on record) and the bad record is on record too.
+	var dels []string
+	for _, m := range h.Env.Messages(t, bus.StewardStream, "steward.deletions.bluesky", 1, 5*time.Second) {
+		ds, bad := steward.Decode(m.Data(), (*steward.Deletion).Validate)
+		for _, d := range ds {
+			dels = append(dels, d.PostID+" "+d.Reason+" "+d.At.UTC().Format(time.RFC3339Nano))
+		}
+		eq(t, "bad deletions", len(bad), 0)
+	}
+	eq(t, "deletions", dels, []string{"bluesky:" + p1 + " jetstream delete " + time.UnixMicro(tUS+7_000_000).UTC().Format(time.RFC3339Nano)})
+	var kinds []string
+	for _, m := range h.Env.Messages(t, bus.StewardStream, "steward.completeness.bluesky", 2, 5*time.Second) {
+		es, _ := steward.Decode(m.Data(), (*steward.Event).Validate)
+		for _, e := range es {
+			kinds = append(kinds, e.Kind+" from "+e.From.UTC().Format(time.RFC3339Nano))
+		}
+	}
+	sort.Strings(kinds)
+	eq(t, "completeness events", kinds[1], "replay from "+time.UnixMicro(lastOfFirst-5_000_000).UTC().Format(time.RFC3339Nano))
+	eq(t, "dead letter on record", strings.HasPrefix(kinds[0], "dead_letter from "), true)
 	r0 := byRkey(didRepost, CollectionRepost, "3l6r0aaaaaaaa")
 	eq(t, "early repost kept", r0.RepostOfID, "bluesky:"+p1)
 	eq(t, "early repost routed by its post's tags", r0.Hashtags, []string{"hcldr"})
@@ -261,7 +285,7 @@ func TestProfilesBestEffort(t *testing.T) {
 	now = now.Add(outagePause + time.Second)
 	pr, ok := p.Resolve(ctx, didAna)
 	eq(t, "resolved", ok, true)
-	eq(t, "profile", pr, Profile{Handle: "x.example"})
+	eq(t, "profile", pr, Profile{Handle: "x.example", LabelsKnown: true})
 	_, _ = p.Resolve(ctx, didAna)
 	eq(t, "cached", calls, 2)
 
@@ -278,4 +302,27 @@ func TestProfilesBestEffort(t *testing.T) {
 		t.Error("nil Profiles resolved")
 	}
 	nilP.Note(didAna, "x.example")
+}
+
+// TestProfileSelfLabel: the !no-unauthenticated label counts only as the account's own
+// (its src is the account's DID), and makes the author's consent noindex.
+func TestProfileSelfLabel(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		did := r.URL.Query().Get("actor")
+		src := did
+		if did == didHost {
+			src = "did:plc:someonelse" // a label another labeller put on the account
+		}
+		_ = json.NewEncoder(w).Encode(map[string]any{"did": did, "handle": "h" + did[len(did)-4:] + ".example",
+			"labels": []map[string]string{{"src": src, "val": "!no-unauthenticated"}}})
+	}))
+	t.Cleanup(srv.Close)
+	p := NewProfiles(srv.URL, srv.Client(), nil)
+	ana, _ := p.Resolve(t.Context(), didAna)
+	host, _ := p.Resolve(t.Context(), didHost)
+	eq(t, "self-labelled", []bool{ana.NoUnauthenticated, ana.LabelsKnown}, []bool{true, true})
+	eq(t, "labelled by another", []bool{host.NoUnauthenticated, host.LabelsKnown}, []bool{false, true})
+	ps := Parser{Profile: func(did string) (Profile, bool) { return map[string]Profile{didAna: ana, didHost: host}[did], true }}
+	eq(t, "consent of ana", *ps.account(didAna, "").Consent, post.Consent{NoIndex: true})
+	eq(t, "consent of host", *ps.account(didHost, "").Consent, post.Consent{})
 }

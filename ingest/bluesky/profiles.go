@@ -76,6 +76,10 @@ func NewProfiles(apiURL string, client *http.Client, log *slog.Logger) *Profiles
 }
 
 // Get returns the cached profile of did.
+// NoUnauthenticatedLabel is the self-label of accounts that asked not to be shown to
+// logged-out viewers.
+const NoUnauthenticatedLabel = "!no-unauthenticated"
+
 func (p *Profiles) Get(did string) (Profile, bool) {
 	if p == nil {
 		return Profile{}, false
@@ -204,6 +208,10 @@ func (p *Profiles) fetch(ctx context.Context, did string) (Profile, error) {
 		DisplayName    string `json:"displayName"`
 		FollowersCount int64  `json:"followersCount"`
 		Description    string `json:"description"`
+		Labels         []struct {
+			Src string `json:"src"`
+			Val string `json:"val"`
+		} `json:"labels"`
 	}
 	if err := json.Unmarshal(body, &v); err != nil {
 		return Profile{}, fmt.Errorf("getProfile %s: %w", did, err)
@@ -211,8 +219,15 @@ func (p *Profiles) fetch(ctx context.Context, did string) (Profile, error) {
 	if v.DID != did || v.Handle == "" || v.Handle == "handle.invalid" {
 		return Profile{}, notFound{fmt.Errorf("getProfile %s: no valid handle", did)}
 	}
-	return Profile{Handle: strings.ToLower(v.Handle), Name: v.DisplayName, Followers: uint64(max(v.FollowersCount, 0)),
-		Description: v.Description}, nil
+	pr := Profile{Handle: strings.ToLower(v.Handle), Name: v.DisplayName, Followers: uint64(max(v.FollowersCount, 0)),
+		Description: v.Description, LabelsKnown: true}
+	for _, l := range v.Labels {
+		// Only the account's own label counts: a self-label's source is its DID.
+		if l.Val == NoUnauthenticatedLabel && l.Src == did {
+			pr.NoUnauthenticated = true
+		}
+	}
+	return pr, nil
 }
 
 // xrpcError renders an XRPC error body {"error": "...", "message": "..."}, bounded.

@@ -17,6 +17,7 @@ import (
 	"github.com/chatnight/chatnight/pipeline/backoff"
 	"github.com/chatnight/chatnight/pipeline/community"
 	"github.com/chatnight/chatnight/pipeline/post"
+	"github.com/chatnight/chatnight/pipeline/steward"
 )
 
 const (
@@ -72,7 +73,10 @@ type Poller struct {
 	cursor string
 	loaded bool
 	refs   *lru.Cache[string, Ref] // local status id -> uri and author; URI "" = not found
-	parser Parser
+
+	polledHour time.Time      // the hour last put on record as polled
+	recent     []recentStatus // published statuses waiting for their recheck (recheck.go)
+	parser     Parser
 }
 
 // NewPoller checks cfg and returns the source.
@@ -146,6 +150,12 @@ func (p *Poller) Run(ctx context.Context, em *ingest.Emitter) error {
 			}
 			return err
 		}
+		if err := p.recheck(ctx, em); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			p.cfg.Log.Warn("mastodon recheck of stored statuses failed; trying again next poll", "source", p.Name(), "err", err)
+		}
 		if err := p.c.sleep(ctx, p.cfg.Interval); err != nil {
 			return nil
 		}
@@ -167,6 +177,9 @@ func (p *Poller) poll(ctx context.Context, em *ingest.Emitter) error {
 	for page := 0; page < maxPagesPerPoll; page++ {
 		body, hdr, err := p.c.get(ctx, u, true)
 		if err != nil {
+			if ctx.Err() == nil {
+				p.instanceError(ctx, em, err.Error())
+			}
 			return p.final(err)
 		}
 		var statuses []json.RawMessage
@@ -174,7 +187,11 @@ func (p *Poller) poll(ctx context.Context, em *ingest.Emitter) error {
 			// Not a page at all (a proxy's error page): try again next poll.
 			p.cfg.Metrics.Errors.WithLabelValues("mastodon").Inc()
 			p.cfg.Log.Warn("mastodon tag timeline is not a JSON array", "source", p.Name(), "err", err)
+			p.instanceError(ctx, em, "answer is not a JSON array: "+err.Error())
 			return nil
+		}
+		if page == 0 {
+			p.polled(ctx, em)
 		}
 		if len(statuses) == 0 {
 			return nil
@@ -196,6 +213,26 @@ func (p *Poller) poll(ctx context.Context, em *ingest.Emitter) error {
 		u = p.nextURL(prev)
 	}
 	return nil
+}
+
+// polled puts on record that the instance answered a poll: one event per instance, tag
+// and hour (repeats in the hour are the same event), so a researcher can list which
+// instances were read when.
+func (p *Poller) polled(ctx context.Context, em *ingest.Emitter) {
+	hour := p.c.now().UTC().Truncate(time.Hour)
+	if hour.Equal(p.polledHour) {
+		return
+	}
+	p.polledHour = hour
+	em.Completeness(ctx, steward.Event{Source: "mastodon", From: hour, To: hour.Add(time.Hour), Kind: steward.KindInstancePolled,
+		Detail: p.c.base.Host + " #" + p.cfg.Tag})
+}
+
+// instanceError puts an instance's failed answer on record.
+func (p *Poller) instanceError(ctx context.Context, em *ingest.Emitter, why string) {
+	now := p.c.now()
+	em.Completeness(ctx, steward.Event{Source: "mastodon", From: now, To: now, Kind: steward.KindInstanceError,
+		Detail: p.c.base.Host + " #" + p.cfg.Tag + ": " + why, Count: 1})
 }
 
 // final turns a request error into Run's answer: ctx's end, or a final refusal.
@@ -239,6 +276,7 @@ func (p *Poller) emitPage(ctx context.Context, em *ingest.Emitter, statuses []js
 		if err := p.emit(ctx, em, statuses[i], where); err != nil {
 			return "", err
 		}
+		p.noteRecent(heads[i])
 	}
 	return newest, nil
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/chatnight/chatnight/pipeline/bus"
 	"github.com/chatnight/chatnight/pipeline/community"
 	"github.com/chatnight/chatnight/pipeline/post"
+	"github.com/chatnight/chatnight/pipeline/steward"
 )
 
 var t0 = time.Date(2024, 10, 22, 0, 30, 0, 0, time.UTC)
@@ -172,8 +173,10 @@ func TestPollerTwoInstancesStoreEachStatusOnce(t *testing.T) {
 	})
 	_, _ = stopA(), stopB()
 	eq(t, "messages in the stream", h.Count(t, bus.PostsStream, "posts.hcldr.mastodon"), uint64(10))
+	// Each instance answering is on record once per hour.
+	eq(t, "instances polled on record", h.Count(t, bus.StewardStream, "steward.completeness.mastodon"), uint64(2))
 	stored, dupes := h.Emitter.Counts()
-	eq(t, "stored", stored, 10)
+	eq(t, "stored", stored, 12)
 	eq(t, "duplicates", dupes, 10)
 }
 
@@ -305,7 +308,8 @@ func TestStreamingBackfillsAfterEachConnect(t *testing.T) {
 			}
 			fmt.Fprint(w, ":)\n\n:thump\n\n")
 			fmt.Fprintf(w, "event: update\ndata: %s\n\n", ss[3].json(inst.host))
-			fmt.Fprint(w, "event: delete\ndata: 1234\n\n")
+			fmt.Fprint(w, "event: delete\ndata: 1234\n\n") // a status this source never saw
+			fmt.Fprintf(w, "event: delete\ndata: %s\n\n", ss[1].LocalID)
 			fmt.Fprint(w, "event: update\ndata: {\"id\":\"broken\"\n\n")
 			fl.Flush()
 			// Posted while the stream is down: only the REST backfill can see these.
@@ -332,6 +336,15 @@ func TestStreamingBackfillsAfterEachConnect(t *testing.T) {
 	}
 	eq(t, "posts stored", h.Count(t, bus.PostsStream, "posts.hcldr.mastodon"), uint64(6))
 	eq(t, "broken event dead-lettered", h.Count(t, bus.DeadLetterStream, "deadletter.ingest.mastodon"), uint64(1))
+	var dels []string
+	for _, m := range h.Env.Messages(t, bus.StewardStream, "steward.deletions.mastodon", 1, 5*time.Second) {
+		ds, _ := steward.Decode(m.Data(), (*steward.Deletion).Validate)
+		for _, d := range ds {
+			dels = append(dels, d.PostID+" "+d.Reason)
+		}
+	}
+	eq(t, "deletions reported", dels, []string{"mastodon:" + ss[1].URI + " mastodon delete event"})
+	eq(t, "stream end on record as a replay", h.Count(t, bus.StewardStream, "steward.completeness.mastodon") >= 2, true)
 
 	// connect, backfill, stream; reconnect, backfill.
 	var seq []string
@@ -438,4 +451,43 @@ func TestNewPollerChecksConfig(t *testing.T) {
 	if errors.As(fmt.Errorf("x: %w", &statusError{Code: 404}), &se) && se.Code != 404 {
 		t.Fatal("statusError does not unwrap")
 	}
+}
+
+// TestPollerRechecksStoredStatuses: a status the poller published is looked up again
+// once due; a 410 (or 404) reports it deleted, a found one reports nothing.
+func TestPollerRechecksStoredStatuses(t *testing.T) {
+	defer func(a time.Duration, n int) { RecheckAfter, RecheckPerPoll = a, n }(RecheckAfter, RecheckPerPoll)
+	RecheckAfter, RecheckPerPoll = 0, 5
+	h := ingesttest.New(t)
+	inst := newFakeInstance(t)
+	ss := makeStatuses(3, "healthcare.example", t0, 1)
+	inst.add(ss...)
+	inst.intercept = func(w http.ResponseWriter, r *http.Request, n int) bool {
+		if r.URL.Path == "/api/v1/statuses/"+ss[1].LocalID {
+			http.Error(w, `{"error":"Gone"}`, http.StatusGone)
+			return true
+		}
+		return false
+	}
+	p, _ := newTestPoller(t, h, inst, "")
+	stop := ingesttest.Run(t, p, h.Emitter)
+	ingesttest.WaitFor(t, 10*time.Second, "the rechecks", func() bool {
+		n := 0
+		for _, r := range inst.requestLog() {
+			if strings.HasPrefix(r, "/api/v1/statuses/") {
+				n++
+			}
+		}
+		return n >= 3
+	})
+	_ = stop()
+	var dels []string
+	for _, m := range h.Env.Messages(t, bus.StewardStream, "steward.deletions.mastodon", 1, 5*time.Second) {
+		ds, _ := steward.Decode(m.Data(), (*steward.Deletion).Validate)
+		for _, d := range ds {
+			dels = append(dels, d.PostID+" "+d.Reason)
+		}
+	}
+	eq(t, "deletions", dels, []string{"mastodon:" + ss[1].URI + " mastodon Gone on recheck"})
+	eq(t, "deletion messages", h.Count(t, bus.StewardStream, "steward.deletions.mastodon"), uint64(1))
 }

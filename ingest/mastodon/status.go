@@ -51,6 +51,10 @@ type Account struct {
 	FollowersCount int64   `json:"followers_count"`
 	Note           string  `json:"note"` // the bio, HTML
 	Fields         []Field `json:"fields"`
+	// NoIndex and Indexable are the account's consent signals (Mastodon 4.0, 4.2);
+	// nil when the instance does not send them.
+	NoIndex   *bool `json:"noindex"`
+	Indexable *bool `json:"indexable"`
 }
 
 // Field is a profile metadata field; VerifiedAt is set when the instance found a
@@ -77,6 +81,14 @@ func (a *Account) verifiedLinks() []string {
 		}
 	}
 	return out
+}
+
+// consent is the account's consent signals, nil when the status carries neither.
+func (a *Account) consent() *post.Consent {
+	if a.NoIndex == nil && a.Indexable == nil {
+		return nil
+	}
+	return &post.Consent{NoIndex: a.NoIndex != nil && *a.NoIndex, Indexable: a.Indexable != nil && *a.Indexable}
 }
 
 // Mention is an account mentioned in a status.
@@ -240,6 +252,7 @@ func (ps Parser) header(st *Status, raw []byte, source post.Source) (*post.Post,
 			Followers:     uint64(max(st.Account.FollowersCount, 0)),
 			Bio:           HTMLToText(st.Account.Note),
 			VerifiedLinks: st.Account.verifiedLinks(),
+			Consent:       st.Account.consent(),
 		},
 		CreatedAt: created,
 		URL:       firstNonEmpty(st.URL, st.URI),

@@ -15,6 +15,7 @@ import (
 	"github.com/chatnight/chatnight/ingest"
 	"github.com/chatnight/chatnight/pipeline/backoff"
 	"github.com/chatnight/chatnight/pipeline/post"
+	"github.com/chatnight/chatnight/pipeline/steward"
 )
 
 const (
@@ -90,6 +91,9 @@ func (s *Streaming) Run(ctx context.Context, em *ingest.Emitter) error {
 			bo.Reset() // it was up for a while: reconnect promptly
 		}
 		s.p.cfg.Metrics.Errors.WithLabelValues("mastodon").Inc()
+		// The next session backfills over REST from the cursor: on record as a replay.
+		em.Completeness(ctx, steward.Event{Source: "mastodon", From: started, To: s.p.c.now(), Kind: steward.KindReplay,
+			Detail: s.p.c.base.Host + " #" + s.p.cfg.Tag + ": stream ended (" + fmt.Sprint(err) + "); backfilled over REST on reconnect"})
 		d := bo.Next()
 		s.p.cfg.Log.Warn("mastodon stream ended, reconnecting", "source", s.Name(), "err", err, "retry_in", d.Round(time.Millisecond))
 		if err := s.p.c.sleep(ctx, d); err != nil {
@@ -189,8 +193,11 @@ func (s *Streaming) read(ctx context.Context, cancel context.CancelFunc, em *ing
 }
 
 // dispatch handles one event: "update" (a new status) and "status.update" (an edit)
-// are published; "delete" and the rest are ignored.
+// are published; "delete" of a status this source saw is reported; the rest ignored.
 func (s *Streaming) dispatch(ctx context.Context, em *ingest.Emitter, event, data string) error {
+	if event == "delete" {
+		return s.deleted(ctx, em, data)
+	}
 	if event != "update" && event != "status.update" {
 		return nil
 	}
@@ -217,4 +224,20 @@ func (s *Streaming) dispatch(ctx context.Context, em *ingest.Emitter, event, dat
 		}
 	}
 	return s.p.commit(ctx, em, string(h.ID))
+}
+
+// deleted reports the deletion of a status by its local id (the event's data, a JSON
+// string or bare), when this source saw the status: the instance streams deletes of
+// every status it knows, most of them never in a chat.
+func (s *Streaming) deleted(ctx context.Context, em *ingest.Emitter, data string) error {
+	id := strings.TrimSpace(data)
+	var quoted string
+	if json.Unmarshal([]byte(id), &quoted) == nil {
+		id = quoted
+	}
+	ref, ok := s.p.refs.Get(id)
+	if !ok || ref.URI == "" {
+		return nil
+	}
+	return em.Delete(ctx, steward.Deletion{PostID: PostID(ref.URI), Source: "mastodon", Reason: "mastodon delete event", At: s.p.c.now()})
 }

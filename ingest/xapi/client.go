@@ -17,6 +17,7 @@ import (
 
 	"github.com/chatnight/chatnight/ingest"
 	"github.com/chatnight/chatnight/pipeline/backoff"
+	"github.com/chatnight/chatnight/pipeline/steward"
 )
 
 // DefaultBaseURL is the X API host.
@@ -87,6 +88,26 @@ type client struct {
 
 	mu     sync.Mutex
 	limits map[string]rateLimit // by endpoint path
+
+	// em, set when a source runs, receives completeness events (rate-limit waits).
+	em *ingest.Emitter
+}
+
+// record puts a completeness event on record when a source is running.
+func (c *client) record(ctx context.Context, ev steward.Event) {
+	if c.em != nil {
+		ev.Source = metricsSource
+		c.em.Completeness(ctx, ev)
+	}
+}
+
+// idTime is when a tweet id (a snowflake) was made; zero for an id that is not one.
+func idTime(id string) time.Time {
+	n, err := strconv.ParseUint(id, 10, 64)
+	if err != nil || n < 1<<22 {
+		return time.Time{}
+	}
+	return time.UnixMilli(int64(n>>22) + 1288834974657).UTC()
 }
 
 type rateLimit struct {
@@ -218,6 +239,7 @@ func (c *client) do(ctx context.Context, method, path string, query url.Values, 
 				wait = bo.Next()
 			}
 			c.log.Warn("X API rate limit hit, waiting", "path", path, "wait", wait.Round(time.Millisecond), "body", msg)
+			c.record(ctx, steward.Event{From: time.Now(), To: time.Now().Add(wait), Kind: steward.KindRateLimit, Detail: "429 on " + path})
 			if err := backoff.Sleep(ctx, wait); err != nil {
 				return nil, err
 			}
@@ -315,6 +337,7 @@ func (c *client) waitRateLimit(ctx context.Context, path string) error {
 	wait = min(wait, maxResetWait)
 	c.metrics.RateLimitWaits.WithLabelValues(metricsSource).Inc()
 	c.log.Info("X API rate limit window used up, waiting for reset", "path", path, "wait", wait.Round(time.Millisecond))
+	c.record(ctx, steward.Event{From: time.Now(), To: time.Now().Add(wait), Kind: steward.KindRateLimit, Detail: "window used up on " + path})
 	if err := backoff.Sleep(ctx, wait); err != nil {
 		return err
 	}

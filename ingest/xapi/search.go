@@ -15,6 +15,7 @@ import (
 	"github.com/chatnight/chatnight/pipeline/backoff"
 	"github.com/chatnight/chatnight/pipeline/community"
 	"github.com/chatnight/chatnight/pipeline/post"
+	"github.com/chatnight/chatnight/pipeline/steward"
 )
 
 const searchPath = "/2/tweets/search/recent"
@@ -41,6 +42,7 @@ type Search struct {
 	cursors     *ingest.Cursors
 	interval    time.Duration
 	lookback    time.Duration
+	recent      []recentTweet // published tweets waiting for their recheck (recheck.go)
 }
 
 // NewSearch checks the configuration and reads the bearer token; a missing token is an
@@ -85,6 +87,7 @@ func SearchQuery(cm *community.Community) string {
 // failures are logged and retried; an answer retrying cannot fix (a refused token, a
 // rejected query) ends Run with the error.
 func (s *Search) Run(ctx context.Context, em *ingest.Emitter) error {
+	s.c.em = em
 	for {
 		for i := range s.communities {
 			cm := &s.communities[i]
@@ -100,6 +103,12 @@ func (s *Search) Run(ctx context.Context, em *ingest.Emitter) error {
 				s.c.metrics.Errors.WithLabelValues(metricsSource).Inc()
 				s.c.log.Warn("X search poll failed; retrying next round", "community", cm.ID, "err", s.c.token.redact(err.Error()))
 			}
+		}
+		if err := s.recheck(ctx, em); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			s.c.log.Warn("X lookup of stored tweets failed; trying again next round", "err", s.c.token.redact(err.Error()))
 		}
 		if err := backoff.Sleep(ctx, s.interval); err != nil {
 			return nil
@@ -121,6 +130,9 @@ func (s *Search) Poll(ctx context.Context, em *ingest.Emitter, cm *community.Com
 		start = time.Now().Add(-s.lookback)
 	}
 	res, err := s.c.searchAll(ctx, em, SearchQuery(cm), since, start, []string{cm.ID})
+	for _, id := range res.ids {
+		s.noteRecent(id)
+	}
 	if err != nil {
 		return err
 	}
@@ -140,12 +152,20 @@ func (s *Search) Poll(ctx context.Context, em *ingest.Emitter, cm *community.Com
 type searchResult struct {
 	newest       string
 	pages, posts int
+	oldest       time.Time // of the tweets read
+	ids          []string  // tweet ids published
 }
+
+// MaxSearchPages bounds one poll of recent search (100 tweets a page). A poll that
+// stops there puts the rest (older than its last page, newer than the cursor) on
+// record as missed, since the cursor moves to the newest tweet.
+var MaxSearchPages = 100
 
 // searchAll pages through recent search for query, newer than since, and posts every
 // tweet to each of communities. newest is the newest id of the first page.
 func (c *client) searchAll(ctx context.Context, em *ingest.Emitter, query, since string, start time.Time, communities []string) (searchResult, error) {
 	var res searchResult
+	published := map[string]bool{}
 	next := ""
 	for {
 		q := fieldParams(url.Values{})
@@ -161,6 +181,13 @@ func (c *client) searchAll(ctx context.Context, em *ingest.Emitter, query, since
 		}
 		m, body, err := c.getMessage(ctx, searchPath, q)
 		var se *StatusError
+		if errors.As(err, &se) && se.Status == http.StatusBadRequest && next != "" && strings.Contains(se.Body, "next_token") {
+			// The page token expired mid-paging: what it led to is missed.
+			c.log.Warn("X search next_token expired; older posts of this poll are missed", "query", query)
+			c.record(ctx, steward.Event{Community: oneCommunity(communities), From: missedFrom(since, start, res.oldest), To: res.oldest,
+				Kind: steward.KindTokenExpired, Detail: fmt.Sprintf("next_token expired after %d pages", res.pages), Count: 1})
+			return res, nil
+		}
 		if errors.As(err, &se) && se.Status == http.StatusBadRequest && since != "" && next == "" && strings.Contains(se.Body, "since_id") {
 			// The cursor is older than recent search reaches (7 days): start from
 			// what it still has.
@@ -183,6 +210,9 @@ func (c *client) searchAll(ctx context.Context, em *ingest.Emitter, query, since
 			em.Invalid(ctx, metricsSource, c.base+searchPath+"?query="+url.QueryEscape(query)+"&page="+strconv.Itoa(res.pages), body, perr)
 		}
 		for _, t := range m.Tweets {
+			if ts := idTime(t.ID); !ts.IsZero() && (res.oldest.IsZero() || ts.Before(res.oldest)) {
+				res.oldest = ts
+			}
 			if res.pages == 1 && validID(t.ID) && (res.newest == "" || ingest.CompareIDs(t.ID, res.newest) > 0) {
 				res.newest = t.ID
 			}
@@ -192,9 +222,19 @@ func (c *client) searchAll(ctx context.Context, em *ingest.Emitter, query, since
 				return res, err
 			}
 			res.posts++
+			if id, ok := strings.CutPrefix(p.ID, "x:"); ok && len(res.ids) < maxRecent && !published[id] {
+				published[id] = true
+				res.ids = append(res.ids, id)
+			}
 		}
 		next = m.Meta.NextToken
 		if next == "" {
+			return res, nil
+		}
+		if res.pages >= MaxSearchPages {
+			c.log.Warn("X search stopped at the page cap; older posts of this poll are missed", "query", query, "pages", res.pages)
+			c.record(ctx, steward.Event{Community: oneCommunity(communities), From: missedFrom(since, start, res.oldest), To: res.oldest,
+				Kind: steward.KindPageCap, Detail: fmt.Sprintf("stopped after %d pages (MaxSearchPages)", res.pages), Count: 1})
 			return res, nil
 		}
 	}
@@ -228,4 +268,24 @@ func postTo(ctx context.Context, em *ingest.Emitter, p *post.Post, communities [
 		}
 	}
 	return nil
+}
+
+// missedFrom is where the posts a cut-short poll did not read begin: the cursor's
+// time, else the poll's start time, else (unknown) the oldest post read.
+func missedFrom(since string, start, oldest time.Time) time.Time {
+	if t := idTime(since); !t.IsZero() && !t.After(oldest) {
+		return t
+	}
+	if !start.IsZero() && !start.After(oldest) {
+		return start
+	}
+	return oldest
+}
+
+// oneCommunity names the community of an event: "" (all) when a request served several.
+func oneCommunity(ids []string) string {
+	if len(ids) == 1 {
+		return ids[0]
+	}
+	return ""
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/chatnight/chatnight/ingest"
 	"github.com/chatnight/chatnight/pipeline/community"
 	"github.com/chatnight/chatnight/pipeline/post"
+	"github.com/chatnight/chatnight/pipeline/steward"
 )
 
 // Three pages newest first, as recent search pages; page 2 repeats a tweet of page 1
@@ -79,11 +80,10 @@ func newSearch(t *testing.T, te *testEnv, base string, cms ...community.Communit
 	return s
 }
 
-func TestSearchPagingCursorAndDuplicates(t *testing.T) {
-	te := newTestEnv(t)
-	fx := newFakeX(t, pagesHandler(t))
+// searchUntilCaughtUp runs the #hcldr search until it polls with the newest id seen.
+func searchUntilCaughtUp(t *testing.T, te *testEnv, fx *fakeX) {
+	t.Helper()
 	stop := runSource(t, newSearch(t, te, fx.URL, hcldr), te.em)
-
 	waitFor(t, 10*time.Second, "a poll with since_id", func() bool {
 		for _, r := range fx.requests() {
 			if r.Query.Get("since_id") == newest {
@@ -95,6 +95,12 @@ func TestSearchPagingCursorAndDuplicates(t *testing.T) {
 	if err := stop(); err != nil {
 		t.Fatalf("Run: %v", err)
 	}
+}
+
+func TestSearchPagingCursorAndDuplicates(t *testing.T) {
+	te := newTestEnv(t)
+	fx := newFakeX(t, pagesHandler(t))
+	searchUntilCaughtUp(t, te, fx)
 
 	reqs := fx.requestsTo(searchPath)
 	first := reqs[0].Query
@@ -391,4 +397,75 @@ func counterValue(c prometheus.Counter) float64 {
 		panic(err)
 	}
 	return m.GetCounter().GetValue()
+}
+
+// TestSearchPageCapOnRecord: a poll cut at MaxSearchPages puts what it did not read on
+// record as a completeness event of its community, and the cursor still moves on.
+func TestSearchPageCapOnRecord(t *testing.T) {
+	defer func(n int) { MaxSearchPages = n }(MaxSearchPages)
+	MaxSearchPages = 2
+	te := newTestEnv(t)
+	fx := newFakeX(t, pagesHandler(t))
+	searchUntilCaughtUp(t, te, fx)
+	for _, r := range fx.requestsTo(searchPath) {
+		if r.Query.Get("next_token") == "tok3" {
+			t.Error("page 3 was read past the cap")
+		}
+	}
+	var got []string
+	for _, m := range te.nats.Messages(t, "STEWARD", "steward.completeness.x", 1, 5*time.Second) {
+		evs, bad := steward.Decode(m.Data(), (*steward.Event).Validate)
+		if len(bad) > 0 {
+			t.Fatal(bad)
+		}
+		for _, e := range evs {
+			got = append(got, fmt.Sprintf("%s %s %s %s %s %d", e.Source, e.Community, e.Kind, e.From.Format(time.RFC3339Nano), e.To.Format(time.RFC3339Nano), e.Count))
+		}
+	}
+	// The oldest tweet read (1780400000000000006) was made at 00:56:52.889; no cursor
+	// or lookback says where the unread part begins, so the window is that moment.
+	want := []string{"x hcldr page_cap 2024-04-17T00:56:52.889Z 2024-04-17T00:56:52.889Z 1"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("completeness events %q, want %q", got, want)
+	}
+	if got := cursor(t, te.cursors, CursorKey("hcldr")); got != newest {
+		t.Errorf("cursor = %q, want %q", got, newest)
+	}
+}
+
+// TestSearchRechecksStoredTweets: tweets the search published are looked up again once
+// due; those X answers with resource-not-found are reported deleted, once each.
+func TestSearchRechecksStoredTweets(t *testing.T) {
+	defer func(d time.Duration) { RecheckAfter = d }(RecheckAfter)
+	RecheckAfter = 0
+	te := newTestEnv(t)
+	pages := pagesHandler(t)
+	fx := newFakeX(t, func(w http.ResponseWriter, r *http.Request, n int) {
+		if r.URL.Path == lookupPath {
+			fmt.Fprint(w, `{"data":[{"id":"1780400000000000009","text":"T1 welcome #hcldr"}],"errors":[`+
+				`{"value":"1780400000000000008","detail":"Could not find tweet with ids: [1780400000000000008].","title":"Not Found Error","resource_type":"tweet","parameter":"ids","resource_id":"1780400000000000008","type":"https://api.twitter.com/2/problems/resource-not-found"},`+
+				`{"resource_id":"1780400000000000007","title":"Authorization Error","type":"https://api.twitter.com/2/problems/not-authorized-for-resource"}]}`)
+			return
+		}
+		pages(w, r, n)
+	})
+	stop := runSource(t, newSearch(t, te, fx.URL, hcldr), te.em)
+	waitFor(t, 10*time.Second, "a lookup", func() bool { return len(fx.requestsTo(lookupPath)) > 0 })
+	if err := stop(); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	first := fx.requestsTo(lookupPath)[0].Query.Get("ids")
+	if ids := strings.Split(first, ","); len(ids) != 6 || !slices.Contains(ids, "1780400000000000008") {
+		t.Errorf("first lookup asked for %q, want the 6 tweets published", first)
+	}
+	var got []string
+	for _, m := range te.nats.Messages(t, "STEWARD", "steward.deletions.x", 1, 5*time.Second) {
+		ds, _ := steward.Decode(m.Data(), (*steward.Deletion).Validate)
+		for _, d := range ds {
+			got = append(got, d.PostID+" "+d.Reason)
+		}
+	}
+	if fmt.Sprint(got) != "[x:1780400000000000008 x 404 on lookup]" {
+		t.Errorf("deletions %q", got)
+	}
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/chatnight/chatnight/pipeline/backoff"
 	"github.com/chatnight/chatnight/pipeline/community"
 	"github.com/chatnight/chatnight/pipeline/post"
+	"github.com/chatnight/chatnight/pipeline/steward"
 )
 
 const (
@@ -65,6 +66,8 @@ type Stream struct {
 
 	ruleIDs map[string]string // rule id -> community id, from the last SyncRules
 	conns   int
+	lostAt  time.Time // when the connection dropped (zero while connected)
+	lostWhy string
 }
 
 // NewStream checks the configuration and reads the bearer token.
@@ -195,6 +198,7 @@ func (s *Stream) rulesCall(ctx context.Context, method string, body []byte, out 
 // Run syncs the rules, then reads the stream, reconnecting with backoff, until ctx is
 // done. A refused token or rejected rules end Run with the error.
 func (s *Stream) Run(ctx context.Context, em *ingest.Emitter) error {
+	s.c.em = em
 	if err := s.SyncRules(ctx); err != nil {
 		if ctx.Err() != nil {
 			return nil
@@ -224,6 +228,9 @@ func (s *Stream) Run(ctx context.Context, em *ingest.Emitter) error {
 		}
 		s.c.metrics.Errors.WithLabelValues(metricsSource).Inc()
 		s.c.log.Warn("X stream disconnected; reconnecting", "lines", n, "err", errString(s.c, err))
+		if s.lostAt.IsZero() {
+			s.lostAt, s.lostWhy = time.Now(), errString(s.c, err)
+		}
 		if err := bo.Wait(ctx); err != nil {
 			return nil
 		}
@@ -248,6 +255,15 @@ func (s *Stream) connect(ctx context.Context, em *ingest.Emitter, stored *string
 	defer resp.Body.Close()
 	s.conns++
 	s.c.log.Info("X stream connected", "connection", s.conns)
+	if !s.lostAt.IsZero() {
+		// The time without a connection: missed, unless recent search fills it in.
+		ev := steward.Event{From: s.lostAt, To: time.Now(), Kind: steward.KindReconnect, Detail: "stream dropped: " + s.lostWhy}
+		if s.backfill && *stored != "" {
+			ev.Kind, ev.Detail = steward.KindReplay, ev.Detail+"; backfilled from recent search"
+		}
+		s.c.record(ctx, ev)
+		s.lostAt = time.Time{}
+	}
 	if s.backfill && *stored != "" {
 		// Connected first, so tweets arriving meanwhile wait in the connection.
 		if err := s.backfillSince(ctx, em, stored); err != nil {

@@ -26,11 +26,13 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
+	"github.com/chatnight/chatnight/pipeline/community"
 	"github.com/chatnight/chatnight/pipeline/sessions"
 	"github.com/chatnight/chatnight/pipeline/storage"
 )
@@ -204,4 +206,167 @@ func WriteAndPlace(ctx context.Context, w *storage.Writer, b *storage.Batch) err
 		return err
 	}
 	return New(w).Place(ctx, b)
+}
+
+// Statements of re-placing after posts were removed (deletions), one place each.
+const (
+	// querySessionsOfCells is the session each of some cells is recorded in.
+	querySessionsOfCells = `
+SELECT cell, session_id FROM chatnight.detected_cells FINAL
+WHERE community = {community:String} AND cell IN {cells:Array(String)}`
+
+	// queryCellsOfSessions is every cell recorded in some sessions.
+	queryCellsOfSessions = `
+SELECT cell, session_id FROM chatnight.detected_cells FINAL
+WHERE community = {community:String} AND session_id IN {sessions:Array(String)}`
+
+	// queryCellSpansOf is when the first and last posts of some cells are.
+	queryCellSpansOf = `
+SELECT session_id, min(first_at) AS first_at, max(last_at) AS last_at
+FROM chatnight.session_spans
+WHERE community = {community:String} AND session_id IN {cells:Array(String)}
+GROUP BY session_id`
+
+	// deleteGoneCells and deleteGoneBursts forget detected sessions none of whose
+	// posts remain, and the sessions they had absorbed.
+	deleteGoneCells  = `DELETE FROM chatnight.detected_cells WHERE community = {community:String} AND session_id IN {sessions:Array(String)}`
+	deleteGoneBursts = `DELETE FROM chatnight.bursts WHERE community = {community:String} AND (id IN {sessions:Array(String)} OR merged_into IN {sessions:Array(String)})`
+)
+
+// Replace places again the detected sessions that cells (stored session ids whose
+// posts were removed: deletions) are recorded in, after session_spans was rebuilt
+// without the removed posts. Removing posts only shrinks or splits a session, never
+// joins two, so each recorded session is regrouped from its own cells alone:
+//
+//   - each part left is a session named after its first cell (a part that starts
+//     later than before gets a new id, as Place would name it);
+//   - the old id, when no part keeps it, is recorded as merged into the first part,
+//     and so are its cells left empty, so links to it still resolve;
+//   - a session none of whose posts remain is forgotten, with its cells.
+//
+// Cells that are not detected cells (scheduled sessions' ids) are ignored.
+func (p *Placer) Replace(ctx context.Context, community string, gap time.Duration, cells []string) error {
+	var own []string
+	for _, c := range cells {
+		if sessions.IsCellID(c) && strings.HasPrefix(c, sessions.CellPrefix(community)) {
+			own = append(own, c)
+		}
+	}
+	if len(own) == 0 {
+		return nil
+	}
+	type recorded struct {
+		Cell      string `ch:"cell"`
+		SessionID string `ch:"session_id"`
+	}
+	var rec []recorded
+	q := clickhouse.Context(ctx, clickhouse.WithParameters(clickhouse.Parameters{"community": community, "cells": storage.ArrayParam(own)}))
+	if err := p.conn.Select(q, &rec, querySessionsOfCells); err != nil {
+		return fmt.Errorf("read the sessions of %s's cells: %w", community, err)
+	}
+	var ids []string
+	seen := map[string]bool{}
+	for _, r := range rec {
+		if !seen[r.SessionID] {
+			seen[r.SessionID] = true
+			ids = append(ids, r.SessionID)
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	sort.Strings(ids)
+	rec = rec[:0]
+	q = clickhouse.Context(ctx, clickhouse.WithParameters(clickhouse.Parameters{"community": community, "sessions": storage.ArrayParam(ids)}))
+	if err := p.conn.Select(q, &rec, queryCellsOfSessions); err != nil {
+		return fmt.Errorf("read the cells of %s's sessions: %w", community, err)
+	}
+	cellsOf := map[string][]string{}
+	var all []string
+	for _, r := range rec {
+		cellsOf[r.SessionID] = append(cellsOf[r.SessionID], r.Cell)
+		all = append(all, r.Cell)
+	}
+	var spans []sessions.CellSpan
+	q = clickhouse.Context(ctx, clickhouse.WithParameters(clickhouse.Parameters{"community": community, "cells": storage.ArrayParam(all)}))
+	if err := p.conn.Select(q, &spans, queryCellSpansOf); err != nil {
+		return fmt.Errorf("read the cell spans of %s: %w", community, err)
+	}
+	spanOf := make(map[string]sessions.CellSpan, len(spans))
+	for _, s := range spans {
+		spanOf[s.Cell] = s
+	}
+	version := uint64(p.now().UnixNano())
+	var cellRows []storage.DetectedCellRow
+	var burstRows []storage.BurstRow
+	var gone []string
+	for _, old := range ids {
+		var left []sessions.CellSpan
+		for _, c := range cellsOf[old] {
+			if s, ok := spanOf[c]; ok {
+				left = append(left, s)
+			}
+		}
+		parts := sessions.GroupCells(left, gap)
+		if len(parts) == 0 {
+			gone = append(gone, old)
+			continue
+		}
+		in := map[string]string{} // cell -> the part it is now in
+		kept := false
+		for _, bu := range parts {
+			id := bu.Cells[0]
+			kept = kept || id == old
+			for _, c := range bu.Cells {
+				in[c] = id
+			}
+			burstRows = append(burstRows, storage.BurstRow{Community: community, ID: id, Start: bu.Start, End: bu.End, Version: version})
+		}
+		first := parts[0]
+		for _, c := range cellsOf[old] {
+			to, ok := in[c]
+			if !ok {
+				to = first.Cells[0] // an emptied cell
+			}
+			if to != old {
+				cellRows = append(cellRows, storage.DetectedCellRow{Community: community, Cell: c, SessionID: to, Version: version})
+			}
+		}
+		if !kept {
+			burstRows = append(burstRows, storage.BurstRow{Community: community, ID: old, Start: first.Start, End: first.End,
+				MergedInto: first.Cells[0], Version: version})
+		}
+	}
+	if err := p.w.WriteDetected(ctx, cellRows, burstRows); err != nil {
+		return err
+	}
+	if len(gone) > 0 {
+		q = clickhouse.Context(ctx, clickhouse.WithParameters(clickhouse.Parameters{"community": community, "sessions": storage.ArrayParam(gone)}))
+		for _, stmt := range []string{deleteGoneCells, deleteGoneBursts} {
+			if err := p.conn.Exec(q, stmt); err != nil {
+				return fmt.Errorf("forget %s's sessions without posts: %w", community, err)
+			}
+		}
+	}
+	return nil
+}
+
+// RemovePosts removes posts from every table (storage.RemovePosts) and places the
+// detected sessions they were in again, each community by its session gap in cfg.
+func RemovePosts(ctx context.Context, w *storage.Writer, cfg *community.Config, ids []string) ([]storage.Affected, error) {
+	affected, err := storage.RemovePosts(ctx, w.Conn(), ids)
+	if err != nil {
+		return nil, err
+	}
+	p := New(w)
+	for _, a := range affected {
+		var cm *community.Community
+		if cfg != nil {
+			cm, _ = cfg.Lookup(a.Community)
+		}
+		if err := p.Replace(ctx, a.Community, sessions.Gap(cm), a.Sessions); err != nil {
+			return nil, fmt.Errorf("place %s's detected sessions after deletions: %w", a.Community, err)
+		}
+	}
+	return affected, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -92,5 +93,118 @@ func TestPlaceLongBurstsAndMerges(t *testing.T) {
 	if err := env.Conn.QueryRow(ctx, "SELECT merged_into FROM chatnight.bursts FINAL WHERE community = 'burstlong' AND id = ?",
 		sessions.CellID(id, sessions.CellStart(second, community.DefaultSessionGap))).Scan(&merged); err != nil || merged != first {
 		t.Errorf("the second chat's row: merged into %q (%v), want %s", merged, err, first)
+	}
+}
+
+// TestRemovePostsPlacesAgain: deleting posts of a detected session shrinks or splits
+// it, renames a session whose first cell emptied (its old id still resolving), and
+// forgets one with no post left; after each deletion the stored sessions are exactly
+// what the rule finds over the posts that remain (the detected_sessions view).
+func TestRemovePostsPlacesAgain(t *testing.T) {
+	const id = "burstdel"
+	env := chdbtest.Start(t)
+	ctx := context.Background()
+	cfg, err := community.Parse("test", []byte("communities:\n  - id: burstdel\n    name: \"#burstdel\"\n    hashtags: [burstdel]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := storage.NewWriter(env.Conn, nil)
+	day := time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)
+	at := func(hhmm string) time.Time {
+		d, err := time.ParseDuration(hhmm[:2] + "h" + hhmm[3:] + "m")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return day.Add(d)
+	}
+	cell := func(hhmm string) string {
+		return sessions.CellID(id, sessions.CellStart(at(hhmm), community.DefaultSessionGap))
+	}
+	pid := func(hhmm string) string { return "sim:" + id + "-" + hhmm }
+	var ps []*post.Post
+	// 20 to 25 minutes apart (the gap is 30): one session over the cells of 00:00,
+	// 00:30, 01:00 and 01:30.
+	for _, hhmm := range []string{"00:05", "00:25", "00:50", "01:10", "01:35"} {
+		p := &post.Post{ID: pid(hhmm), Source: post.SourceSim, Community: id, Author: post.Account{ID: "sim:ana", Handle: "ana"},
+			CreatedAt: at(hhmm), Text: "still here #burstdel", Hashtags: []string{id}}
+		p.Normalize()
+		ps = append(ps, p)
+	}
+	b, err := derive.New(cfg, threads.NewClickHouse(env.Conn), time.Now).Derive(ctx, ps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := bursts.WriteAndPlace(ctx, w, b); err != nil {
+		t.Fatal(err)
+	}
+	type span struct {
+		ID    string    `ch:"id"`
+		Start time.Time `ch:"start"`
+		End   time.Time `ch:"end"`
+	}
+	read := func(q string) string {
+		t.Helper()
+		var rows []span
+		if err := env.Conn.Select(ctx, &rows, q); err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, r := range rows {
+			out = append(out, fmt.Sprintf("%s %s-%s", r.ID[len(id)+2:], r.Start.UTC().Format("15:04"), r.End.UTC().Format("15:04")))
+		}
+		return fmt.Sprint(out)
+	}
+	stored := func() string {
+		return read("SELECT id, start, `end` FROM chatnight.bursts FINAL WHERE community = 'burstdel' AND merged_into = '' ORDER BY start")
+	}
+	rule := func() string {
+		return read("SELECT id, start, `end` FROM chatnight.detected_sessions WHERE community = 'burstdel' ORDER BY start")
+	}
+	resolve := func(c string) string {
+		t.Helper()
+		var s string
+		if err := env.Conn.QueryRow(ctx, "SELECT session_id FROM chatnight.detected_cells FINAL WHERE community = 'burstdel' AND cell = ?", c).Scan(&s); err != nil {
+			return "none"
+		}
+		return s[len(id)+2:]
+	}
+	remove := func(hhmm ...string) {
+		t.Helper()
+		var ids []string
+		for _, h := range hhmm {
+			ids = append(ids, pid(h))
+		}
+		if _, err := bursts.RemovePosts(ctx, w, cfg, ids); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, step := range []struct {
+		name, remove string
+		want         string
+		resolves     map[string]string // cell -> session
+	}{
+		{"written", "", "[20260501T000000Z 00:05-01:35]", map[string]string{"01:30": "20260501T000000Z"}},
+		// 00:25 to 01:10 is 45 minutes of silence: two sessions; the later one is named
+		// after its own first cell.
+		{"split", "00:50", "[20260501T000000Z 00:05-00:25 20260501T010000Z 01:10-01:35]",
+			map[string]string{"00:30": "20260501T000000Z", "01:30": "20260501T010000Z"}},
+		// The later session's first cell empties: it is named after the next, and its
+		// old id resolves there.
+		{"first cell emptied", "01:10", "[20260501T000000Z 00:05-00:25 20260501T013000Z 01:35-01:35]",
+			map[string]string{"01:00": "20260501T013000Z", "01:30": "20260501T013000Z"}},
+		// No post of the first session is left: it is gone, with its cells.
+		{"gone", "00:05 00:25", "[20260501T013000Z 01:35-01:35]", map[string]string{"00:00": "none", "00:30": "none"}},
+	} {
+		if step.remove != "" {
+			remove(strings.Fields(step.remove)...)
+		}
+		if got, want := stored(), rule(); got != step.want || want != step.want {
+			t.Errorf("%s: stored sessions %s, the rule over the posts left %s, want %s", step.name, got, want, step.want)
+		}
+		for hhmm, want := range step.resolves {
+			if got := resolve(cell(hhmm)); got != want {
+				t.Errorf("%s: cell %s resolves to %s, want %s", step.name, hhmm, got, want)
+			}
+		}
 	}
 }

@@ -21,6 +21,10 @@ const (
 	PostsStream      = "POSTS"
 	LiveStream       = "LIVE"
 	DeadLetterStream = "DEADLETTER"
+	// StewardStream carries completeness events and deletions (package steward).
+	StewardStream = "STEWARD"
+	// StewardConsumer is the durable consumer processors share on StewardStream.
+	StewardConsumer = "steward"
 
 	// ProcessorConsumer is the durable consumer every processor process shares.
 	ProcessorConsumer = "processor"
@@ -33,7 +37,7 @@ const (
 
 	// HeaderBatchPosts tells how many posts a bulk message carries.
 	HeaderBatchPosts = "Chatnight-Posts"
-	// HeaderEncoding names the encoding of a posts message body (post.EncodingCompactV1);
+	// HeaderEncoding names the encoding of a posts message body (post.EncodingCompact);
 	// without it the body is JSON Lines, the format for external publishers.
 	HeaderEncoding = "Chatnight-Encoding"
 	// HeaderError carries the reason a message was dead-lettered.
@@ -65,6 +69,12 @@ func LiveSubject(community string) string { return "live." + community }
 
 // DeadLetterSubject is where a stage parks input it could not use.
 func DeadLetterSubject(stage string) string { return "deadletter." + stage }
+
+// CompletenessSubject is where a source reports what it may have missed.
+func CompletenessSubject(source string) string { return "steward.completeness." + source }
+
+// DeletionsSubject is where a source reports posts deleted at their source.
+func DeletionsSubject(source string) string { return "steward.deletions." + source }
 
 // StreamOptions tune the streams; zero values take the defaults.
 type StreamOptions struct {
@@ -112,6 +122,15 @@ func EnsureStreams(ctx context.Context, js jetstream.JetStream, opts StreamOptio
 			Subjects:    []string{"live.>"},
 			Storage:     jetstream.FileStorage,
 			MaxAge:      opts.LiveMaxAge,
+			Replicas:    opts.Replicas,
+		},
+		{
+			Name:        StewardStream,
+			Description: "completeness events and deletions reported by ingestors",
+			Subjects:    []string{"steward.>"},
+			Storage:     jetstream.FileStorage,
+			MaxAge:      opts.PostsMaxAge,
+			Duplicates:  opts.DuplicateWindow,
 			Replicas:    opts.Replicas,
 		},
 		{

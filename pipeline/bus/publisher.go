@@ -48,14 +48,14 @@ func (p *Publisher) PublishPosts(ctx context.Context, community string, src post
 }
 
 // PostsMsg is the message carrying posts on posts.<community>.<source>: compact
-// encoding (post.EncodingCompactV1, named by HeaderEncoding), which the processor
+// encoding (post.EncodingCompact, named by HeaderEncoding), which the processor
 // decodes several times faster than JSON, and the number of posts when there are
 // several.
 func PostsMsg(community string, src post.Source, msgID string, posts ...*post.Post) *nats.Msg {
 	msg := nats.NewMsg(PostsSubject(community, src))
 	msg.Data = post.EncodeCompact(nil, posts...)
 	msg.Header.Set(jetstream.MsgIDHeader, msgID)
-	msg.Header.Set(HeaderEncoding, post.EncodingCompactV1)
+	msg.Header.Set(HeaderEncoding, post.EncodingCompact)
 	if len(posts) > 1 {
 		msg.Header.Set(HeaderBatchPosts, strconv.Itoa(len(posts)))
 	}

@@ -21,6 +21,9 @@ type Config struct {
 	// SegmentRules names a segment rules file replacing the built-in
 	// deploy/segments.yaml, relative to this file.
 	SegmentRules string `yaml:"segment_rules"`
+	// DeletedRetention is how long the rows of posts deleted at their source stay on
+	// disk (already hidden everywhere) before they are erased; default 24h.
+	DeletedRetention time.Duration `yaml:"deleted_retention"`
 	// Path is the file it was read from ("" for the built-in defaults).
 	Path string `yaml:"-"`
 
@@ -51,7 +54,17 @@ type Community struct {
 	Segments []segments.Segment `yaml:"segments"`
 
 	rules *segments.Rules // the community's segment rules (after Load)
+	// Consent is "" (default: accounts with Mastodon noindex or the Bluesky
+	// !no-unauthenticated self-label are treated as opted out) or "strict" (Mastodon
+	// accounts must also be indexable: true).
+	Consent string `yaml:"consent"`
 }
+
+// ConsentStrict is the Consent value that also requires Mastodon indexable: true.
+const ConsentStrict = "strict"
+
+// DefaultDeletedRetention is DeletedRetention when the file does not set it.
+const DefaultDeletedRetention = 24 * time.Hour
 
 // Slot is one weekly meeting time.
 type Slot struct {
@@ -194,6 +207,17 @@ func Following(comms []Community, network string) []Community {
 	for _, cm := range comms {
 		if cm.Follows(network) {
 			out = append(out, cm)
+		}
+	}
+	return out
+}
+
+// StrictConsent lists the communities with consent: strict.
+func (c *Config) StrictConsent() []string {
+	var out []string
+	for _, cm := range c.Communities {
+		if cm.Consent == ConsentStrict {
+			out = append(out, cm.ID)
 		}
 	}
 	return out

@@ -181,6 +181,9 @@ func (c *Config) check() error {
 				return err
 			}
 		}
+		if cm.Consent != "" && cm.Consent != ConsentStrict {
+			return errAt(at+".consent", "consent %q: leave it out or use strict", cm.Consent)
+		}
 		for network := range cm.Hosts {
 			if !networks[network] {
 				return errAt(at+".hosts."+network, "unknown network %q (use x, mastodon, bluesky or sim)", network)
@@ -196,6 +199,12 @@ func (c *Config) check() error {
 				return errAt(fmt.Sprintf("%s.sources[%d]", at, j), "unknown source %q (use x, mastodon or bluesky)", s)
 			}
 		}
+	}
+	if c.DeletedRetention == 0 {
+		c.DeletedRetention = DefaultDeletedRetention
+	}
+	if c.DeletedRetention < 0 {
+		return errAt("$.deleted_retention", "must be positive (such as 24h)")
 	}
 	if m := c.Sources.X.Mode; m != "" && m != "search" && m != "stream" {
 		return errAt("$.sources.x.mode", "mode %q: use search or stream", m)

@@ -16,6 +16,7 @@ const (
 	TypePost   = "post"   // a committed post with its placement
 	TypeUpdate = "update" // a post shown before, placed anew in its thread: replace it
 	TypeStats  = "stats"  // per-minute activity of the current session
+	TypeDelete = "delete" // the post PostID was deleted at its source: remove it
 )
 
 // Event is one live update.
@@ -24,6 +25,7 @@ type Event struct {
 	Community string `json:"community"`
 	Post      *Post  `json:"post,omitempty"`
 	Stats     *Stats `json:"stats,omitempty"`
+	PostID    string `json:"post_id,omitempty"` // TypeDelete
 }
 
 // Post is a post as viewers see it: text is plain (sources' HTML was converted at

@@ -15,19 +15,30 @@ import (
 // (EncodingCompactV1); a body without the header is JSON Lines, which stays the format
 // for external publishers (see Encode).
 //
-// Version 1, all integers varints (encoding/binary):
+// The layout, all integers varints (encoding/binary):
 //
 //	body   = record*
 //	record = uvarint(len(fields)) fields
-//	fields = str(id) str(source) str(community) str(kind)
+//	fields = base tail
+//	base   = str(id) str(source) str(community) str(kind)
 //	         account(author) varint(created_at seconds) uvarint(created_at nanoseconds)
 //	         str(text) str(lang) str(url) str(reply_to_id) str(reply_to_author_id)
 //	         str(root_id) str(quote_of_id) str(quote_of_author_id) str(repost_of_id)
 //	         str(repost_of_author_id) uvarint(n) account*n uvarint(n) str*n (hashtags)
 //	         uvarint(n) str*n (urls) str(raw)
-//	         str(author bio) uvarint(n) str*n (author verified links)
+//	bio    = str(author bio) uvarint(n) str*n (author verified links)
+//	consent = uvarint(the author's consent signals: 0 none shown, else
+//	          1 | 2 if noindex | 4 if indexable)
 //	account = str(id) str(handle) str(name) uvarint(followers)
 //	str    = uvarint(len) bytes
+//
+// Every version ever published, and its tail; all of them still decode, since a
+// JetStream stream on disk may hold any:
+//
+//	compact/1  nothing, or bio (releases that carried bios kept the name; nothing
+//	           else ever followed raw, so what remains tells the two apart)
+//	compact/2  consent (consent signals, before bios were carried)
+//	compact/3  bio consent (what EncodeCompact writes)
 //
 // Each record is framed by its length, so a broken record is parked alone and the
 // records after it still decode. A new layout gets a new version name.
@@ -35,7 +46,12 @@ import (
 // Encodings of a posts-stream body, as the Chatnight-Encoding header names them.
 const (
 	EncodingJSON      = ""          // JSON Lines (no header): external publishers
-	EncodingCompactV1 = "compact/1" // this file's layout
+	EncodingCompactV1 = "compact/1" // base, with or without bio
+	EncodingCompactV2 = "compact/2" // base, consent
+	EncodingCompactV3 = "compact/3" // base, bio, consent
+
+	// EncodingCompact is the version EncodeCompact writes.
+	EncodingCompact = EncodingCompactV3
 )
 
 // EncodeCompact appends the compact form of posts to dst.
@@ -50,7 +66,16 @@ func EncodeCompact(dst []byte, posts ...*Post) []byte {
 }
 
 func appendFields(b []byte, p *Post) []byte {
-	str := func(s string) { b = binary.AppendUvarint(b, uint64(len(s))); b = append(b, s...) }
+	return appendConsent(appendBio(appendBase(b, p), &p.Author), p.Author.Consent)
+}
+
+func appendStr(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+func appendBase(b []byte, p *Post) []byte {
+	str := func(s string) { b = appendStr(b, s) }
 	account := func(a *Account) {
 		str(a.ID)
 		str(a.Handle)
@@ -81,15 +106,32 @@ func appendFields(b []byte, p *Post) []byte {
 		str(u)
 	}
 	b = binary.AppendUvarint(b, uint64(len(p.Raw)))
-	b = append(b, p.Raw...)
-	// The author's bio and verified links feed segments and people (the processor
-	// derives them), so the internal encoding carries them as JSON does.
-	str(p.Author.Bio)
-	b = binary.AppendUvarint(b, uint64(len(p.Author.VerifiedLinks)))
-	for _, l := range p.Author.VerifiedLinks {
-		str(l)
+	return append(b, p.Raw...)
+}
+
+// appendBio appends the author's bio and verified links, which segments and people
+// derive from, so the internal encoding carries them as JSON does.
+func appendBio(b []byte, a *Account) []byte {
+	b = appendStr(b, a.Bio)
+	b = binary.AppendUvarint(b, uint64(len(a.VerifiedLinks)))
+	for _, l := range a.VerifiedLinks {
+		b = appendStr(b, l)
 	}
 	return b
+}
+
+func appendConsent(b []byte, c *Consent) []byte {
+	var consent uint64
+	if c != nil {
+		consent = 1
+		if c.NoIndex {
+			consent |= 2
+		}
+		if c.Indexable {
+			consent |= 4
+		}
+	}
+	return binary.AppendUvarint(b, consent)
 }
 
 // DecodeAs decodes a body in the named encoding; an encoding it does not know makes
@@ -99,15 +141,24 @@ func DecodeAs(encoding string, body []byte) ([]*Post, []BadLine) {
 	case EncodingJSON:
 		return Decode(body)
 	case EncodingCompactV1:
-		return DecodeCompact(body)
+		return decodeCompact(body, 1)
+	case EncodingCompactV2:
+		return decodeCompact(body, 2)
+	case EncodingCompactV3:
+		return decodeCompact(body, 3)
 	}
-	return nil, []BadLine{{Line: 1, Raw: body, Err: fmt.Errorf("unknown posts encoding %q (this version reads JSON Lines and %q)", abbrev(encoding), EncodingCompactV1)}}
+	return nil, []BadLine{{Line: 1, Raw: body, Err: fmt.Errorf("unknown posts encoding %q (this version reads JSON Lines and %q to %q)", abbrev(encoding), EncodingCompactV1, EncodingCompactV3)}}
 }
 
 // DecodeCompact splits a compact body into posts and bad records (Line is the
 // record's 1-based number). Every post passes Validate and is normalized, as Decode's.
 // A record whose length runs past the body ends the body as one bad record.
 func DecodeCompact(body []byte) (posts []*Post, bad []BadLine) {
+	return decodeCompact(body, 3)
+}
+
+// decodeCompact decodes a body of the compact layout version.
+func decodeCompact(body []byte, version int) (posts []*Post, bad []BadLine) {
 	all := string(body) // one copy; the posts' strings are slices of it
 	for n, off := 1, 0; off < len(all); n++ {
 		size, w := binary.Uvarint(body[off:])
@@ -121,7 +172,7 @@ func DecodeCompact(body []byte) (posts []*Post, bad []BadLine) {
 			bad = append(bad, BadLine{Line: n, Raw: body[start:end], Err: fmt.Errorf("post record of %d bytes is over the %d-byte limit", size, MaxLineBytes)})
 			continue
 		}
-		p, err := decodeFields(all[start:end])
+		p, err := decodeFields(all[start:end], version)
 		if err == nil {
 			err = p.Validate()
 		}
@@ -213,7 +264,18 @@ func (r *fieldReader) account(a *Account) {
 	a.ID, a.Handle, a.Name, a.Followers = r.str(), r.str(), r.str(), r.uvarint()
 }
 
-func decodeFields(s string) (*Post, error) {
+// bio reads the author's bio and verified links.
+func (r *fieldReader) bio(a *Account) {
+	a.Bio = r.str()
+	if n := r.count("verified links", MaxURLs); n > 0 {
+		a.VerifiedLinks = make([]string, n)
+		for i := range a.VerifiedLinks {
+			a.VerifiedLinks[i] = r.str()
+		}
+	}
+}
+
+func decodeFields(s string, version int) (*Post, error) {
 	r := &fieldReader{s: s}
 	p := &Post{}
 	p.ID, p.Source, p.Community, p.Kind = r.str(), Source(r.str()), r.str(), Kind(r.str())
@@ -249,11 +311,18 @@ func decodeFields(s string) (*Post, error) {
 	if raw := r.raw(); raw != "" {
 		p.Raw = []byte(raw)
 	}
-	p.Author.Bio = r.str()
-	if n := r.count("verified links", MaxURLs); n > 0 {
-		p.Author.VerifiedLinks = make([]string, n)
-		for i := range p.Author.VerifiedLinks {
-			p.Author.VerifiedLinks[i] = r.str()
+	// What follows raw depends on the version (see the layouts above). A version 1
+	// record ends at raw or, written by releases that carried bios under that name,
+	// has the bio trailer: nothing else can follow raw there, so the two are told apart
+	// by whether bytes remain.
+	if version == 3 || (version == 1 && len(r.s) > 0) {
+		r.bio(&p.Author)
+	}
+	if version >= 2 {
+		if c := r.uvarint(); r.err == nil && c > 7 {
+			r.err = fmt.Errorf("decode compact post: consent %d out of range", c)
+		} else if c&1 != 0 {
+			p.Author.Consent = &Consent{NoIndex: c&2 != 0, Indexable: c&4 != 0}
 		}
 	}
 	if r.err == nil && len(r.s) > 0 {

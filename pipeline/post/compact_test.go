@@ -2,6 +2,7 @@ package post
 
 import (
 	"encoding/binary"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -11,7 +12,8 @@ import (
 func compactSample() *Post {
 	return &Post{
 		ID: "x:1", Source: SourceX, Community: "hcldr", Kind: KindReply,
-		Author:    Account{ID: "x:9", Handle: "amy", Name: "Amy", Followers: 42, Bio: "ICU nurse (RN)", VerifiedLinks: []string{"https://amy.example"}},
+		Author: Account{ID: "x:9", Handle: "amy", Name: "Amy", Followers: 42, Bio: "ICU nurse (RN)", VerifiedLinks: []string{"https://amy.example"},
+			Consent: &Consent{NoIndex: true}},
 		CreatedAt: time.Date(2026, 11, 25, 1, 30, 0, 123_000_000, time.UTC),
 		Text:      "A1: <b>bold</b> & \"quoted\" \u2028 #HCLDR ✓", Lang: "en", URL: "https://x.com/amy/status/1",
 		ReplyToID: "x:0", ReplyToAuthorID: "x:8", RootID: "x:0", QuoteOfID: "x:5", QuoteOfAuthorID: "x:6",
@@ -35,7 +37,7 @@ func TestCompactDecodesAsJSONDoes(t *testing.T) {
 	if len(bad) != 0 {
 		t.Fatal(bad)
 	}
-	fromCompact, bad := DecodeAs(EncodingCompactV1, EncodeCompact(nil, posts...))
+	fromCompact, bad := DecodeAs(EncodingCompact, EncodeCompact(nil, posts...))
 	if len(bad) != 0 {
 		t.Fatal(bad)
 	}
@@ -128,7 +130,7 @@ func BenchmarkDecode(b *testing.B) {
 		name string
 		enc  string
 		body []byte
-	}{{"json", EncodingJSON, js}, {"compact", EncodingCompactV1, compact}} {
+	}{{"json", EncodingJSON, js}, {"compact", EncodingCompact, compact}} {
 		b.Run(c.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for i := 0; i < b.N; i++ {
@@ -138,5 +140,56 @@ func BenchmarkDecode(b *testing.B) {
 			}
 			b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N*500), "µs/post")
 		})
+	}
+}
+
+// TestCompactDecodesEveryVersion: a record of each layout ever published decodes, under
+// its version's name, to the post it carried: compact/1 without and with the bio tail,
+// compact/2 with consent only, compact/3 (written now) with both. The frozen bytes of a
+// small post catch a layout changed without a new name.
+func TestCompactDecodesEveryVersion(t *testing.T) {
+	full := compactSample()
+	bioOnly, consentOnly, bare := compactSample(), compactSample(), compactSample()
+	bioOnly.Author.Consent = nil
+	consentOnly.Author.Bio, consentOnly.Author.VerifiedLinks = "", nil
+	bare.Author.Bio, bare.Author.VerifiedLinks, bare.Author.Consent = "", nil, nil
+	record := func(fields []byte) []byte { return append(binary.AppendUvarint(nil, uint64(len(fields))), fields...) }
+	base := appendBase(nil, full)
+	for _, c := range []struct {
+		name, encoding string
+		body           []byte
+		want           *Post
+	}{
+		{"compact/1", EncodingCompactV1, record(base), bare},
+		{"compact/1 with bio", EncodingCompactV1, record(appendBio(append([]byte{}, base...), &full.Author)), bioOnly},
+		{"compact/2", EncodingCompactV2, record(appendConsent(append([]byte{}, base...), full.Author.Consent)), consentOnly},
+		{"compact/3", EncodingCompactV3, EncodeCompact(nil, full), full},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			got, bad := DecodeAs(c.encoding, c.body)
+			if len(bad) != 0 || len(got) != 1 {
+				t.Fatalf("%d posts, bad %v", len(got), bad)
+			}
+			want := *c.want
+			want.Normalize()
+			if !reflect.DeepEqual(got[0], &want) {
+				t.Errorf("decoded\n %+v\nwant\n %+v", got[0], &want)
+			}
+		})
+	}
+	// A compact/2 record is not a compact/3 one: its consent byte is no bio.
+	if _, bad := DecodeAs(EncodingCompactV3, record(appendConsent(append([]byte{}, base...), full.Author.Consent))); len(bad) != 1 {
+		t.Errorf("compact/2 bytes read as compact/3: %v", bad)
+	}
+
+	small := &Post{ID: "sim:1", Source: SourceSim, Community: "c", Kind: KindOriginal, Author: Account{ID: "sim:a", Bio: "RN"},
+		CreatedAt: time.Unix(1, 0).UTC(), Text: "hi"}
+	small.Author.Consent = &Consent{Indexable: true}
+	// length, id, source, community, kind, author (id, handle, name, followers), time,
+	// text, nine empty strings, four empty lists, bio "RN", no links, consent 1|4.
+	const frozen = "35" + "0573696d3a31" + "0373696d" + "0163" + "086f726967696e616c" + "0573696d3a61000000" + "0200" +
+		"026869" + "000000000000000000" + "00000000" + "02524e" + "00" + "05"
+	if got := fmt.Sprintf("%x", EncodeCompact(nil, small)); got != frozen {
+		t.Errorf("compact/3 bytes of a small post\n %s\nwant\n %s\n(a changed layout needs a new version name)", got, frozen)
 	}
 }

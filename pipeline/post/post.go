@@ -50,6 +50,18 @@ type Account struct {
 	// VerifiedLinks are the profile links the network verified (Mastodon fields with
 	// verified_at): evidence that this account and the site's owner are one person.
 	VerifiedLinks []string `json:"verified_links,omitempty"`
+	// Consent holds the account's consent signals when the source showed its profile.
+	Consent *Consent `json:"consent,omitempty"`
+}
+
+// Consent are the signals an account's profile gives about being collected.
+type Consent struct {
+	// NoIndex: Mastodon "noindex": true, or the Bluesky self-label !no-unauthenticated.
+	// Such accounts are treated as opted out.
+	NoIndex bool `json:"noindex,omitempty"`
+	// Indexable: Mastodon "indexable": true (the account allows search indexing);
+	// communities with consent: strict require it.
+	Indexable bool `json:"indexable,omitempty"`
 }
 
 // Post is the canonical post.

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/pprof"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -20,6 +21,7 @@ import (
 	"github.com/chatnight/chatnight/pipeline/bus"
 	"github.com/chatnight/chatnight/pipeline/derive"
 	"github.com/chatnight/chatnight/pipeline/post"
+	"github.com/chatnight/chatnight/pipeline/steward"
 	"github.com/chatnight/chatnight/pipeline/storage"
 	"github.com/chatnight/chatnight/pipeline/threads"
 )
@@ -74,6 +76,8 @@ type Processor struct {
 // are dead-lettered, and a fatal error (the setup) stops the processor.
 type Writer interface {
 	Write(ctx context.Context, b *storage.Batch) error
+	// WithoutDeleted drops the posts recorded as deleted at their source.
+	WithoutDeleted(ctx context.Context, posts []*post.Post) ([]*post.Post, error)
 }
 
 // New returns a processor.
@@ -265,9 +269,19 @@ func (p *Processor) prepare(ctx context.Context, msgs []jetstream.Msg) (*derived
 			}
 		}
 	})
+	// A post deleted at its source before it arrived here (a replay, a re-import, a
+	// delete that overtook its post) is not written again.
+	err := p.retry(ctx, msgs, "read deletions", func() error {
+		var err error
+		posts, err = p.write.WithoutDeleted(ctx, posts)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
 	// Deriving reads ClickHouse (thread placement), so it waits out an outage too.
 	var res *derive.Result
-	err := p.retry(ctx, msgs, "derive rows", func() (err error) {
+	err = p.retry(ctx, msgs, "derive rows", func() (err error) {
 		start := time.Now()
 		pprof.Do(ctx, pprof.Labels(storage.StageLabel, "derive"), func(ctx context.Context) {
 			res, err = p.derive.DeriveLive(ctx, posts)
@@ -278,10 +292,34 @@ func (p *Processor) prepare(ctx context.Context, msgs []jetstream.Msg) (*derived
 	if err != nil {
 		return nil, err
 	}
+	res.Batch.Consent = consentRows(posts)
 	id := batchID(msgs)
 	res.Batch.ID = id
 	p.overlay.Add(res.Batch)
 	return &derived{id: id, msgs: msgs, posts: len(posts), batch: posts, res: res, start: start}, nil
+}
+
+// consentRows are the consent signals the batch's authors carried, one per account.
+func consentRows(posts []*post.Post) []storage.ConsentRow {
+	var out []storage.ConsentRow
+	seen := map[string]bool{}
+	for _, ps := range posts {
+		c := ps.Author.Consent
+		if c == nil || ps.Author.ID == "" || seen[ps.Author.ID] {
+			continue
+		}
+		seen[ps.Author.ID] = true
+		out = append(out, storage.ConsentRow{AccountID: ps.Author.ID, Handle: ps.Author.Handle, NoIndex: b2u(c.NoIndex),
+			Indexable: b2u(c.Indexable), SeenAt: ps.CreatedAt, Version: uint64(ps.CreatedAt.UnixMilli())})
+	}
+	return out
+}
+
+func b2u(b bool) uint8 {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // commit writes one derived batch, then acks its messages and announces its posts. A
@@ -594,6 +632,28 @@ func (p *Processor) deadLetter(ctx context.Context, m jetstream.Msg, bad post.Ba
 	if err := p.pub.DeadLetter(ctx, DeadDecode, origin, bad.Raw, bad.Err); err != nil {
 		p.log.Error("dead letter not stored", "origin", origin, "err", err)
 	}
+	// On record for the completeness of the collection, under the community the
+	// message was for (posts.<community>.<source>).
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	ev := steward.Event{Source: "process", Community: communityOf(m.Subject()), From: now, To: now, Kind: steward.KindDeadLetter,
+		Detail: origin + ": " + bad.Err.Error(), Count: 1}
+	if len(ev.Detail) > 2048 {
+		ev.Detail = ev.Detail[:2048]
+	}
+	if msg, err := steward.CompletenessMsg(ev); err == nil {
+		if err := p.pub.PublishMsg(ctx, msg); err != nil {
+			p.log.Error("dead letter not on record", "origin", origin, "err", err)
+		}
+	}
+}
+
+// communityOf is the community token of a posts subject, "" for another subject.
+func communityOf(subject string) string {
+	parts := strings.Split(subject, ".")
+	if len(parts) == 3 && parts[0] == "posts" && post.ValidCommunity(parts[1]) == nil {
+		return parts[1]
+	}
+	return ""
 }
 
 // watchLag reports how many messages wait for the processors.

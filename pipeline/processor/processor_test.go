@@ -45,6 +45,11 @@ type written struct {
 	posts []string // post ids, in row order
 }
 
+// WithoutDeleted: the fake store records no deletions.
+func (w *fakeWriter) WithoutDeleted(_ context.Context, posts []*post.Post) ([]*post.Post, error) {
+	return posts, nil
+}
+
 func (w *fakeWriter) Write(ctx context.Context, b *storage.Batch) error {
 	w.mu.Lock()
 	w.calls++

@@ -182,3 +182,34 @@ var textColumns = []column[TextRow]{
 	col("id", func(r *TextRow) string { return r.ID }),
 	col("author_id", func(r *TextRow) string { return r.AuthorID }),
 }
+
+var consentColumns = []column[ConsentRow]{
+	col("account_id", func(r *ConsentRow) string { return r.AccountID }),
+	col("handle", func(r *ConsentRow) string { return r.Handle }),
+	col("noindex", func(r *ConsentRow) uint8 { return r.NoIndex }),
+	col("indexable", func(r *ConsentRow) uint8 { return r.Indexable }),
+	col("seen_at", func(r *ConsentRow) time.Time { return r.SeenAt }),
+	col("version", func(r *ConsentRow) uint64 { return r.Version }),
+}
+
+var deletionColumns = []column[DeletionRow]{
+	col("post_id", func(r *DeletionRow) string { return r.PostID }),
+	col("source", func(r *DeletionRow) string { return r.Source }),
+	col("reason", func(r *DeletionRow) string { return r.Reason }),
+	col("deleted_at", func(r *DeletionRow) time.Time { return r.DeletedAt }),
+	col("recorded_at", func(r *DeletionRow) time.Time { return r.RecordedAt }),
+	col("purged_at", func(r *DeletionRow) time.Time { return r.PurgedAt }),
+	col("version", func(r *DeletionRow) uint64 { return r.Version }),
+}
+
+var completenessColumns = []column[CompletenessRow]{
+	col("source", func(r *CompletenessRow) string { return r.Source }),
+	col("community", func(r *CompletenessRow) string { return r.Community }),
+	col("from_at", func(r *CompletenessRow) time.Time { return r.From }),
+	col("to_at", func(r *CompletenessRow) time.Time { return r.To }),
+	col("kind", func(r *CompletenessRow) string { return r.Kind }),
+	col("detail", func(r *CompletenessRow) string { return r.Detail }),
+	col("count", func(r *CompletenessRow) uint64 { return r.Count }),
+	col("event_id", func(r *CompletenessRow) string { return r.EventID }),
+	col("recorded_at", func(r *CompletenessRow) time.Time { return r.RecordedAt }),
+}

@@ -31,3 +31,21 @@ func ArrayParam(ss []string) string {
 	b.WriteByte(']')
 	return b.String()
 }
+
+// TuplesParam formats rows as an Array(Tuple(String, ...)) query parameter, each value
+// quoted as ArrayParam does; a DateTime element is given as "2006-01-02 15:04:05".
+func TuplesParam(rows [][]string) string {
+	var b strings.Builder
+	b.WriteByte('[')
+	for i, r := range rows {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		inner := ArrayParam(r)
+		b.WriteByte('(')
+		b.WriteString(inner[1 : len(inner)-1])
+		b.WriteByte(')')
+	}
+	b.WriteByte(']')
+	return b.String()
+}

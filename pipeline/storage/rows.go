@@ -124,6 +124,40 @@ type TextRow struct {
 	AuthorID  string    `ch:"author_id"`
 }
 
+// DeletionRow is a row of chatnight.deletions.
+type DeletionRow struct {
+	PostID     string    `ch:"post_id"`
+	Source     string    `ch:"source"`
+	Reason     string    `ch:"reason"`
+	DeletedAt  time.Time `ch:"deleted_at"`
+	RecordedAt time.Time `ch:"recorded_at"`
+	PurgedAt   time.Time `ch:"purged_at"`
+	Version    uint64    `ch:"version"`
+}
+
+// CompletenessRow is a row of chatnight.completeness_events.
+type CompletenessRow struct {
+	Source     string    `ch:"source"`
+	Community  string    `ch:"community"`
+	From       time.Time `ch:"from_at"`
+	To         time.Time `ch:"to_at"`
+	Kind       string    `ch:"kind"`
+	Detail     string    `ch:"detail"`
+	Count      uint64    `ch:"count"`
+	EventID    string    `ch:"event_id"`
+	RecordedAt time.Time `ch:"recorded_at"`
+}
+
+// ConsentRow is a row of chatnight.account_consent.
+type ConsentRow struct {
+	AccountID string    `ch:"account_id"`
+	Handle    string    `ch:"handle"`
+	NoIndex   uint8     `ch:"noindex"`
+	Indexable uint8     `ch:"indexable"`
+	SeenAt    time.Time `ch:"seen_at"`
+	Version   uint64    `ch:"version"`
+}
+
 // DetectedCellRow is a row of chatnight.detected_cells: the detected session a cell
 // belongs to.
 type DetectedCellRow struct {
@@ -157,11 +191,12 @@ type Batch struct {
 	People   []PersonRow
 	Copies   []CopyRow
 	Texts    []TextRow
+	Consent  []ConsentRow // consent signals of the batch's authors (account_consent)
 }
 
 // Len is the number of rows in the batch.
 func (b *Batch) Len() int {
-	return len(b.Sessions) + len(b.Posts) + len(b.QAMarks) + len(b.Edges) + len(b.Segments) + len(b.Claims) + len(b.People) + len(b.Copies) + len(b.Texts)
+	return len(b.Sessions) + len(b.Posts) + len(b.QAMarks) + len(b.Edges) + len(b.Segments) + len(b.Claims) + len(b.People) + len(b.Copies) + len(b.Texts) + len(b.Consent)
 }
 
 // Live is the viewer's form of a stored post with its Q/A marks: what processors

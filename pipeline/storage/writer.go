@@ -8,6 +8,8 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/chatnight/chatnight/pipeline/post"
 )
 
 // Insert statements of the tables the processor writes, one place each, naming the
@@ -90,7 +92,10 @@ func (w *Writer) Write(ctx context.Context, b *Batch) error {
 	if err := insertRows(ctx, w, b.ID, insertClaims, "account_claims", claimColumns, b.Claims); err != nil {
 		return err
 	}
-	return insertRows(ctx, w, b.ID, insertPeople, "account_people", personColumns, b.People)
+	if err := insertRows(ctx, w, b.ID, insertPeople, "account_people", personColumns, b.People); err != nil {
+		return err
+	}
+	return insertRows(ctx, w, b.ID, insertConsent, "account_consent", consentColumns, b.Consent)
 }
 
 // WriteDetected stores detected sessions placed after a batch (package bursts): the
@@ -100,6 +105,25 @@ func (w *Writer) WriteDetected(ctx context.Context, cells []DetectedCellRow, bur
 		return err
 	}
 	return insertRows(ctx, w, "", insertBursts, "bursts", burstColumns, bursts)
+}
+
+// WithoutDeleted returns posts without those recorded as deleted at their source.
+func (w *Writer) WithoutDeleted(ctx context.Context, posts []*post.Post) ([]*post.Post, error) {
+	ids := make([]string, len(posts))
+	for i, p := range posts {
+		ids[i] = p.ID
+	}
+	deleted, err := DeletedAmong(ctx, w.conn, ids)
+	if err != nil || len(deleted) == 0 {
+		return posts, err
+	}
+	out := posts[:0:0]
+	for _, p := range posts {
+		if !deleted[p.ID] {
+			out = append(out, p)
+		}
+	}
+	return out, nil
 }
 
 // newSessions returns the session rows not stored by w yet with the same content, and

@@ -3,12 +3,13 @@ package api
 import (
 	"context"
 	"fmt"
-	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"net/http"
 	"slices"
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/chatnight/chatnight/pipeline/post"
 	"github.com/chatnight/chatnight/web/export"
@@ -31,13 +32,13 @@ func (a *API) EnableAnalytics(conn driver.Conn, o *optout.OptOuts) {
 }
 
 // analysisOf is what an analytics handler needs besides its session: the analyzer
-// (?people=) and the opt-out list, answering any error itself (ok false).
-func (a *API) analysisOf(ctx context.Context, w http.ResponseWriter, r *http.Request) (*readmodel.Store, *redact.Redactor, bool) {
+// (?people=) and the community's opt-out list, answering any error itself (ok false).
+func (a *API) analysisOf(ctx context.Context, w http.ResponseWriter, r *http.Request, community string) (*readmodel.Store, *redact.Redactor, bool) {
 	an, ok := a.analyzerFor(w, r)
 	if !ok {
 		return nil, nil, false
 	}
-	red, err := a.redactor(ctx)
+	red, err := a.redactor(ctx, community)
 	if err != nil {
 		a.fail(w, r, err)
 		return nil, nil, false
@@ -58,12 +59,14 @@ func (a *API) analyzerFor(w http.ResponseWriter, r *http.Request) (*readmodel.St
 	return nil, false
 }
 
-// redactor is the opt-out list to apply to a response (nil hides nothing).
-func (a *API) redactor(ctx context.Context) (*redact.Redactor, error) {
+// redactor is the opt-out list to apply to a response about a community (nil hides
+// nothing): the community's consent rule decides which consent signals count.
+func (a *API) redactor(ctx context.Context, community string) (*redact.Redactor, error) {
 	if a.optouts == nil {
 		return nil, nil
 	}
-	return a.optouts.Get(ctx)
+	r, err := a.optouts.Get(ctx)
+	return r.For(community), err
 }
 
 // redactPosts drops the posts of opted-out authors and pseudonymizes the accounts the
@@ -75,6 +78,7 @@ func redactPosts(posts []readmodel.Post, r *redact.Redactor) []readmodel.Post {
 	out := posts[:0:0]
 	for _, p := range posts {
 		if r.Post(&p.Post) {
+			p.QuestionID = r.PostID(p.QuestionID)
 			out = append(out, p)
 		}
 	}
@@ -100,7 +104,8 @@ func redactParticipants(list []readmodel.Participant, r *redact.Redactor) {
 // and the network metrics of the session.
 type GraphResponse struct {
 	readmodel.Graph
-	Metrics network.Metrics `json:"metrics"`
+	Metrics  network.Metrics  `json:"metrics"`
+	Manifest *export.Manifest `json:"manifest,omitempty"`
 }
 
 // graphOf adds metrics to g and pseudonymizes opted-out nodes (their interactions
@@ -175,7 +180,7 @@ func (a *API) ownTags(communityID string) []string {
 
 // handleSessionStats answers GET /api/sessions/{id}/readmodel.
 func (a *API) handleSessionStats(ctx context.Context, w http.ResponseWriter, r *http.Request, sess readmodel.Session) {
-	an, red, ok := a.analysisOf(ctx, w, r)
+	an, red, ok := a.analysisOf(ctx, w, r, sess.Community)
 	if !ok {
 		return
 	}
@@ -210,7 +215,7 @@ func (a *API) handleCommunityStats(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := a.ctx(r)
 	defer cancel()
-	red, err := a.redactor(ctx)
+	red, err := a.redactor(ctx, cm.ID)
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -236,12 +241,17 @@ func (a *API) handleTranscript(ctx context.Context, w http.ResponseWriter, r *ht
 	if !ok {
 		return
 	}
-	t, err := a.transcript(ctx, sess)
+	red, m, ok := a.exportOf(ctx, w, r, sess)
+	if !ok {
+		return
+	}
+	t, err := a.transcriptWith(ctx, sess, red)
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
 	if f == "json" {
+		t.Manifest = m
 		writeJSON(w, t)
 		return
 	}
@@ -259,7 +269,7 @@ func (a *API) handleTranscript(ctx context.Context, w http.ResponseWriter, r *ht
 	}
 	types := map[string]string{"csv": "text/csv; charset=utf-8", "md": "text/markdown; charset=utf-8", "html": "text/html; charset=utf-8"}
 	attachment(w, types[f], sess.ID+"."+f)
-	if err := export.WriteTranscript(w, f, sess, lines); err != nil {
+	if err := export.WriteTranscript(w, f, sess, lines, m); err != nil {
 		a.log.Warn("writing transcript failed", "session", sess.ID, "err", err)
 	}
 }
@@ -267,7 +277,7 @@ func (a *API) handleTranscript(ctx context.Context, w http.ResponseWriter, r *ht
 // handleSessionPeople answers GET /api/sessions/{id}/people: the session's participants
 // who are linked people or hold segments, by account, for the viewer's badges.
 func (a *API) handleSessionPeople(ctx context.Context, w http.ResponseWriter, r *http.Request, sess readmodel.Session) {
-	an, red, ok := a.analysisOf(ctx, w, r)
+	an, red, ok := a.analysisOf(ctx, w, r, sess.Community)
 	if !ok {
 		return
 	}

@@ -4,14 +4,14 @@
 package api
 
 import (
-	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
-
 	"context"
 	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
 	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/chatnight/chatnight/pipeline/community"
 	"github.com/chatnight/chatnight/web/host"
@@ -26,9 +26,11 @@ type API struct {
 	now         func() time.Time
 	log         *slog.Logger
 	analytics   bool            // set by EnableAnalytics
-	conn        driver.Conn     // set by EnableAnalytics: reads copies of posts
+	conn        driver.Conn     // set by EnableAnalytics: copies, completeness, deletions
 	host        *host.Reader    // set by EnableAnalytics
 	optouts     *optout.OptOuts // nil: nobody is hidden
+	// Version names the software in export manifests.
+	Version string
 	// Timeout bounds each request's ClickHouse reads.
 	Timeout time.Duration
 }
@@ -41,7 +43,7 @@ func New(st *readmodel.Store, cfg *community.Config, now func() time.Time, log *
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &API{store: st, communities: cfg, now: now, log: log, Timeout: 15 * time.Second}
+	return &API{store: st, communities: cfg, now: now, log: log, Timeout: 15 * time.Second, Version: "dev"}
 }
 
 // Register adds the endpoints to mux.
@@ -59,6 +61,7 @@ func (a *API) Register(mux *http.ServeMux) {
 		mux.HandleFunc("GET /api/sessions/{id}/stats", a.forSession(a.handleSessionStats))
 		mux.HandleFunc("GET /api/sessions/{id}/people", a.forSession(a.handleSessionPeople))
 		mux.HandleFunc("GET /api/sessions/{id}/transcript", a.forSession(a.handleTranscript))
+		mux.HandleFunc("GET /api/sessions/{id}/completeness", a.forSession(a.handleCompleteness))
 		mux.HandleFunc("GET /api/sessions/{id}/host", a.handleHost)
 		mux.HandleFunc("GET /api/communities/{id}/welcome", a.handleWelcome)
 		mux.HandleFunc("GET /api/communities/{id}/posts", a.handleCommunityPosts)
@@ -79,7 +82,7 @@ func (a *API) Snapshot(ctx context.Context, communityID, session string) (readmo
 	if err != nil || len(snap.Posts) == 0 {
 		return snap, err
 	}
-	red, err := a.redactor(ctx)
+	red, err := a.redactor(ctx, communityID)
 	if err != nil {
 		return readmodel.Snapshot{}, err
 	}

@@ -19,7 +19,11 @@ func (a *API) handleGraph(ctx context.Context, w http.ResponseWriter, r *http.Re
 	if !ok {
 		return
 	}
-	an, red, ok := a.analysisOf(ctx, w, r)
+	an, ok := a.analyzerFor(w, r)
+	if !ok {
+		return
+	}
+	red, m, ok := a.exportOf(ctx, w, r, sess)
 	if !ok {
 		return
 	}
@@ -33,14 +37,17 @@ func (a *API) handleGraph(ctx context.Context, w http.ResponseWriter, r *http.Re
 		return
 	}
 	resp, edges := graphOf(g, red)
+	eg := exportGraph(sess.Community+" "+sess.ID, resp, edges)
+	eg.Manifest = m
 	switch f {
 	case "gexf":
 		attachment(w, "application/gexf+xml", sess.ID+".gexf")
-		err = export.WriteGEXF(w, exportGraph(sess.Community+" "+sess.ID, resp, edges), a.now())
+		err = export.WriteGEXF(w, eg, a.now())
 	case "graphml":
 		attachment(w, "application/graphml+xml", sess.ID+".graphml")
-		err = export.WriteGraphML(w, exportGraph(sess.Community+" "+sess.ID, resp, edges))
+		err = export.WriteGraphML(w, eg)
 	default:
+		resp.Manifest = m
 		writeJSON(w, resp)
 	}
 	if err != nil {

@@ -29,7 +29,7 @@ func (a *API) handleHost(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	red, err := a.redactor(ctx)
+	red, err := a.redactor(ctx, cm.ID)
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -62,7 +62,7 @@ func (a *API) handleWelcome(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := a.ctx(r)
 	defer cancel()
-	red, err := a.redactor(ctx)
+	red, err := a.redactor(ctx, cm.ID)
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -94,7 +94,7 @@ func (a *API) handleCommunityPosts(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := a.ctx(r)
 	defer cancel()
-	red, err := a.redactor(ctx)
+	red, err := a.redactor(ctx, cm.ID)
 	if err != nil {
 		a.fail(w, r, err)
 		return

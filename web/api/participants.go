@@ -23,7 +23,7 @@ func (a *API) handleParticipants(ctx context.Context, w http.ResponseWriter, r *
 	if list == nil {
 		list = []readmodel.Participant{}
 	}
-	red, err := a.redactor(ctx)
+	red, err := a.redactor(ctx, sess.Community)
 	if err != nil {
 		a.fail(w, r, err)
 		return

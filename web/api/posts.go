@@ -5,7 +5,9 @@ import (
 	"net/http"
 
 	"github.com/chatnight/chatnight/pipeline/copies"
+	"github.com/chatnight/chatnight/web/export"
 	"github.com/chatnight/chatnight/web/readmodel"
+	"github.com/chatnight/chatnight/web/redact"
 )
 
 // Transcript is the answer of /api/sessions/{id}/posts.
@@ -16,6 +18,8 @@ type Transcript struct {
 	// Copies says, for each post that also appeared elsewhere (a bridged copy stored
 	// once), everywhere it appeared: its own network first.
 	Copies map[string][]copies.Copy `json:"copies,omitempty"`
+	// Manifest is set on the transcript export (not on the viewer's /posts).
+	Manifest *export.Manifest `json:"manifest,omitempty"`
 }
 
 // handlePosts answers GET /api/sessions/{id}/posts: the session's posts in time order,
@@ -31,11 +35,16 @@ func (a *API) handlePosts(ctx context.Context, w http.ResponseWriter, r *http.Re
 
 // transcript reads a session's posts with opted-out accounts hidden.
 func (a *API) transcript(ctx context.Context, sess readmodel.Session) (Transcript, error) {
-	posts, err := a.store.Transcript(ctx, sess, 0)
+	red, err := a.redactor(ctx, sess.Community)
 	if err != nil {
 		return Transcript{}, err
 	}
-	red, err := a.redactor(ctx)
+	return a.transcriptWith(ctx, sess, red)
+}
+
+// transcriptWith reads a session's posts through red.
+func (a *API) transcriptWith(ctx context.Context, sess readmodel.Session, red *redact.Redactor) (Transcript, error) {
+	posts, err := a.store.Transcript(ctx, sess, 0)
 	if err != nil {
 		return Transcript{}, err
 	}

@@ -46,10 +46,12 @@ func (l Line) appearedOn() string {
 // API writes itself).
 var TranscriptFormats = []string{"csv", "md", "html"}
 
-// WriteTranscript writes lines in format csv, md or html.
-func WriteTranscript(w io.Writer, format string, sess readmodel.Session, lines []Line) error {
+// WriteTranscript writes lines in format csv, md or html, with the manifest m (nil:
+// none) in its header.
+func WriteTranscript(w io.Writer, format string, sess readmodel.Session, lines []Line, m *Manifest) error {
 	switch format {
 	case "csv":
+		writeCommentLines(w, m)
 		cw := csv.NewWriter(w)
 		cw.Write([]string{"id", "created_at", "kind", "author_id", "handle", "name", "marks", "reply_to_id", "text", "url", "appeared_on"})
 		for _, l := range lines {
@@ -61,6 +63,12 @@ func WriteTranscript(w io.Writer, format string, sess readmodel.Session, lines [
 	case "md":
 		fmt.Fprintf(w, "# %s — %s\n\n", mdEscape(sess.Community), mdEscape(sess.ID))
 		fmt.Fprintf(w, "%s to %s UTC, %d posts\n\n", sess.Start.UTC().Format("2006-01-02 15:04"), sess.End.UTC().Format("15:04"), len(lines))
+		if m != nil {
+			for _, l := range m.Lines() {
+				fmt.Fprintf(w, "> %s\n>\n", mdEscape(l))
+			}
+			fmt.Fprintf(w, "\n```json\n%s\n```\n\n", strings.ReplaceAll(m.JSON(), "`", `\u0060`))
+		}
 		for _, l := range lines {
 			marks := ""
 			if l.Marks != "" {
@@ -75,7 +83,11 @@ func WriteTranscript(w io.Writer, format string, sess readmodel.Session, lines [
 		}
 		return nil
 	case "html":
-		return transcriptHTML.Execute(w, map[string]any{"Session": sess, "Lines": lines})
+		data := map[string]any{"Session": sess, "Lines": lines}
+		if m != nil {
+			data["Manifest"], data["ManifestJSON"] = m.Lines(), m.JSON()
+		}
+		return transcriptHTML.Execute(w, data)
 	}
 	return fmt.Errorf("unknown transcript format %q", format)
 }
@@ -112,7 +124,8 @@ var transcriptHTML = template.Must(template.New("transcript").Funcs(template.Fun
 </head><body>
 <h1>{{.Session.Community}} — {{.Session.ID}}</h1>
 <p>{{day .Session.Start}} UTC, {{len .Lines}} posts</p>
-{{range .Lines}}<div class="post" id="{{.ID}}"><span class="t">{{clock .CreatedAt}}</span> <b><bdi>@{{.Handle}}</bdi></b>{{if .Marks}} <span class="m">{{.Marks}}</span>{{end}}: <bdi>{{.Text}}</bdi>{{if .Copies}} <span class="t">(appeared on{{range .Copies}} <a href="{{.URL}}">{{.Network}}</a>{{end}})</span>{{end}}</div>
+{{if .Manifest}}<section class="manifest">{{range .Manifest}}<p>{{.}}</p>{{end}}<details><summary>Manifest</summary><pre>{{.ManifestJSON}}</pre></details></section>
+{{end}}{{range .Lines}}<div class="post" id="{{.ID}}"><span class="t">{{clock .CreatedAt}}</span> <b><bdi>@{{.Handle}}</bdi></b>{{if .Marks}} <span class="m">{{.Marks}}</span>{{end}}: <bdi>{{.Text}}</bdi>{{if .Copies}} <span class="t">(appeared on{{range .Copies}} <a href="{{.URL}}">{{.Network}}</a>{{end}})</span>{{end}}</div>
 {{end}}</body></html>
 `))
 
@@ -138,9 +151,10 @@ type ExportEdge struct {
 
 // ExportGraph is a graph ready to write.
 type ExportGraph struct {
-	Title string
-	Nodes []ExportNode
-	Edges []ExportEdge
+	Title    string
+	Manifest *Manifest // nil: none
+	Nodes    []ExportNode
+	Edges    []ExportEdge
 }
 
 // EdgeKinds are the interaction kinds, in the order exports list them.
@@ -253,6 +267,9 @@ func WriteGEXF(w io.Writer, g ExportGraph, now time.Time) error {
 	d.XMLNS, d.XSI, d.Version = "http://gexf.net/1.3", "http://www.w3.org/2001/XMLSchema-instance", "1.3"
 	d.Schema = "http://gexf.net/1.3 http://gexf.net/1.3/gexf.xsd"
 	d.Meta.LastModified, d.Meta.Creator, d.Meta.Description = now.UTC().Format("2006-01-02"), "chatnight", g.Title
+	if g.Manifest != nil {
+		d.Meta.Description += "\nmanifest: " + g.Manifest.JSON()
+	}
 	d.Graph.Mode, d.Graph.DefaultType = "static", "directed"
 	edgeAttrs := []gexfAttr{}
 	for _, k := range EdgeKinds {
@@ -282,6 +299,7 @@ type graphmlDoc struct {
 	XMLNS   string       `xml:"xmlns,attr"`
 	XSI     string       `xml:"xmlns:xsi,attr"`
 	Schema  string       `xml:"xsi:schemaLocation,attr"`
+	Desc    string       `xml:"desc,omitempty"`
 	Keys    []graphmlKey `xml:"key"`
 	Graph   struct {
 		ID          string        `xml:"id,attr"`
@@ -318,6 +336,9 @@ func WriteGraphML(w io.Writer, g ExportGraph) error {
 	var d graphmlDoc
 	d.XMLNS, d.XSI = "http://graphml.graphdrawing.org/xmlns", "http://www.w3.org/2001/XMLSchema-instance"
 	d.Schema = "http://graphml.graphdrawing.org/xmlns http://graphml.graphdrawing.org/xmlns/1.0/graphml.xsd"
+	if g.Manifest != nil {
+		d.Desc = g.Title + "\nmanifest: " + g.Manifest.JSON()
+	}
 	d.Keys = append(d.Keys, graphmlKey{"label", "node", "label", "string"})
 	for _, a := range nodeAttrs {
 		d.Keys = append(d.Keys, graphmlKey{a.ID, "node", a.ID, graphmlTypes[a.Type]})

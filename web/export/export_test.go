@@ -55,13 +55,13 @@ func TestTranscriptFormats(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.format, func(t *testing.T) {
 			var buf bytes.Buffer
-			if err := export.WriteTranscript(&buf, tt.format, sess, lines); err != nil {
+			if err := export.WriteTranscript(&buf, tt.format, sess, lines, nil); err != nil {
 				t.Fatal(err)
 			}
 			tt.check(t, buf.String())
 		})
 	}
-	if err := export.WriteTranscript(&bytes.Buffer{}, "pdf", sess, lines); err == nil {
+	if err := export.WriteTranscript(&bytes.Buffer{}, "pdf", sess, lines, nil); err == nil {
 		t.Error("an unknown format is accepted")
 	}
 }

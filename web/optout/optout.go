@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"sort"
 	"strings"
 	"sync"
@@ -28,7 +29,10 @@ type OptOuts struct {
 	conn driver.Conn
 	// TTL is how long Get trusts the cached list; default 2s.
 	TTL time.Duration
-	log *slog.Logger
+	// Strict lists the communities with consent: strict, where Mastodon accounts that
+	// are not indexable: true are treated as opted out too.
+	Strict []string
+	log    *slog.Logger
 
 	// OnChange, when set (before Run), is called after a load that found the list
 	// different from the previous load's, so open pages can apply it.
@@ -38,6 +42,7 @@ type OptOuts struct {
 	seen     string     // the list of the last load, joined; guarded by mu
 	loaded   bool       // guarded by mu
 	cur      atomic.Pointer[redact.Redactor]
+	counts   atomic.Pointer[Counts]
 	loadedAt atomic.Int64 // unix nanoseconds of the cached load
 }
 
@@ -144,7 +149,42 @@ func (o *OptOuts) Load(ctx context.Context) (*redact.Redactor, error) {
 			}
 		}
 	}
+	// Consent signals: noindex accounts are opted out everywhere; in strict communities
+	// so are Mastodon accounts not indexable.
+	var consent []struct {
+		AccountID string `ch:"account_id"`
+		Handle    string `ch:"handle"`
+		NoIndex   uint8  `ch:"noindex"`
+		Indexable uint8  `ch:"indexable"`
+	}
+	if err := o.conn.Select(ctx, &consent, queryConsent); err != nil {
+		return nil, fmt.Errorf("read consent signals: %w", err)
+	}
+	strictIDs := append([]string(nil), ids...)
+	strictHandles := maps.Clone(handles)
+	for _, c := range consent {
+		if c.NoIndex == 1 {
+			ids = append(ids, c.AccountID)
+			handles[strings.ToLower(c.Handle)] = c.AccountID
+		}
+		if c.NoIndex == 1 || (c.Indexable == 0 && strings.HasPrefix(c.AccountID, "mastodon:")) {
+			strictIDs = append(strictIDs, c.AccountID)
+			strictHandles[strings.ToLower(c.Handle)] = c.AccountID
+		}
+	}
+	n := Counts{OptedOut: len(subjects)}
+	for _, c := range consent {
+		if c.NoIndex == 1 {
+			n.NoIndex++
+		} else {
+			n.NotIndexable++
+		}
+	}
+	o.counts.Store(&n)
 	r := redact.NewRedactor(salt, ids, handles)
+	if len(o.Strict) > 0 {
+		r = r.WithStrict(redact.NewRedactor(salt, strictIDs, strictHandles), o.Strict)
+	}
 	o.cur.Store(r)
 	o.loadedAt.Store(time.Now().UnixNano())
 	sort.Strings(ids)
@@ -174,6 +214,21 @@ func (o *OptOuts) salt(ctx context.Context) (string, error) {
 		}
 	}
 	return "", errors.New("pseudonym salt: not readable after creating it")
+}
+
+// Counts are how many accounts the last Load hid, by reason.
+type Counts struct {
+	OptedOut     int // on the opt-out list
+	NoIndex      int // Mastodon noindex or Bluesky !no-unauthenticated: hidden everywhere
+	NotIndexable int // Mastodon accounts not indexable: hidden in consent: strict communities
+}
+
+// Counts returns the counts of the last Load (zero before it).
+func (o *OptOuts) Counts() Counts {
+	if c := o.counts.Load(); c != nil {
+		return *c
+	}
+	return Counts{}
 }
 
 // Get returns the cached Redactor, reloading it when older than TTL.
@@ -228,6 +283,13 @@ SELECT author_id, anyLast(handle) AS last_handle
 FROM chatnight.participants_agg
 WHERE lower(handle) IN {subjects:Array(String)} OR lower(author_id) IN {subjects:Array(String)}
 GROUP BY author_id`
+
+	// queryConsent lists accounts whose consent signals matter: noindex, or (for strict
+	// communities) Mastodon accounts that are not indexable.
+	queryConsent = `
+SELECT account_id, handle, noindex, indexable
+FROM chatnight.account_consent FINAL
+WHERE noindex = 1 OR (indexable = 0 AND startsWith(account_id, 'mastodon:'))`
 
 	querySalt  = `SELECT argMin(salt, created_at) FROM chatnight.pseudonym_salt`
 	insertSalt = `INSERT INTO chatnight.pseudonym_salt (salt, created_at) VALUES (?, ?)`

@@ -208,10 +208,16 @@ func (au *SessionAuthor) shown(r *redact.Redactor, count uint64) Account {
 		return Account{ID: p, Handle: p, Count: count, Newcomer: au.Newcomer}
 	}
 	acc := Account{ID: au.AuthorID, Handle: au.Handle, Count: count, Newcomer: au.Newcomer, Why: au.Why, Segments: au.Segments}
+	if r.All() {
+		// A pseudonymised export: the person and their accounts under pseudonyms; why
+		// they are linked names handles and sites, so it is left out.
+		acc.ID, acc.Handle = r.Account(au.AuthorID, au.Handle)
+		acc.Why = nil
+	}
 	if len(au.Members) > 1 {
 		acc.Networks = au.Networks
 		for _, m := range au.Members {
-			acc.Accounts = append(acc.Accounts, m.AuthorID)
+			acc.Accounts = append(acc.Accounts, r.ID(m.AuthorID))
 		}
 	}
 	return acc

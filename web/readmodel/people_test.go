@@ -153,4 +153,19 @@ func TestPeopleInParticipantsAndGraph(t *testing.T) {
 	if len(st.Segments) != 2 || st.Segments[0].Segment != "health_it" {
 		t.Errorf("segments with Ana opted out: %+v", st.Segments)
 	}
+
+	// A pseudonymised export: every person and account under its pseudonym, segments
+	// kept, and no why (it names handles and sites).
+	all := redact.NewRedactor("salt", nil, nil).Pseudonymize(nil)
+	st, err = an.SessionStats(ctx, sess, []string{"ppltest"}, all)
+	if err != nil {
+		t.Fatal(err)
+	}
+	colin := st.TopParticipants[0]
+	want := readmodel.Account{ID: all.Pseudonym("bluesky:did:plc:colin"), Handle: all.Pseudonym("bluesky:did:plc:colin"), Count: 3, Newcomer: true,
+		Accounts: []string{all.Pseudonym("bluesky:did:plc:colin"), all.Pseudonym("mastodon:colin@hc.example")},
+		Networks: map[string]uint64{"bluesky": 1, "mastodon": 2}, Segments: wantTop[0].Segments}
+	if !reflect.DeepEqual(colin, want) {
+		t.Errorf("pseudonymised person:\n got %+v\nwant %+v", colin, want)
+	}
 }

@@ -71,8 +71,8 @@ communities:
 	if err != nil {
 		t.Fatal(err)
 	}
-	// That release had no people, segments or copies (migrations 0020-0022).
-	b.Segments, b.Claims, b.Copies, b.Texts = nil, nil, nil, nil
+	// That release had no consent signals (0015), people, segments or copies (0020-0024).
+	b.Consent, b.Segments, b.Claims, b.People, b.Copies, b.Texts = nil, nil, nil, nil, nil, nil
 	// It kept authors' bios in the payloads: a Mastodon note, an X v1 description.
 	const oldBio, oldDesc = `Zephyr nurse, \"quoted\" and \\ escaped`, "Marlow patient advocate"
 	b.Posts[0].Raw = `{"id":"1","account":{"acct":"ana","note":"` + oldBio + `","fields":[]},"content":"<p>hi</p>"}`
@@ -192,4 +192,57 @@ communities:
 	if n != 1 {
 		t.Errorf("after the bridge: %d detected sessions, want 1: %+v", n, list)
 	}
+	// Research stewardship (migration 0015) on the upgraded dir: a post the previous
+	// release wrote is deleted at its source; the merged session counts it no more,
+	// its author, who wrote nothing else, is no participant, and the post it bridged to
+	// is a session again; the deletion, a completeness event and a consent signal are
+	// on record.
+	if !contains(applied, "0015_stewardship") {
+		t.Errorf("upgrade applied %v, want 0015_stewardship among them", applied)
+	}
+	now := time.Now().UTC()
+	if err := storage.WriteDeletions(ctx, env.Conn, []storage.DeletionRow{{PostID: "sim:b1", Source: "sim", Reason: "test",
+		DeletedAt: now, RecordedAt: now, Version: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bursts.RemovePosts(ctx, storage.NewWriter(env.Conn, nil), cfg, []string{"sim:b1"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := storage.WriteCompleteness(ctx, env.Conn, []storage.CompletenessRow{{Source: "sim", Community: id, From: chat1,
+		To: chat1.Add(2 * time.Minute), Kind: "outage", EventID: "e1", RecordedAt: now}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := storage.WriteConsent(ctx, env.Conn, []storage.ConsentRow{{AccountID: "sim:ana", Handle: "ana", NoIndex: 1, SeenAt: now, Version: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	after, ok, err := rm.Session(ctx, first)
+	if err != nil || !ok || after.Posts != merged.Posts-2 || after.Participants != merged.Participants-1 {
+		t.Errorf("the merged session after deleting sim:b1: %d posts of %d participants (%v %v), want %d of %d",
+			after.Posts, after.Participants, ok, err, merged.Posts-2, merged.Participants-1)
+	}
+	// sim:b1 bridged x4 (170 minutes in) and sim:b2 (200 minutes in): without it, the
+	// silence is the gap, and sim:b2 is a session of its own, named after its cell.
+	last := sessions.CellID(id, sessions.CellStart(chat2, community.DefaultSessionGap))
+	split, ok, err := rm.Session(ctx, last)
+	if err != nil || !ok || split.ID != last || split.Posts != 1 || split.Participants != 1 {
+		t.Errorf("sim:b2 after deleting sim:b1: %+v %v %v; want its own session %s of 1 post", split, ok, err, last)
+	}
+	deleted, err := storage.DeletedAmong(ctx, env.Conn, []string{"sim:b1", "sim:b2"})
+	if err != nil || len(deleted) != 1 || !deleted["sim:b1"] {
+		t.Errorf("deletions on record: %v %v, want sim:b1", deleted, err)
+	}
+	var events, consent uint64
+	if err := env.Conn.QueryRow(ctx, "SELECT (SELECT count() FROM chatnight.completeness_events FINAL WHERE community = 'upgrade'), "+
+		"(SELECT count() FROM chatnight.account_consent FINAL WHERE noindex = 1)").Scan(&events, &consent); err != nil || events != 1 || consent != 1 {
+		t.Errorf("completeness events %d, noindex accounts %d (%v); want 1 and 1", events, consent, err)
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
 }

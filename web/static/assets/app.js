@@ -3,6 +3,7 @@
 // browse and replay past sessions.
 import {el, fmt, getJSON, throttle} from './util.js';
 import {Dataset} from './model.js';
+import {showCompleteness} from './completeness.js';
 import {Feed} from './feed.js';
 import {Leaderboard, ActivityChart, Graph} from './panels.js';
 import {Parents} from './parents.js';
@@ -277,8 +278,18 @@ $('session').addEventListener('change', (e) => {
 
 // --- modes ---
 
+// removePosts drops posts deleted at their source from every dataset on the page.
+function removePosts(ids) {
+  let changed = false;
+  for (const data of [state.live, state.archive, replay.data]) if (data && data.remove(ids)) changed = true;
+  if (!changed) return;
+  feed.show(shown());
+  refreshPanels();
+}
+
 function showLive() {
   replay.stop();
+  showCompleteness(state.liveSession?.id);
   state.mode = 'live';
   $('session').value = '';
   state.liveUnseen = 0;
@@ -301,6 +312,7 @@ async function openArchive(id) {
   state.archive = data;
   state.archiveSession = t.session;
   state.mode = 'archive';
+  showCompleteness(t.session.id);
   $('session').value = id;
   $('replay-start').hidden = false;
   $('replay').hidden = true;
@@ -346,6 +358,7 @@ const live = new LiveFeed({
     if (!msg.resumed) {
       state.liveSession = msg.session;
       if (msg.session?.id) state.sessionMeta.set(msg.session.id, msg.session);
+      if (state.mode === 'live') showCompleteness(msg.session?.id);
     }
     renderStatus();
     renderDownloads();
@@ -356,6 +369,10 @@ const live = new LiveFeed({
       loadNewcomers(msg.session_id);
       focusPending();
     }
+  },
+  // Posts deleted at their source leave the page and what they counted in.
+  deletes(ids) {
+    removePosts(ids);
   },
   posts(posts) {
     const added = addLivePosts(posts);

@@ -289,6 +289,12 @@ const live = new LiveFeed({
     }
     render();
   },
+  deletes(ids) {
+    if (!state.data.remove(ids)) return;
+    feed.show(state.data);
+    loadHostInfo();
+    render();
+  },
   optouts() { redactAgain().catch(showError); },
   state(kind, text) {
     const c = $('conn');

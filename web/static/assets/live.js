@@ -4,7 +4,7 @@
 export class LiveFeed {
   /**
    * @param {object} on hello(msg), backfill(posts, last, msg), posts(posts), updates(posts),
-   *   optouts(), state(kind, text)
+   *   deletes(ids) (posts deleted at their source), optouts(), state(kind, text)
    */
   constructor(on) {
     this.on = on;
@@ -52,6 +52,8 @@ export class LiveFeed {
       case 'live': {
         this.lastSeq = Math.max(this.lastSeq, msg.seq);
         const of = (type) => (msg.events || []).filter((e) => e.type === type && e.post).map((e) => e.post);
+        const gone = (msg.events || []).filter((e) => e.type === 'delete' && e.post_id).map((e) => e.post_id);
+        if (gone.length && this.on.deletes) this.on.deletes(gone);
         this.on.posts(of('post'));
         const updates = of('update');
         if (updates.length) this.on.updates(updates);

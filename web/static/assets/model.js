@@ -64,6 +64,16 @@ export class Dataset {
     return true;
   }
 
+  /** remove drops the posts ids (deleted at their source) and rebuilds what they counted in; it returns whether any was here. */
+  remove(ids) {
+    if (!ids.some((id) => this.posts.has(id))) return false;
+    const gone = new Set(ids);
+    const keep = [...this.posts.values()].filter((p) => !gone.has(p.id)).sort(byTime);
+    Object.assign(this, new Dataset());
+    for (const p of keep) this.add(p);
+    return true;
+  }
+
   /**
    * update replaces a post shown before by its new placement (a live `update` event: a
    * reply moved to its late parent's thread); a post not known yet is added. It returns
