@@ -11,6 +11,7 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
+	"github.com/chatnight/chatnight/pipeline/community"
 	"github.com/chatnight/chatnight/pipeline/post"
 	"github.com/chatnight/chatnight/web/export"
 	"github.com/chatnight/chatnight/web/host"
@@ -201,31 +202,20 @@ func (a *API) handleSessionStats(ctx context.Context, w http.ResponseWriter, r *
 // handleCommunityStats answers GET /api/communities/{id}/stats?from=&to= (RFC 3339 or
 // 2006-01-02; default the last 90 days).
 func (a *API) handleCommunityStats(w http.ResponseWriter, r *http.Request) {
+	// Analytics switched off answers 400 before an unknown community's 404.
 	an, ok := a.analyzerFor(w, r)
 	if !ok {
 		return
 	}
-	cm, ok := a.pathCommunity(w, r)
-	if !ok {
-		return
-	}
-	from, to, ok := a.period(w, r)
-	if !ok {
-		return
-	}
-	ctx, cancel := a.ctx(r)
-	defer cancel()
-	red, err := a.redactor(ctx, cm.ID)
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	st, err := an.CommunityStats(ctx, cm.ID, from, to, red)
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	writeJSON(w, st)
+	a.forCommunityPeriod(func(ctx context.Context, w http.ResponseWriter, r *http.Request, cm *community.Community,
+		from, to time.Time, red *redact.Redactor) {
+		st, err := an.CommunityStats(ctx, cm.ID, from, to, red)
+		if err != nil {
+			a.fail(w, r, err)
+			return
+		}
+		writeJSON(w, st)
+	})(w, r)
 }
 
 func parseTime(s string) (time.Time, error) {

@@ -17,6 +17,7 @@ import (
 	"github.com/chatnight/chatnight/web/host"
 	"github.com/chatnight/chatnight/web/optout"
 	"github.com/chatnight/chatnight/web/readmodel"
+	"github.com/chatnight/chatnight/web/redact"
 )
 
 // API holds what the handlers share.
@@ -63,7 +64,7 @@ func (a *API) Register(mux *http.ServeMux) {
 		mux.HandleFunc("GET /api/sessions/{id}/transcript", a.forSession(a.handleTranscript))
 		mux.HandleFunc("GET /api/sessions/{id}/completeness", a.forSession(a.handleCompleteness))
 		mux.HandleFunc("GET /api/sessions/{id}/host", a.handleHost)
-		mux.HandleFunc("GET /api/communities/{id}/welcome", a.handleWelcome)
+		mux.HandleFunc("GET /api/communities/{id}/welcome", a.forCommunityPeriod(a.handleWelcome))
 		mux.HandleFunc("GET /api/communities/{id}/posts", a.handleCommunityPosts)
 	}
 	// GET only: the mux answers 405 (with Allow) to any other method under /api/.
@@ -124,6 +125,35 @@ func (a *API) forSession(h sessionHandler) http.HandlerFunc {
 		if sess, ok := a.session(w, r, ctx); ok {
 			h(ctx, w, r, sess)
 		}
+	}
+}
+
+// periodHandler answers a route under /api/communities/{id} over a period: ctx is
+// bounded by the API's timeout, [from, to) is the period asked for, red the
+// community's opt-outs.
+type periodHandler func(ctx context.Context, w http.ResponseWriter, r *http.Request, cm *community.Community,
+	from, to time.Time, red *redact.Redactor)
+
+// forCommunityPeriod resolves the community {id} (unknown: 404), the period of from= and
+// to= (malformed: 400) and the community's redactor before h answers.
+func (a *API) forCommunityPeriod(h periodHandler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		cm, ok := a.pathCommunity(w, r)
+		if !ok {
+			return
+		}
+		from, to, ok := a.period(w, r)
+		if !ok {
+			return
+		}
+		ctx, cancel := a.ctx(r)
+		defer cancel()
+		red, err := a.redactor(ctx, cm.ID)
+		if err != nil {
+			a.fail(w, r, err)
+			return
+		}
+		h(ctx, w, r, cm, from, to, red)
 	}
 }
 

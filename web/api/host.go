@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"time"
@@ -8,6 +9,7 @@ import (
 	"github.com/chatnight/chatnight/pipeline/community"
 	"github.com/chatnight/chatnight/web/host"
 	"github.com/chatnight/chatnight/web/readmodel"
+	"github.com/chatnight/chatnight/web/redact"
 )
 
 // handleHost answers GET /api/sessions/{id}/host: the host console of the session
@@ -51,22 +53,8 @@ type SessionStats struct {
 
 // handleWelcome answers GET /api/communities/{id}/welcome?from=&to=: the welcome
 // figures of each session of the period (default the last 90 days) and in total.
-func (a *API) handleWelcome(w http.ResponseWriter, r *http.Request) {
-	cm, ok := a.pathCommunity(w, r)
-	if !ok {
-		return
-	}
-	from, to, ok := a.period(w, r)
-	if !ok {
-		return
-	}
-	ctx, cancel := a.ctx(r)
-	defer cancel()
-	red, err := a.redactor(ctx, cm.ID)
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
+func (a *API) handleWelcome(ctx context.Context, w http.ResponseWriter, r *http.Request, cm *community.Community,
+	from, to time.Time, red *redact.Redactor) {
 	s, err := a.host.SeriesOf(ctx, cm, from, to, red)
 	if err != nil {
 		a.fail(w, r, err)
