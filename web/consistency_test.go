@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -17,7 +18,9 @@ import (
 	"github.com/chatnight/chatnight/ingest/archive"
 	"github.com/chatnight/chatnight/ingest/simulator"
 	"github.com/chatnight/chatnight/pipeline/bus"
+	"github.com/chatnight/chatnight/pipeline/copies"
 	"github.com/chatnight/chatnight/pipeline/derive"
+	"github.com/chatnight/chatnight/pipeline/people"
 	"github.com/chatnight/chatnight/pipeline/post"
 	"github.com/chatnight/chatnight/pipeline/processor"
 	"github.com/chatnight/chatnight/pipeline/storage"
@@ -37,6 +40,17 @@ func TestEveryViewAgrees(t *testing.T) {
 	defer cancel()
 	cfg := communities(t, id)
 	cm, _ := cfg.Lookup(id)
+	night := simulator.Generate(simulator.Night{Community: cm, Seed: 5, Posts: 400,
+		Start: time.Date(2026, 11, 25, 1, 30, 0, 0, time.UTC)}) // a Tuesday 20:30 in New York
+	// Two of the night's accounts are one person, declared in the communities file:
+	// every view counts people.
+	var linked []string
+	for _, p := range night {
+		if len(linked) < 2 && !slices.Contains(linked, p.Author.ID) {
+			linked = append(linked, p.Author.ID)
+		}
+	}
+	cfg.People = []people.Declared{{Name: "Pat", Accounts: linked}}
 	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
 	ts := startServer(t, cfg, func() time.Time { return now })
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -55,8 +69,6 @@ func TestEveryViewAgrees(t *testing.T) {
 			t.Fatalf("import %s: %+v %v", file, sum, err)
 		}
 	}
-	night := simulator.Generate(simulator.Night{Community: cm, Seed: 5, Posts: 400,
-		Start: time.Date(2026, 11, 25, 1, 30, 0, 0, time.UTC)}) // a Tuesday 20:30 in New York
 	if err := em.Batch(ctx, id, post.SourceSim, "agree-night", night); err != nil {
 		t.Fatal(err)
 	}
@@ -69,7 +81,8 @@ func TestEveryViewAgrees(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := processor.New(processor.Config{BatchWait: 50 * time.Millisecond}, ts.bus.JS,
-		derive.New(cfg, threads.NewClickHouse(ch), time.Now), storage.NewWriter(ch, nil), pm, quiet)
+		derive.New(cfg, threads.NewClickHouse(ch), time.Now).WithCrossPosts(copies.NewClickHouse(ch, cfg.People)),
+		storage.NewWriter(ch, nil), pm, quiet)
 	pctx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- p.Run(pctx) }()
@@ -91,6 +104,8 @@ func TestEveryViewAgrees(t *testing.T) {
 		t.Fatalf("%d sessions, want the imported ones and the night: %+v", len(list), list)
 	}
 	t.Logf("%d sessions, %d posts stored", len(list), stored)
+	const nightSession = id + "-20261125T013000Z"
+	sawNight := false
 	picker := grafanaVariable(t, "chat-night.json", "session", id)
 	var sum uint64
 	for _, s := range list {
@@ -134,6 +149,26 @@ func TestEveryViewAgrees(t *testing.T) {
 					s.ID, v.what, v.posts, v.partipicant, s.Posts, s.Participants)
 			}
 		}
+		// Grafana's leaderboard is the API's, person by person.
+		// (Grafana lists 20, the API's stats 10.)
+		if top := grafanaTop(t, id, s.ID); uint64(len(top)) != min(st.Counts.Participants, 20) || len(st.TopParticipants) == 0 {
+			t.Errorf("session %s: Grafana's top participants list %d people, of %d", s.ID, len(top), st.Counts.Participants)
+		} else {
+			for i, row := range top[:min(len(top), len(st.TopParticipants))] {
+				if a := st.TopParticipants[i]; a.Count != row.posts || a.Handle != row.handle && row.handle != "(opted out)" {
+					t.Errorf("session %s: Grafana's top participant %d is %s with %d posts, the API's %s with %d", s.ID, i+1, row.handle, row.posts, a.Handle, a.Count)
+				}
+			}
+		}
+		var accounts readmodel.SessionStats
+		getJSON(t, ts.url+"/api/sessions/"+s.ID+"/stats?people=accounts", 200, &accounts)
+		if s.ID == nightSession {
+			sawNight = true
+			if accounts.Counts.Participants != st.Counts.Participants+1 {
+				t.Errorf("session %s: %d accounts, %d people; want Pat's two accounts counted as one person", s.ID,
+					accounts.Counts.Participants, st.Counts.Participants)
+			}
+		}
 		if newcomers != st.Newcomers || st.Newcomers+st.Returning != st.Counts.Participants {
 			t.Errorf("session %s: %d newcomers among the participants, stats say %d newcomers and %d returning of %d",
 				s.ID, newcomers, st.Newcomers, st.Returning, st.Counts.Participants)
@@ -141,6 +176,15 @@ func TestEveryViewAgrees(t *testing.T) {
 	}
 	if sum != stored {
 		t.Errorf("the sessions hold %d posts, the community %d", sum, stored)
+	}
+	if !sawNight {
+		t.Errorf("no session %s", nightSession)
+	}
+	// The community's totals: Grafana's overview counts the people the API counts.
+	var period readmodel.CommunityStats
+	getJSON(t, ts.url+"/api/communities/"+id+"/stats?from=2000-01-01&to=2100-01-01", 200, &period)
+	if g, n := grafanaStat(t, "community-overview.json", "Participants", id, ""), grafanaStat(t, "community-overview.json", "Newcomers", id, ""); g != period.Participants || n != period.Newcomers || g == 0 {
+		t.Errorf("Grafana's community overview counts %d participants, %d newcomers; the API %d, %d", g, n, period.Participants, period.Newcomers)
 	}
 	if n := grafanaStat(t, "community-overview.json", "Sessions", id, ""); n != uint64(len(list)) {
 		t.Errorf("Grafana's community overview counts %d sessions, the API lists %d", n, len(list))
@@ -232,6 +276,37 @@ func grafanaVariable(t *testing.T, file, name, community string) map[string]bool
 			t.Fatal(err)
 		}
 		out[v] = true
+	}
+	return out
+}
+
+// grafanaTop runs chat-night's Top participants panel for a session: handle and posts
+// by row.
+func grafanaTop(t *testing.T, community, session string) []struct {
+	handle string
+	posts  uint64
+} {
+	t.Helper()
+	q := grafanaQuery(t, "chat-night.json", "Top participants", community, session)
+	rows, err := ch.Query(context.Background(), q)
+	if err != nil {
+		t.Fatalf("Top participants: %v\n%s", err, q)
+	}
+	defer rows.Close()
+	var out []struct {
+		handle string
+		posts  uint64
+	}
+	for rows.Next() {
+		var handle string
+		var posts, replies, accounts uint64
+		if err := rows.Scan(&handle, &posts, &replies, &accounts); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, struct {
+			handle string
+			posts  uint64
+		}{handle, posts})
 	}
 	return out
 }

@@ -142,6 +142,11 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	// Live posts of a detected session's later cells are sent under the session's id,
 	// the one the backfill and the API use, so the page shows them as one session.
 	ws.Resolve = readmodel.NewResolver(s.store, 2*time.Second, deps.Log).SessionOf
+	// Live posts say who their authors are, so the page's leaderboard counts people.
+	livePeople := readmodel.NewPeopleResolver(s.store, 2*time.Second, deps.Log)
+	ws.People = func(ctx context.Context, community string, accounts []string) map[string]*live.Person {
+		return livePeople.People(ctx, community, accounts, s.optouts.Cached())
+	}
 	s.hub, err = hub.New(deps.Communities.IDs(), deps.JS, s.api, metrics, deps.Log, ws)
 	if err != nil {
 		return nil, err

@@ -11,6 +11,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/chatnight/chatnight/pipeline/people"
+	"github.com/chatnight/chatnight/pipeline/storage"
 )
 
 // CrossPostWindow is how close in time the same text by one person's accounts must be
@@ -45,6 +46,9 @@ type CrossPosts interface {
 	// Evidence returns the stored claims that link accounts (reason not empty) and the
 	// declared people's keys as claims of "": who may be linked at all.
 	Evidence(ctx context.Context) ([]people.Claim, error)
+	// Originals returns, for those of ids of community that are stored copies of a
+	// post, the id of the post: a reply to a copy is a reply to the post.
+	Originals(ctx context.Context, community string, ids []string) (map[string]string, error)
 }
 
 // ClickHouse reads cross-posts from ClickHouse.
@@ -106,6 +110,33 @@ func (c *ClickHouse) Evidence(ctx context.Context) ([]people.Claim, error) {
 	for _, d := range c.declared {
 		for _, k := range d.Keys() {
 			out = append(out, people.Claim{Key: k, Reason: "declared"})
+		}
+	}
+	return out, nil
+}
+
+// queryOriginals reads the posts that some copies copy.
+const queryOriginals = `
+SELECT DISTINCT copy_id, post_id
+FROM chatnight.post_copies
+WHERE community = {community:String} AND copy_id IN {ids:Array(String)}`
+
+// Originals implements CrossPosts.
+func (c *ClickHouse) Originals(ctx context.Context, community string, ids []string) (map[string]string, error) {
+	out := map[string]string{}
+	for i := 0; i < len(ids); i += 5000 {
+		var rows []struct {
+			CopyID string `ch:"copy_id"`
+			PostID string `ch:"post_id"`
+		}
+		qctx := clickhouse.Context(ctx, clickhouse.WithParameters(clickhouse.Parameters{
+			"community": community, "ids": storage.ArrayParam(ids[i:min(i+5000, len(ids))]),
+		}))
+		if err := c.conn.Select(qctx, &rows, queryOriginals); err != nil {
+			return nil, fmt.Errorf("read the originals of %d possible copies: %w", len(ids), err)
+		}
+		for _, r := range rows {
+			out[r.CopyID] = r.PostID
 		}
 	}
 	return out, nil

@@ -24,6 +24,7 @@ package derive
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -215,7 +216,12 @@ func (d *Deriver) DeriveLive(ctx context.Context, posts []*post.Post) (*Result, 
 	if err != nil {
 		return nil, err
 	}
+	seen := posts
 	posts, crossRows, linked, err := d.crossPosted(ctx, posts, bridged, version)
+	if err != nil {
+		return nil, err
+	}
+	personRows, err := d.personRows(ctx, seen, linked, version)
 	if err != nil {
 		return nil, err
 	}
@@ -237,7 +243,7 @@ func (d *Deriver) DeriveLive(ctx context.Context, posts []*post.Post) (*Result, 
 		uniq = append(uniq, p)
 	}
 
-	b := &storage.Batch{Posts: make([]storage.PostRow, len(uniq)), Copies: copyRows}
+	b := &storage.Batch{Posts: make([]storage.PostRow, len(uniq)), Copies: copyRows, People: personRows}
 	res := &Result{Batch: b, Live: make([]Live, 0, len(uniq))}
 	comms := map[string]*community.Community{}
 	byCommunity := map[string][]*storage.PostRow{}
@@ -346,8 +352,9 @@ func (d *Deriver) DeriveLive(ctx context.Context, posts []*post.Post) (*Result, 
 // copies) and returns the copies' rows. A copy whose original is stored (or waiting to
 // be) adds only its copies row. A copy that comes first stands in for its original,
 // under the original's id, author and, for the copies' time to match, the copy's
-// time: an original arriving after it takes the stored time, so it replaces the
-// stand-in rather than adding a second row. bridged marks the stand-ins.
+// time: an original arriving after it takes the stored time (and follower count), so
+// it replaces the stand-in rather than adding a second row. bridged marks the
+// stand-ins.
 func (d *Deriver) bridged(ctx context.Context, posts []*post.Post, version uint64) ([]*post.Post, []storage.CopyRow, map[*post.Post]bool, error) {
 	var rows []storage.CopyRow
 	marked := map[*post.Post]bool{}
@@ -356,7 +363,9 @@ func (d *Deriver) bridged(ctx context.Context, posts []*post.Post, version uint6
 	for _, p := range posts {
 		o, c, ok := copies.Bridged(p)
 		if !ok {
-			if p.Network() == "bluesky" {
+			if n := p.Network(); n == "bluesky" || n == "mastodon" {
+				// A copy may have stood in for it (either way round): it takes the
+				// stand-in's time.
 				ids[p.Community] = append(ids[p.Community], p.ID)
 			}
 			out = append(out, p)
@@ -368,8 +377,12 @@ func (d *Deriver) bridged(ctx context.Context, posts []*post.Post, version uint6
 		ids[p.Community] = append(ids[p.Community], o.ID)
 		out = append(out, o)
 	}
+	out, err := d.copyRefs(ctx, out, rows, marked)
+	if err != nil {
+		return nil, nil, nil, err
+	}
 	if len(rows) == 0 && len(ids) == 0 {
-		return posts, nil, nil, nil
+		return out, nil, nil, nil
 	}
 	stored := map[[2]string]storage.PostRow{}
 	for c, list := range ids {
@@ -390,14 +403,118 @@ func (d *Deriver) bridged(ctx context.Context, posts []*post.Post, version uint6
 		switch {
 		case ok && marked[p]:
 			continue // the original (or this copy) is stored already
-		case ok && !r.CreatedAt.Equal(p.CreatedAt):
+		case ok && (!r.CreatedAt.Equal(p.CreatedAt) || r.AuthorFollowers != p.Author.Followers):
+			// It replaces the stored row (a stand-in, or itself seen before) in
+			// place: same time, and the same follower count, which the write-time
+			// aggregates key on, so it is still counted once.
 			moved := *p
-			moved.CreatedAt = r.CreatedAt
+			moved.CreatedAt, moved.Author.Followers = r.CreatedAt, r.AuthorFollowers
 			p = &moved
 		}
 		kept = append(kept, p)
 	}
 	return kept, rows, marked, nil
+}
+
+// personRows store, for SQL (chatnight.account_people), the people that the authors
+// of posts who may be linked (linked) belong to, as package people resolves them with
+// the batch's own claims: a row for every account of each person of several accounts.
+func (d *Deriver) personRows(ctx context.Context, posts []*post.Post, linked map[*post.Post]bool, version uint64) ([]storage.PersonRow, error) {
+	if d.cross == nil || len(linked) == 0 {
+		return nil, nil
+	}
+	var ids []string
+	var extra []people.Claim
+	seen := map[string]bool{}
+	for _, p := range posts {
+		if linked[p] && !seen[p.Author.ID] {
+			seen[p.Author.ID] = true
+			ids = append(ids, p.Author.ID)
+			extra = append(extra, people.Claims(p.Author.ID, p.Author.Handle, p.Author.VerifiedLinks)...)
+		}
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	sort.Strings(ids)
+	m, err := d.cross.lookup.People(ctx, ids, extra)
+	if err != nil {
+		return nil, fmt.Errorf("link the batch's authors into people: %w", err)
+	}
+	var rows []storage.PersonRow
+	for _, p := range m.Linked() {
+		for _, a := range p.Accounts {
+			rows = append(rows, storage.PersonRow{AccountID: a, PersonID: p.ID, Why: p.Why, Version: version})
+		}
+	}
+	return rows, nil
+}
+
+// copyRefs points the references of posts (reply, root, quote, repost) to Bluesky
+// copies of fediverse statuses at the statuses: the copies are stored as the statuses
+// (package copies), so a reply to one is a reply to the status. Copies are found among
+// rows (this batch's) and, with cross-posts enabled, in chatnight.post_copies. A post
+// changed is copied, keeping its mark in marked.
+func (d *Deriver) copyRefs(ctx context.Context, posts []*post.Post, rows []storage.CopyRow, marked map[*post.Post]bool) ([]*post.Post, error) {
+	type key struct{ community, id string }
+	orig := map[key]string{}
+	for _, r := range rows {
+		orig[key{r.Community, r.CopyID}] = r.PostID
+	}
+	refs := func(p *post.Post) []*string { return []*string{&p.ReplyToID, &p.RootID, &p.QuoteOfID, &p.RepostOfID} }
+	if d.cross != nil {
+		ask := map[string][]string{}
+		for _, p := range posts {
+			for _, r := range refs(p) {
+				if k := (key{p.Community, *r}); strings.HasPrefix(*r, "bluesky:") && orig[k] == "" && !slices.Contains(ask[p.Community], *r) {
+					ask[p.Community] = append(ask[p.Community], *r)
+				}
+			}
+		}
+		for c, list := range ask {
+			found, err := d.cross.lookup.Originals(ctx, c, list)
+			if err != nil {
+				return nil, fmt.Errorf("look up the posts that replies' parents copy: %w", err)
+			}
+			for cp, o := range found {
+				orig[key{c, cp}] = o
+			}
+		}
+	}
+	if len(orig) == 0 {
+		return posts, nil
+	}
+	for i, p := range posts {
+		var cp *post.Post
+		for j, r := range refs(p) {
+			o := orig[key{p.Community, *r}]
+			if o == "" || o == p.ID {
+				continue
+			}
+			if cp == nil {
+				c := *p
+				cp = &c
+			}
+			*refs(cp)[j] = o
+			// The author named beside the reference is the copy's bridged account.
+			switch j {
+			case 0:
+				cp.ReplyToAuthorID = copies.AuthorOf(o)
+			case 2:
+				cp.QuoteOfAuthorID = copies.AuthorOf(o)
+			case 3:
+				cp.RepostOfAuthorID = copies.AuthorOf(o)
+			}
+		}
+		if cp != nil {
+			if marked[p] {
+				delete(marked, p)
+				marked[cp] = true
+			}
+			posts[i] = cp
+		}
+	}
+	return posts, nil
 }
 
 // crossPostable says whether p can be a cross-post: a post of its own with text.
@@ -782,7 +899,7 @@ func PostRow(p *post.Post) storage.PostRow {
 		MentionHandles:   make([]string, len(p.Mentions)),
 		Hashtags:         p.Hashtags,
 		URLs:             p.URLs,
-		Raw:              string(p.Raw),
+		Raw:              string(segments.StripBios(p.Raw)), // the bio gave its segments; only they are kept
 	}
 	for i, m := range p.Mentions {
 		row.MentionIDs[i], row.MentionHandles[i] = m.ID, m.Handle

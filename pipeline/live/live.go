@@ -54,6 +54,28 @@ type Post struct {
 	SessionID        string    `json:"session_id,omitempty"`
 	IsHost           bool      `json:"is_host,omitempty"`
 	Marks            []Mark    `json:"marks,omitempty"`
+	// Person is who the author is (package people), filled in by the web tier for
+	// viewers: processors do not set it.
+	Person *Person `json:"person,omitempty"`
+}
+
+// Person is the person an account belongs to, as the read model links accounts: the
+// viewer's leaderboard counts people from it.
+type Person struct {
+	ID string `json:"id"` // the person's id; the account's own when linked to no other
+	// Why the person's accounts are linked, one line each.
+	Why []string `json:"why,omitempty"`
+	// Segments are the account's own (a person holds those of all their accounts).
+	Segments []Segment `json:"segments,omitempty"`
+	// Hidden says the person opted out (on any account): ID is their pseudonym, and
+	// they are counted as the API counts them, with no segment and no links.
+	Hidden bool `json:"hidden,omitempty"`
+}
+
+// Segment is a stakeholder segment with the rule that gave it.
+type Segment struct {
+	Segment string `json:"segment"`
+	Reason  string `json:"reason"`
 }
 
 // Mark is a tweetchat mark found in a post: Q1, A2, T1.

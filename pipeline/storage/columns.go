@@ -158,6 +158,13 @@ var claimColumns = []column[ClaimRow]{
 	col("version", func(r *ClaimRow) uint64 { return r.Version }),
 }
 
+var personColumns = []column[PersonRow]{
+	col("account_id", func(r *PersonRow) string { return r.AccountID }),
+	col("person_id", func(r *PersonRow) string { return r.PersonID }),
+	col("why", func(r *PersonRow) []string { return nonNil(r.Why) }),
+	col("version", func(r *PersonRow) uint64 { return r.Version }),
+}
+
 var copyColumns = []column[CopyRow]{
 	col("community", func(r *CopyRow) string { return r.Community }),
 	col("post_id", func(r *CopyRow) string { return r.PostID }),

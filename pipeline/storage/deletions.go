@@ -26,7 +26,7 @@ import (
 // Placer.Replace), since placing needs each community's session gap.
 //
 // Per account rather than per post: the segments and identity claims an author's
-// posts carried (account_segments, account_claims) go once none of the account's
+// posts carried (account_segments, account_claims, and its person, account_people) go once none of the account's
 // posts remain; while some do they stay, since they describe the account (its bio and
 // verified links), which the remaining posts still show. Consent signals
 // (account_consent) stay: they protect the account wherever others mention it.
@@ -51,7 +51,7 @@ var deletionTargets = []struct{ table, delete string }{
 // PurgeTables are the tables Purge rewrites: the deletion targets and the aggregates.
 var PurgeTables = []string{"posts", "qa_marks", "edge_events", "post_ids", "post_replies", "post_copies", "post_texts",
 	"participants_agg", "minute_activity_agg", "session_spans", "session_authors_agg", "author_first_agg", "session_terms_agg",
-	"session_edges_agg", "account_handles", "account_segments", "account_claims", "detected_cells", "bursts"}
+	"session_edges_agg", "account_handles", "account_segments", "account_claims", "account_people", "detected_cells", "bursts"}
 
 // Insert statements of the stewardship tables, naming the columns of columns.go.
 var (
@@ -162,6 +162,9 @@ GROUP BY community, account_id`
 	// An account none of whose posts remain loses what its posts said of it.
 	deleteAccountSegments = `DELETE FROM chatnight.account_segments WHERE account_id IN {accounts:Array(String)}`
 	deleteAccountClaims   = `DELETE FROM chatnight.account_claims WHERE account_id IN {accounts:Array(String)}`
+	// Its person rows go too, and those naming it as their person: the others are
+	// people of their own in SQL until the processor links them again.
+	deleteAccountPeople = `DELETE FROM chatnight.account_people WHERE account_id IN {accounts:Array(String)} OR person_id IN {accounts:Array(String)}`
 
 	// queryAffectedEdges finds the sessions the deleted posts' interactions counted in.
 	queryAffectedEdges = `
@@ -418,7 +421,7 @@ func forgetAccountsWithoutPosts(ctx context.Context, conn driver.Conn, accounts 
 		return nil
 	}
 	gctx := clickhouse.Context(ctx, clickhouse.WithParameters(clickhouse.Parameters{"accounts": ArrayParam(gone)}))
-	for _, stmt := range []string{deleteAccountSegments, deleteAccountClaims} {
+	for _, stmt := range []string{deleteAccountSegments, deleteAccountClaims, deleteAccountPeople} {
 		if err := conn.Exec(gctx, stmt); err != nil {
 			return fmt.Errorf("forget accounts without posts: %w", err)
 		}

@@ -95,6 +95,15 @@ type ClaimRow struct {
 	Version   uint64 `ch:"version"`
 }
 
+// PersonRow is a row of chatnight.account_people: the person (package people) an
+// account linked to others belongs to, and why its accounts are linked.
+type PersonRow struct {
+	AccountID string   `ch:"account_id"`
+	PersonID  string   `ch:"person_id"`
+	Why       []string `ch:"why"`
+	Version   uint64   `ch:"version"`
+}
+
 // CopyRow is a row of chatnight.post_copies: PostID appeared as CopyID on Network.
 type CopyRow struct {
 	Community string    `ch:"community"`
@@ -179,6 +188,7 @@ type Batch struct {
 	Edges    []EdgeRow
 	Segments []SegmentRow
 	Claims   []ClaimRow
+	People   []PersonRow
 	Copies   []CopyRow
 	Texts    []TextRow
 	Consent  []ConsentRow // consent signals of the batch's authors (account_consent)
@@ -186,7 +196,7 @@ type Batch struct {
 
 // Len is the number of rows in the batch.
 func (b *Batch) Len() int {
-	return len(b.Sessions) + len(b.Posts) + len(b.QAMarks) + len(b.Edges) + len(b.Segments) + len(b.Claims) + len(b.Copies) + len(b.Texts) + len(b.Consent)
+	return len(b.Sessions) + len(b.Posts) + len(b.QAMarks) + len(b.Edges) + len(b.Segments) + len(b.Claims) + len(b.People) + len(b.Copies) + len(b.Texts) + len(b.Consent)
 }
 
 // Live is the viewer's form of a stored post with its Q/A marks: what processors

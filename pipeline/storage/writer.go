@@ -23,6 +23,7 @@ var (
 	insertBursts   = insertStatement("chatnight.bursts", burstColumns)
 	insertSegments = insertStatement("chatnight.account_segments", segmentColumns)
 	insertClaims   = insertStatement("chatnight.account_claims", claimColumns)
+	insertPeople   = insertStatement("chatnight.account_people", personColumns)
 	insertCopies   = insertStatement("chatnight.post_copies", copyColumns)
 	insertTexts    = insertStatement("chatnight.post_texts", textColumns)
 )
@@ -89,6 +90,9 @@ func (w *Writer) Write(ctx context.Context, b *Batch) error {
 		return err
 	}
 	if err := insertRows(ctx, w, b.ID, insertClaims, "account_claims", claimColumns, b.Claims); err != nil {
+		return err
+	}
+	if err := insertRows(ctx, w, b.ID, insertPeople, "account_people", personColumns, b.People); err != nil {
 		return err
 	}
 	return insertRows(ctx, w, b.ID, insertConsent, "account_consent", consentColumns, b.Consent)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -88,7 +89,12 @@ func redactPosts(posts []readmodel.Post, r *redact.Redactor) []readmodel.Post {
 func redactParticipants(list []readmodel.Participant, r *redact.Redactor) {
 	for i := range list {
 		p := &list[i]
-		if r.Hidden(p.AuthorID, p.Handle) {
+		// A person is hidden when any of their accounts opted out.
+		switch {
+		case len(p.Accounts) > 1 && slices.ContainsFunc(p.Accounts, func(a string) bool { return r.Hidden(a, "") }) || len(p.Accounts) > 1 && r.Hidden("", p.Handle):
+			ps := r.Pseudonym(p.AuthorID) // the person's, as the stats name them
+			p.AuthorID, p.Handle, p.Name, p.Accounts = ps, ps, "", nil
+		case r.Hidden(p.AuthorID, p.Handle):
 			p.AuthorID, p.Handle = r.Account(p.AuthorID, p.Handle)
 			p.Name = ""
 		}

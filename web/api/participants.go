@@ -8,9 +8,14 @@ import (
 )
 
 // handleParticipants answers GET /api/sessions/{id}/participants: the leaderboard,
-// most posts first, with replies and mentions received and newcomers marked.
+// most posts first, with replies and mentions received and newcomers marked; one row
+// per person (their accounts listed), or per account with ?people=accounts.
 func (a *API) handleParticipants(ctx context.Context, w http.ResponseWriter, r *http.Request, sess readmodel.Session) {
-	list, err := a.store.Participants(ctx, sess)
+	an, ok := a.analyzerFor(w, r) // people, or accounts with ?people=accounts
+	if !ok {
+		return
+	}
+	list, err := an.Participants(ctx, sess)
 	if err != nil {
 		a.fail(w, r, err)
 		return

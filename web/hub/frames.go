@@ -58,7 +58,7 @@ type Live struct {
 // resolved by Options.Resolve (a cell to its detected session), then redacted by
 // Options.Redact. ctx bounds the resolving.
 func (h *Hub) liveFrame(ctx context.Context, community string, seq uint64, body []byte) ([]byte, error) {
-	if h.opts.Redact == nil && h.opts.Resolve == nil {
+	if h.opts.Redact == nil && h.opts.Resolve == nil && h.opts.People == nil {
 		return liveFrame(seq, body)
 	}
 	events, err := live.Decode(body)
@@ -68,6 +68,9 @@ func (h *Hub) liveFrame(ctx context.Context, community string, seq uint64, body 
 	changed := false
 	if h.opts.Resolve != nil {
 		changed = h.resolve(ctx, community, events)
+	}
+	if h.opts.People != nil {
+		changed = h.people(ctx, community, events) || changed
 	}
 	if h.opts.Redact != nil {
 		events, changed = h.opts.Redact(events), true
@@ -106,6 +109,33 @@ func (h *Hub) resolve(ctx context.Context, community string, events []live.Event
 			events[i].Post = &cp
 			changed = true
 		}
+	}
+	return changed
+}
+
+// people sets the person of each post's author, asking Options.People once for the
+// message; it reports whether any post changed.
+func (h *Hub) people(ctx context.Context, community string, events []live.Event) bool {
+	var ids []string
+	for _, e := range events {
+		if e.Post != nil && e.Post.AuthorID != "" {
+			ids = append(ids, e.Post.AuthorID)
+		}
+	}
+	if len(ids) == 0 {
+		return false
+	}
+	persons := h.opts.People(ctx, community, ids)
+	changed := false
+	for i := range events {
+		p := events[i].Post
+		if p == nil || persons[p.AuthorID] == nil {
+			continue
+		}
+		cp := *p // events may share posts with the decoder's other events
+		cp.Person = persons[p.AuthorID]
+		events[i].Post = &cp
+		changed = true
 	}
 	return changed
 }

@@ -71,6 +71,11 @@ type Options struct {
 	// its backfill. It returns sessionID itself when it cannot tell. It runs on a
 	// room's goroutine: it should answer from a cache and bound its wait by ctx.
 	Resolve func(ctx context.Context, community, sessionID string) string
+	// People, when set, names the person (package people) of each of some accounts of
+	// community, opt-outs applied; live posts carry their author's (live.Post.Person),
+	// so the page's leaderboard counts people as the API does. It runs on a room's
+	// goroutine: it should answer from a cache and bound its wait by ctx.
+	People func(ctx context.Context, community string, accounts []string) map[string]*live.Person
 }
 
 func (o Options) withDefaults() Options {

@@ -373,10 +373,15 @@ type AccountPerson struct {
 	Networks  map[string]uint64     `json:"networks,omitempty"`
 	Why       []string              `json:"why,omitempty"`
 	Segments  []segments.Assignment `json:"segments,omitempty"`
+	// Hidden: the person opted out on another account; PersonID is their pseudonym,
+	// under which the stats count this account's posts too.
+	Hidden bool `json:"hidden,omitempty"`
 }
 
 // SessionPeople lists, per account of sess, the person and segments of those who are
-// linked or hold a segment. Hidden people are left out.
+// linked or hold a segment. The accounts of a hidden person (one of whose accounts
+// opted out) that did not opt out themselves are listed under the person's pseudonym,
+// with nothing else; the opted-out accounts are not listed.
 func (s *Store) SessionPeople(ctx context.Context, sess Session, r *redact.Redactor) ([]AccountPerson, error) {
 	authors, _, err := s.personAuthors(ctx, []Session{sess}, nil)
 	if err == nil {
@@ -387,6 +392,15 @@ func (s *Store) SessionPeople(ctx context.Context, sess Session, r *redact.Redac
 	}
 	out := []AccountPerson{}
 	for _, au := range authors[sess.ID] {
+		if au.hidden(r) && len(au.Members) > 1 {
+			ps := r.Pseudonym(au.AuthorID)
+			for _, m := range au.Members {
+				if !r.Hidden(m.AuthorID, m.Handle) {
+					out = append(out, AccountPerson{AccountID: m.AuthorID, PersonID: ps, Hidden: true})
+				}
+			}
+			continue
+		}
 		if au.hidden(r) || len(au.Members) < 2 && len(au.Segments) == 0 {
 			continue
 		}

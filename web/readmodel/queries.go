@@ -124,6 +124,25 @@ GROUP BY sid`
 	querySessionAuthors = sessionAuthors + `
 ORDER BY session_id, posts DESC, author_id`
 
+	// queryAuthorSessionIDs lists the sessions (stored ids resolved) each of some authors
+	// took part in: a person attended the union of their accounts' sessions.
+	queryAuthorSessionIDs = `
+SELECT a.author_id AS author_id, groupUniqArray(if(dc.session_id != '', dc.session_id, a.s)) AS sessions
+FROM
+(
+    SELECT author_id, session_id AS s
+    FROM chatnight.session_authors_agg
+    WHERE community = {community:String} AND author_id IN {authors:Array(String)}
+    GROUP BY author_id, session_id
+) AS a
+LEFT JOIN
+(
+    SELECT cell, session_id
+    FROM chatnight.detected_cells FINAL
+    WHERE community = {community:String}
+) AS dc ON dc.cell = a.s
+GROUP BY a.author_id`
+
 	// queryAuthorSessions is how many sessions each of some authors took part in, a
 	// detected session counted once however many cells it spans.
 	queryAuthorSessions = `

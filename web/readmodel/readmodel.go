@@ -101,6 +101,9 @@ type Participant struct {
 	Sessions         uint64    `json:"sessions"`   // sessions the author took part in
 	// Newcomer: the author's first post in the community is in this session.
 	Newcomer bool `json:"newcomer"`
+	// Accounts are a person's accounts that posted in the session, when they are more
+	// than one (AuthorID is then the person's id; see package people).
+	Accounts []string `json:"accounts,omitempty"`
 }
 
 // Node is a participant in the graph: an author or an account mentioned.

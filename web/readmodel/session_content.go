@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/chatnight/chatnight/pipeline/live"
+	"github.com/chatnight/chatnight/pipeline/people"
 	"github.com/chatnight/chatnight/pipeline/storage"
 )
 
@@ -122,6 +123,89 @@ func (s *Store) Participants(ctx context.Context, sess Session) ([]Participant, 
 			FirstSeen: a.FirstSeen, Sessions: max(sessions[a.AuthorID], 1), Newcomer: a.Newcomer,
 		}
 	}
+	if s.PerAccount {
+		return out, nil
+	}
+	m, err := s.Mapping(ctx, ids)
+	if err != nil {
+		return nil, fmt.Errorf("participants of session %q: %w", sess.ID, err)
+	}
+	return s.participantPeople(ctx, sess, out, m)
+}
+
+// participantPeople merges the leaderboard's accounts (list, most posts first) into
+// people by m, as the stats merge them (byPerson): posts and what they received
+// summed, the handle of the account with the most posts, a newcomer when every
+// account is one, the sessions of any account.
+func (s *Store) participantPeople(ctx context.Context, sess Session, list []Participant, m *people.Mapping) ([]Participant, error) {
+	if len(m.Linked()) == 0 {
+		return list, nil
+	}
+	index := map[string]int{}
+	var out []Participant
+	var merged []string // accounts of people of several accounts here
+	for _, p := range list {
+		pid := m.Of(p.AuthorID)
+		i, ok := index[pid]
+		if !ok {
+			index[pid] = len(out)
+			q := p
+			q.AuthorID = pid
+			q.Accounts = []string{p.AuthorID}
+			out = append(out, q)
+			continue
+		}
+		o := &out[i]
+		if len(o.Accounts) == 1 {
+			merged = append(merged, o.Accounts[0])
+		}
+		merged = append(merged, p.AuthorID)
+		// list is most posts first (then by id): o keeps the first account's handle.
+		o.Accounts = append(o.Accounts, p.AuthorID)
+		o.Posts += p.Posts
+		o.RepliesReceived += p.RepliesReceived
+		o.MentionsReceived += p.MentionsReceived
+		o.IsHost = o.IsHost || p.IsHost
+		o.Newcomer = o.Newcomer && p.Newcomer
+		if p.FirstSeen.Before(o.FirstSeen) {
+			o.FirstSeen = p.FirstSeen
+		}
+	}
+	sessions := map[string][]string{}
+	if len(merged) > 0 {
+		var rows []struct {
+			AuthorID string   `ch:"author_id"`
+			Sessions []string `ch:"sessions"`
+		}
+		p := params{"community": sess.Community, "authors": storage.ArrayParam(merged)}
+		if err := s.conn.Select(s.ctx(ctx, p), &rows, queryAuthorSessionIDs); err != nil {
+			return nil, fmt.Errorf("read sessions of the people of %q: %w", sess.ID, err)
+		}
+		for _, r := range rows {
+			sessions[r.AuthorID] = r.Sessions
+		}
+	}
+	for i := range out {
+		o := &out[i]
+		if len(o.Accounts) < 2 {
+			o.Accounts = nil
+			continue
+		}
+		sort.Strings(o.Accounts)
+		union := map[string]bool{}
+		for _, a := range o.Accounts {
+			for _, sid := range sessions[a] {
+				union[sid] = true
+			}
+		}
+		o.Sessions = max(uint64(len(union)), 1)
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		if out[i].Posts != out[j].Posts {
+			return out[i].Posts > out[j].Posts
+		}
+		return out[i].AuthorID < out[j].AuthorID
+	})
 	return out, nil
 }
 

@@ -44,9 +44,20 @@ func (s *Store) list(ctx context.Context, query string, p params, counted bool) 
 		if err != nil {
 			return nil, err
 		}
+		var persons map[string][]SessionAuthor
+		if !s.PerAccount {
+			// Participants are people: the sessions' authors merged as the stats
+			// merge them.
+			if persons, _, err = s.personAuthors(ctx, out, nil); err != nil {
+				return nil, fmt.Errorf("count the people of sessions: %w", err)
+			}
+		}
 		for i := range out {
 			c := counts[out[i].ID]
 			out[i].Posts, out[i].Participants = c.Posts, c.Participants
+			if persons != nil {
+				out[i].Participants = uint64(len(persons[out[i].ID]))
+			}
 		}
 	}
 	return out, nil

@@ -44,6 +44,7 @@ var (
 	reExchange  = regexp.MustCompile(`(?is)^EXCHANGE TABLES chatnight\.(\w+) AND chatnight\.(\w+)\s*$`)
 	reDropTable = regexp.MustCompile(`(?is)^DROP TABLE IF EXISTS chatnight\.(\w+)\s*$`)
 	reDropIndex = regexp.MustCompile(`(?is)^ALTER TABLE chatnight\.(\w+)\s+(DROP INDEX IF EXISTS \w+(?:\s*,\s*DROP INDEX IF EXISTS \w+)*)\s*$`)
+	reUpdate    = regexp.MustCompile(`(?is)^ALTER TABLE chatnight\.(\w+)\s+(UPDATE\s.*)$`)
 	reOrderBy   = regexp.MustCompile(`(?is)\bORDER BY\s+(\([^)]*\)|[\w.]+)`)
 	reTableRef  = regexp.MustCompile(`\bchatnight\.(\w+)\b`)
 	reCommunity = regexp.MustCompile(`(?m)^\s*community\s`)
@@ -194,6 +195,14 @@ func (c *converter) statement(migration, stmt string) ([]ClusterStatement, error
 		}
 		// Skip indexes live on the local tables; the Distributed ones have none.
 		return []ClusterStatement{{migration, "alter table", "chatnight." + g[1] + LocalSuffix + " (drop indexes)",
+			"ALTER TABLE chatnight." + g[1] + LocalSuffix + c.on() + " " + g[2]}}, nil
+	}
+	if g := reUpdate.FindStringSubmatch(stmt); g != nil {
+		if !c.tables[g[1]] {
+			return nil, fmt.Errorf("rows updated in %s, which is not a table of the migrations", g[1])
+		}
+		// Rows live in the local tables; each node rewrites its own.
+		return []ClusterStatement{{migration, "alter table", "chatnight." + g[1] + LocalSuffix + " (update)",
 			"ALTER TABLE chatnight." + g[1] + LocalSuffix + c.on() + " " + g[2]}}, nil
 	}
 	if reInsert.MatchString(stmt) {

@@ -5,8 +5,10 @@ package upgradetest
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -69,8 +71,12 @@ communities:
 	if err != nil {
 		t.Fatal(err)
 	}
-	// That release had no consent signals (0015), people, segments or copies (0020-0022).
-	b.Consent, b.Segments, b.Claims, b.Copies, b.Texts = nil, nil, nil, nil, nil
+	// That release had no consent signals (0015), people, segments or copies (0020-0024).
+	b.Consent, b.Segments, b.Claims, b.People, b.Copies, b.Texts = nil, nil, nil, nil, nil, nil
+	// It kept authors' bios in the payloads: a Mastodon note, an X v1 description.
+	const oldBio, oldDesc = `Zephyr nurse, \"quoted\" and \\ escaped`, "Marlow patient advocate"
+	b.Posts[0].Raw = `{"id":"1","account":{"acct":"ana","note":"` + oldBio + `","fields":[]},"content":"<p>hi</p>"}`
+	b.Posts[1].Raw = `{"id_str":"2","text":"hi","user":{"screen_name":"ben","description": "` + oldDesc + `"}}`
 	if err := storage.NewWriter(env.Conn, nil).Write(ctx, b); err != nil {
 		t.Fatal(err)
 	}
@@ -93,6 +99,29 @@ communities:
 	}
 	if len(applied) == 0 || applied[0] != "0005_read_model" {
 		t.Fatalf("upgrade applied %v, want 0005_read_model first", applied)
+	}
+
+	// The upgrade blanks the bios kept before, and leaves the payloads valid JSON.
+	var raws []string
+	rows, err := env.Conn.Query(ctx, "SELECT raw FROM chatnight.posts WHERE id IN (?, ?) ORDER BY id", b.Posts[0].ID, b.Posts[1].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var r string
+		if err := rows.Scan(&r); err != nil {
+			t.Fatal(err)
+		}
+		raws = append(raws, r)
+	}
+	rows.Close()
+	for _, r := range raws {
+		if strings.Contains(r, "Zephyr") || strings.Contains(r, "Marlow") || !json.Valid([]byte(r)) {
+			t.Errorf("after the upgrade a payload keeps a bio (or is no JSON): %s", r)
+		}
+	}
+	if len(raws) != 2 || !strings.Contains(raws[0]+raws[1], `"note":""`) || !strings.Contains(raws[0]+raws[1], `"description": ""`) {
+		t.Errorf("after the upgrade: payloads %q, want the bio keys kept with empty values", raws)
 	}
 
 	rm := readmodel.New(env.Conn)

@@ -52,9 +52,11 @@ const feed = new Feed($('feed'), {
 });
 const people = new PeopleBadges();
 const board = new Leaderboard($('board'), {
-  onPerson: (id) => selectPerson(state.selectedPerson === id ? '' : id),
+  onPerson: (id, accounts) => selectPerson(state.selectedPerson === id ? '' : id, accounts),
   isNewcomer,
-  badges: (id) => people.badges(id),
+  group: (data) => people.group(data),
+  badges: (p) => people.badges(p),
+  detail: (p) => people.detail(p),
   selected: () => state.selectedPerson,
   withheld,
 });
@@ -102,10 +104,11 @@ let pendingAnnounce = 0;
 
 // --- filters ---
 
-function selectPerson(id) {
+// selectPerson shows only the posts of id: an account, or a person of accounts.
+function selectPerson(id, accounts) {
   state.selectedPerson = id;
   $('filter-person').value = id;
-  feed.setFilter({author: id});
+  feed.setFilter({author: id, authors: id && accounts && accounts.length > 1 ? new Set(accounts) : null});
   refreshPanels();
 }
 

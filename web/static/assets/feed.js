@@ -98,7 +98,8 @@ export class Feed {
 
   /** added inserts posts just added to the dataset, keeping the reader's place. */
   added(posts) {
-    if (!posts.length) return;
+    // Live posts can arrive before the page shows a dataset: show() renders them then.
+    if (!posts.length || !this.data) return;
     const wasPinned = this.pinned || this.atEdge();
     let visible = 0;
     for (const p of posts) {
@@ -263,7 +264,7 @@ export class Feed {
 
   matches(p) {
     const f = this.filter;
-    if (f.author && p.author_id !== f.author) return false;
+    if (f.authors ? !f.authors.has(p.author_id) : f.author && p.author_id !== f.author) return false;
     if (f.text) {
       const t = f.text.toLowerCase();
       if (!p.text.toLowerCase().includes(t) && !(p.author_handle || '').toLowerCase().includes(t) &&

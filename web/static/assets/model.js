@@ -18,6 +18,7 @@ export class Dataset {
     this.minutes = new Map(); // minute (ms) -> posts
     this.sessions = new Map(); // session id -> {id, first, last, count}
     this.questions = new Map(); // "session\u0000n" -> question post id
+    this.persons = new Map(); // account id -> the person live posts say it is ({id, why, segments, hidden})
     this.version = 0;
   }
 
@@ -42,6 +43,7 @@ export class Dataset {
         if (!q || this.posts.get(q).t > p.t) this.questions.set(key, p.id);
       }
     }
+    if (p.person && p.person.id) this.persons.set(p.author_id, p.person);
     const author = this.person(p.author_id, p.author_handle, p.author_name);
     author.posts++;
     if (p.is_host) author.host = true;

@@ -8,29 +8,37 @@ import {EDGE_KINDS} from './model.js';
 export class Leaderboard {
   constructor(root, hooks) {
     this.root = root;
-    this.hooks = hooks; // onPerson(id), isNewcomer(id), selected(), withheld(), badges(id) (optional: more badges)
+    // onPerson(id, accounts), isNewcomer(id), selected(), withheld(), and optionally
+    // group(data) (accounts merged into people), badges(person), detail(person)
+    this.hooks = hooks;
     this.showAll = false;
   }
 
   render(data) {
-    // Participants whose posts are withheld (opted out) count as the API counts them,
-    // under their pseudonym.
-    const people = [...data.people.values()].filter((p) => p.posts > 0)
-      .concat((this.hooks.withheld ? this.hooks.withheld() : []).filter((w) => !data.people.has(w.id)))
+    // People: a person's accounts make one row. Participants whose posts are withheld
+    // (opted out) count as the API counts them, under their pseudonym.
+    const grouped = this.hooks.group ? this.hooks.group(data)
+      : [...data.people.values()].filter((p) => p.posts > 0).map((p) => ({...p, members: [p]}));
+    const ids = new Set(grouped.map((p) => p.id));
+    const people = grouped
+      .concat((this.hooks.withheld ? this.hooks.withheld() : []).filter((w) => !ids.has(w.id)).map((w) => ({...w, members: []})))
       .sort((a, b) => b.posts - a.posts || b.replies + b.mentions - a.replies - a.mentions || a.handle.localeCompare(b.handle));
+    // A person is new when the API says so of them, or of every account they posted from.
+    const isNew = (p) => this.hooks.isNewcomer(p.id) || (p.members.length > 1 && p.members.every((m) => this.hooks.isNewcomer(m.id)));
     const shown = this.showAll ? people : people.slice(0, 15);
     const rows = shown.map((p, i) => {
-      const isNew = this.hooks.isNewcomer(p.id);
+      const accounts = p.members.map((m) => m.id);
       return el('tr', {class: (p.host ? 'host' : '') + (this.hooks.selected() === p.id ? ' selected' : '')},
         el('td', {class: 'rank'}, String(i + 1)),
         el('th', {scope: 'row'},
           el('button', {type: 'button', class: 'person', title: '@' + p.handle + ': show only their posts',
-            'aria-pressed': String(this.hooks.selected() === p.id), onclick: () => this.hooks.onPerson(p.id)},
+            'aria-pressed': String(this.hooks.selected() === p.id), onclick: () => this.hooks.onPerson(p.id, accounts)},
           '@' + p.handle),
           p.host ? el('span', {class: 'badge host-badge'}, 'Host') : null,
-          isNew ? el('span', {class: 'badge new-badge', title: 'First chat in this community'}, 'New') : null,
+          isNew(p) ? el('span', {class: 'badge new-badge', title: 'First chat in this community'}, 'New') : null,
           p.withheld ? el('span', {class: 'badge', title: 'Opted out: posts hidden, counted under a pseudonym'}, 'Opted out') : null,
-          ...(this.hooks.badges ? this.hooks.badges(p.id) : [])),
+          ...(this.hooks.badges && !p.withheld ? this.hooks.badges(p) : []),
+          this.hooks.detail && !p.withheld ? this.hooks.detail(p) : null),
         el('td', {}, String(p.posts)),
         el('td', {}, String(p.replies)),
         el('td', {}, String(p.mentions)));
@@ -44,7 +52,7 @@ export class Leaderboard {
         el('th', {scope: 'col', title: 'Replies received'}, 'Replies'),
         el('th', {scope: 'col', title: 'Mentions received'}, 'Ment.'))),
       el('tbody', {}, ...rows));
-    const newcomers = people.filter((p) => this.hooks.isNewcomer(p.id)).length;
+    const newcomers = people.filter(isNew).length;
     const summary = el('p', {class: 'panel-note'},
       `${fmt.count(people.length, 'participant', 'participants')}` + (newcomers ? `, ${newcomers} new` : ''));
     const more = people.length > 15 ? el('button', {type: 'button', class: 'link-button',
