@@ -120,6 +120,15 @@ FROM
 )
 GROUP BY sid`
 
+	// querySessionAccounts lists the author ids of each session (no aggregate state
+	// is read).
+	querySessionAccounts = `
+SELECT transform(session_id, {cells:Array(String)}, {owners:Array(String)}, '') AS sid,
+       groupUniqArray(author_id) AS authors
+FROM chatnight.session_authors_agg
+WHERE community = {community:String} AND session_id IN {cells:Array(String)}
+GROUP BY sid`
+
 	// querySessionAuthors lists the authors of sessions.
 	querySessionAuthors = sessionAuthors + `
 ORDER BY session_id, posts DESC, author_id`

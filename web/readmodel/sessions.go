@@ -44,21 +44,53 @@ func (s *Store) list(ctx context.Context, query string, p params, counted bool) 
 		if err != nil {
 			return nil, err
 		}
-		var persons map[string][]SessionAuthor
+		var persons map[string]uint64
 		if !s.PerAccount {
-			// Participants are people: the sessions' authors merged as the stats
-			// merge them.
-			if persons, _, err = s.personAuthors(ctx, out, nil); err != nil {
+			if persons, err = s.peopleCounts(ctx, out); err != nil {
 				return nil, fmt.Errorf("count the people of sessions: %w", err)
 			}
 		}
 		for i := range out {
 			c := counts[out[i].ID]
 			out[i].Posts, out[i].Participants = c.Posts, c.Participants
-			if persons != nil {
-				out[i].Participants = uint64(len(persons[out[i].ID]))
+			if n, ok := persons[out[i].ID]; ok {
+				out[i].Participants = n
 			}
 		}
+	}
+	return out, nil
+}
+
+// peopleCounts is the number of people of each session, the accounts linked into
+// people as the stats link them (personAuthors), for the sessions whose authors
+// include linked accounts; the others' participants are their accounts already. It
+// reads only the sessions' author ids, not the aggregate states a session's stats
+// need, so a list stays cheap.
+func (s *Store) peopleCounts(ctx context.Context, list []Session) (map[string]uint64, error) {
+	var rows []struct {
+		SessionID string   `ch:"sid"`
+		Authors   []string `ch:"authors"`
+	}
+	if err := s.conn.Select(s.ctx(ctx, sessionParams(list)), &rows, querySessionAccounts); err != nil {
+		return nil, fmt.Errorf("read the accounts of sessions: %w", err)
+	}
+	ids := map[string]struct{}{}
+	for _, r := range rows {
+		for _, a := range r.Authors {
+			ids[a] = struct{}{}
+		}
+	}
+	m, err := s.mapping(ctx, ids)
+	if err != nil || len(m.Linked()) == 0 {
+		return nil, err
+	}
+	out := make(map[string]uint64, len(rows))
+	for _, r := range rows {
+		seen := map[string]bool{}
+		for _, a := range r.Authors {
+			seen[m.Of(a)] = true
+		}
+		out[r.SessionID] = uint64(len(seen))
 	}
 	return out, nil
 }
