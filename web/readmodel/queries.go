@@ -42,6 +42,42 @@ WHERE ` + where + `
 ORDER BY ` + order
 }
 
+// authorSessions is, per author of {authors}, agg over s, the sessions they took part
+// in: stored ids resolved through detected_cells, so a detected session counts once
+// however many cells it spans.
+func authorSessions(agg string) string {
+	return `
+SELECT author_id, ` + agg + ` AS sessions
+FROM
+(
+    SELECT a.author_id AS author_id, if(dc.session_id != '', dc.session_id, a.s) AS s
+    FROM
+    (
+        SELECT author_id, session_id AS s
+        FROM chatnight.session_authors_agg
+        WHERE community = {community:String} AND author_id IN {authors:Array(String)}
+        GROUP BY author_id, session_id
+    ) AS a
+    LEFT JOIN
+    (
+        SELECT cell, session_id
+        FROM chatnight.detected_cells FINAL
+        WHERE community = {community:String}
+    ) AS dc ON dc.cell = a.s
+)
+GROUP BY author_id`
+}
+
+var (
+	// queryAuthorSessionIDs lists the sessions (stored ids resolved) each of some authors
+	// took part in: a person attended the union of their accounts' sessions.
+	queryAuthorSessionIDs = authorSessions("groupUniqArray(s)")
+
+	// queryAuthorSessions is how many sessions each of some authors took part in, a
+	// detected session counted once however many cells it spans.
+	queryAuthorSessions = authorSessions("toUInt64(uniqExact(s))")
+)
+
 var (
 	// querySession reads one session of a community by id.
 	querySession = sessionsOf("id = {session:String}", "start LIMIT 1")
@@ -132,44 +168,6 @@ GROUP BY sid`
 	// querySessionAuthors lists the authors of sessions.
 	querySessionAuthors = sessionAuthors + `
 ORDER BY session_id, posts DESC, author_id`
-
-	// queryAuthorSessionIDs lists the sessions (stored ids resolved) each of some authors
-	// took part in: a person attended the union of their accounts' sessions.
-	queryAuthorSessionIDs = `
-SELECT a.author_id AS author_id, groupUniqArray(if(dc.session_id != '', dc.session_id, a.s)) AS sessions
-FROM
-(
-    SELECT author_id, session_id AS s
-    FROM chatnight.session_authors_agg
-    WHERE community = {community:String} AND author_id IN {authors:Array(String)}
-    GROUP BY author_id, session_id
-) AS a
-LEFT JOIN
-(
-    SELECT cell, session_id
-    FROM chatnight.detected_cells FINAL
-    WHERE community = {community:String}
-) AS dc ON dc.cell = a.s
-GROUP BY a.author_id`
-
-	// queryAuthorSessions is how many sessions each of some authors took part in, a
-	// detected session counted once however many cells it spans.
-	queryAuthorSessions = `
-SELECT a.author_id AS author_id, toUInt64(uniqExact(if(dc.session_id != '', dc.session_id, a.s))) AS sessions
-FROM
-(
-    SELECT author_id, session_id AS s
-    FROM chatnight.session_authors_agg
-    WHERE community = {community:String} AND author_id IN {authors:Array(String)}
-    GROUP BY author_id, session_id
-) AS a
-LEFT JOIN
-(
-    SELECT cell, session_id
-    FROM chatnight.detected_cells FINAL
-    WHERE community = {community:String}
-) AS dc ON dc.cell = a.s
-GROUP BY a.author_id`
 
 	// queryReceived is, per account, the replies and mentions it received.
 	queryReceived = `
