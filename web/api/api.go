@@ -65,7 +65,7 @@ func (a *API) Register(mux *http.ServeMux) {
 		mux.HandleFunc("GET /api/sessions/{id}/completeness", a.forSession(a.handleCompleteness))
 		mux.HandleFunc("GET /api/sessions/{id}/host", a.handleHost)
 		mux.HandleFunc("GET /api/communities/{id}/welcome", a.forCommunityPeriod(a.handleWelcome))
-		mux.HandleFunc("GET /api/communities/{id}/posts", a.handleCommunityPosts)
+		mux.HandleFunc("GET /api/communities/{id}/posts", a.forCommunity(a.handleCommunityPosts))
 	}
 	// GET only: the mux answers 405 (with Allow) to any other method under /api/.
 	mux.HandleFunc("GET /api/", func(w http.ResponseWriter, r *http.Request) {
@@ -128,21 +128,16 @@ func (a *API) forSession(h sessionHandler) http.HandlerFunc {
 	}
 }
 
-// periodHandler answers a route under /api/communities/{id} over a period: ctx is
-// bounded by the API's timeout, [from, to) is the period asked for, red the
-// community's opt-outs.
-type periodHandler func(ctx context.Context, w http.ResponseWriter, r *http.Request, cm *community.Community,
-	from, to time.Time, red *redact.Redactor)
+// communityHandler answers a route under /api/communities/{id}: ctx is bounded by the
+// API's timeout, red holds the community's opt-outs.
+type communityHandler func(ctx context.Context, w http.ResponseWriter, r *http.Request, cm *community.Community,
+	red *redact.Redactor)
 
-// forCommunityPeriod resolves the community {id} (unknown: 404), the period of from= and
-// to= (malformed: 400) and the community's redactor before h answers.
-func (a *API) forCommunityPeriod(h periodHandler) http.HandlerFunc {
+// forCommunity resolves the community {id} (unknown: 404) and its redactor before h
+// answers.
+func (a *API) forCommunity(h communityHandler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		cm, ok := a.pathCommunity(w, r)
-		if !ok {
-			return
-		}
-		from, to, ok := a.period(w, r)
 		if !ok {
 			return
 		}
@@ -153,8 +148,22 @@ func (a *API) forCommunityPeriod(h periodHandler) http.HandlerFunc {
 			a.fail(w, r, err)
 			return
 		}
-		h(ctx, w, r, cm, from, to, red)
+		h(ctx, w, r, cm, red)
 	}
+}
+
+// periodHandler answers a route under /api/communities/{id} over the period [from, to)
+// of its from= and to= parameters.
+type periodHandler func(ctx context.Context, w http.ResponseWriter, r *http.Request, cm *community.Community,
+	from, to time.Time, red *redact.Redactor)
+
+// forCommunityPeriod is forCommunity with the period read too (malformed: 400).
+func (a *API) forCommunityPeriod(h periodHandler) http.HandlerFunc {
+	return a.forCommunity(func(ctx context.Context, w http.ResponseWriter, r *http.Request, cm *community.Community, red *redact.Redactor) {
+		if from, to, ok := a.period(w, r); ok {
+			h(ctx, w, r, cm, from, to, red)
+		}
+	})
 }
 
 func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {

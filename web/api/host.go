@@ -65,11 +65,8 @@ func (a *API) handleWelcome(ctx context.Context, w http.ResponseWriter, r *http.
 
 // handleCommunityPosts answers GET /api/communities/{id}/posts?ids=a,b: the stored
 // posts among ids (at most host.MaxParents), for quoting the parents of replies.
-func (a *API) handleCommunityPosts(w http.ResponseWriter, r *http.Request) {
-	cm, ok := a.pathCommunity(w, r)
-	if !ok {
-		return
-	}
+func (a *API) handleCommunityPosts(ctx context.Context, w http.ResponseWriter, r *http.Request, cm *community.Community,
+	red *redact.Redactor) {
 	var ids []string
 	for _, id := range strings.Split(r.URL.Query().Get("ids"), ",") {
 		if id = strings.TrimSpace(id); id != "" {
@@ -78,13 +75,6 @@ func (a *API) handleCommunityPosts(w http.ResponseWriter, r *http.Request) {
 	}
 	if len(ids) == 0 || len(ids) > host.MaxParents {
 		writeError(w, http.StatusBadRequest, "ids must list 1 to 100 post ids, comma-separated")
-		return
-	}
-	ctx, cancel := a.ctx(r)
-	defer cancel()
-	red, err := a.redactor(ctx, cm.ID)
-	if err != nil {
-		a.fail(w, r, err)
 		return
 	}
 	list, err := a.host.Parents(ctx, cm.ID, ids, red)
