@@ -160,9 +160,11 @@ func EnsureStreams(ctx context.Context, js jetstream.JetStream, opts StreamOptio
 		Bucket:      BlueskyBucket,
 		Description: "Bluesky handles of DIDs and posts kept, remembered across restarts",
 		Storage:     jetstream.FileStorage,
-		TTL:         30 * 24 * time.Hour,
-		MaxBytes:    256 << 20,
-		Replicas:    opts.Replicas,
+		// Bounded by age, not by a MaxBytes: JetStream reserves a bucket's MaxBytes up front,
+		// and on a small disk that reservation alone refused start-up (the disk-full chaos
+		// test runs on 256 MiB). Its entries are small: handles and ids of kept posts.
+		TTL:      30 * 24 * time.Hour,
+		Replicas: opts.Replicas,
 	})
 	if err != nil {
 		return fmt.Errorf("create kv bucket %s: %w", BlueskyBucket, err)
