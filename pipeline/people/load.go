@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"sort"
 
-	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/chatnight/chatnight/pipeline/storage"
@@ -65,7 +64,7 @@ func LoadWith(ctx context.Context, conn driver.Conn, accounts []string, declared
 				fresh = append(fresh, a)
 			}
 		}
-		got, err := selectChunked(ctx, conn, queryClaimsOfAccounts, "accounts", fresh)
+		got, err := storage.SelectChunked[Claim](ctx, conn, queryClaimsOfAccounts, "accounts", fresh, chunk)
 		if err != nil {
 			return nil, fmt.Errorf("read identity claims of %d accounts: %w", len(fresh), err)
 		}
@@ -86,7 +85,7 @@ func LoadWith(ctx context.Context, conn driver.Conn, accounts []string, declared
 			}
 		}
 		sort.Strings(keys)
-		holders, err := selectChunked(ctx, conn, queryHoldersOfKeys, "keys", keys)
+		holders, err := storage.SelectChunked[Claim](ctx, conn, queryHoldersOfKeys, "keys", keys, chunk)
 		if err != nil {
 			return nil, fmt.Errorf("read accounts holding %d identity keys: %w", len(keys), err)
 		}
@@ -99,19 +98,4 @@ func LoadWith(ctx context.Context, conn driver.Conn, accounts []string, declared
 		}
 	}
 	return Resolve(claims, declared), nil
-}
-
-func selectChunked(ctx context.Context, conn driver.Conn, query, param string, values []string) ([]Claim, error) {
-	var out []Claim
-	for i := 0; i < len(values); i += chunk {
-		var rows []Claim
-		qctx := clickhouse.Context(ctx, clickhouse.WithParameters(clickhouse.Parameters{
-			param: storage.ArrayParam(values[i:min(i+chunk, len(values))]),
-		}))
-		if err := conn.Select(qctx, &rows, query); err != nil {
-			return nil, err
-		}
-		out = append(out, rows...)
-	}
-	return out, nil
 }

@@ -187,30 +187,27 @@ const idChunk = 1000
 
 // DeletedAmong returns which of ids are recorded as deleted.
 func DeletedAmong(ctx context.Context, conn driver.Conn, ids []string) (map[string]bool, error) {
+	// A purged deletion is on record under its post's tombstone (see Purge).
+	keys := make([]string, 0, 2*len(ids))
+	byTomb := make(map[string]string, len(ids))
+	for _, id := range ids {
+		t := Tombstone(id)
+		byTomb[t] = id
+		keys = append(keys, id, t)
+	}
+	rows, err := SelectChunked[struct {
+		PostID string `ch:"post_id"`
+	}](ctx, conn, queryDeletedAmong, "ids", keys, 2*idChunk)
+	if err != nil {
+		return nil, fmt.Errorf("read deletions: %w", err)
+	}
 	out := map[string]bool{}
-	for chunk := range slices.Chunk(ids, idChunk) {
-		// A purged deletion is on record under its post's tombstone (see Purge).
-		keys := make([]string, 0, 2*len(chunk))
-		byTomb := make(map[string]string, len(chunk))
-		for _, id := range chunk {
-			t := Tombstone(id)
-			byTomb[t] = id
-			keys = append(keys, id, t)
+	for _, r := range rows {
+		if id, ok := byTomb[r.PostID]; ok {
+			out[id] = true
+			continue
 		}
-		var rows []struct {
-			PostID string `ch:"post_id"`
-		}
-		qctx := clickhouse.Context(ctx, clickhouse.WithParameters(clickhouse.Parameters{"ids": ArrayParam(keys)}))
-		if err := conn.Select(qctx, &rows, queryDeletedAmong); err != nil {
-			return nil, fmt.Errorf("read deletions: %w", err)
-		}
-		for _, r := range rows {
-			if id, ok := byTomb[r.PostID]; ok {
-				out[id] = true
-				continue
-			}
-			out[r.PostID] = true
-		}
+		out[r.PostID] = true
 	}
 	return out, nil
 }
