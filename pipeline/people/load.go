@@ -64,7 +64,7 @@ func LoadWith(ctx context.Context, conn driver.Conn, accounts []string, declared
 				fresh = append(fresh, a)
 			}
 		}
-		got, err := storage.SelectChunked[Claim](ctx, conn, queryClaimsOfAccounts, "accounts", fresh, chunk)
+		got, err := storage.SelectChunked[Claim](ctx, conn, queryClaimsOfAccounts, nil, "accounts", fresh, chunk)
 		if err != nil {
 			return nil, fmt.Errorf("read identity claims of %d accounts: %w", len(fresh), err)
 		}
@@ -85,7 +85,7 @@ func LoadWith(ctx context.Context, conn driver.Conn, accounts []string, declared
 			}
 		}
 		sort.Strings(keys)
-		holders, err := storage.SelectChunked[Claim](ctx, conn, queryHoldersOfKeys, "keys", keys, chunk)
+		holders, err := storage.SelectChunked[Claim](ctx, conn, queryHoldersOfKeys, nil, "keys", keys, chunk)
 		if err != nil {
 			return nil, fmt.Errorf("read accounts holding %d identity keys: %w", len(keys), err)
 		}

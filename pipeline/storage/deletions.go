@@ -197,7 +197,7 @@ func DeletedAmong(ctx context.Context, conn driver.Conn, ids []string) (map[stri
 	}
 	rows, err := SelectChunked[struct {
 		PostID string `ch:"post_id"`
-	}](ctx, conn, queryDeletedAmong, "ids", keys, 2*idChunk)
+	}](ctx, conn, queryDeletedAmong, nil, "ids", keys, 2*idChunk)
 	if err != nil {
 		return nil, fmt.Errorf("read deletions: %w", err)
 	}

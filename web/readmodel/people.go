@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/chatnight/chatnight/pipeline/community"
 	"github.com/chatnight/chatnight/pipeline/people"
 	"github.com/chatnight/chatnight/pipeline/segments"
@@ -273,25 +274,22 @@ func (s *Store) addSegments(ctx context.Context, community string, authors map[s
 		return nil
 	}
 	sort.Strings(ids)
+	rows, err := storage.SelectChunked[struct {
+		AccountID string   `ch:"account_id"`
+		Segments  []string `ch:"segments"`
+		Reasons   []string `ch:"reasons"`
+	}](ctx, s.conn, querySegments, clickhouse.Parameters{"community": community}, "accounts", ids, 5000)
+	if err != nil {
+		return fmt.Errorf("read segments: %w", err)
+	}
 	stored := map[string][]segments.Assignment{}
-	for i := 0; i < len(ids); i += 5000 {
-		var rows []struct {
-			AccountID string   `ch:"account_id"`
-			Segments  []string `ch:"segments"`
-			Reasons   []string `ch:"reasons"`
-		}
-		p := params{"community": community, "accounts": storage.ArrayParam(ids[i:min(i+5000, len(ids))])}
-		if err := s.conn.Select(s.ctx(ctx, p), &rows, querySegments); err != nil {
-			return fmt.Errorf("read segments: %w", err)
-		}
-		for _, row := range rows {
-			for j, seg := range row.Segments {
-				reason := ""
-				if j < len(row.Reasons) {
-					reason = row.Reasons[j]
-				}
-				stored[row.AccountID] = append(stored[row.AccountID], segments.Assignment{Segment: seg, Reason: reason})
+	for _, row := range rows {
+		for j, seg := range row.Segments {
+			reason := ""
+			if j < len(row.Reasons) {
+				reason = row.Reasons[j]
 			}
+			stored[row.AccountID] = append(stored[row.AccountID], segments.Assignment{Segment: seg, Reason: reason})
 		}
 	}
 	for sid, list := range authors {
